@@ -1,0 +1,201 @@
+package ir
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Kind is the type of one written layer.
+type Kind int
+
+const (
+	Conv       Kind = iota + 1 // C(filters, kernel, stride)
+	Pool                       // P(kernel, stride, MAX|AVG)
+	FC                         // FC(units)
+	Dropout                    // DO(rate)
+	GAP                        // GAP: global average pooling
+	DenseBlock                 // DB(growth, ...): DenseNet-BC block
+	Transition                 // T(compression): DenseNet transition
+	Softmax                    // SM(classes): final linear layer + softmax
+)
+
+var kindNames = map[Kind]string{Conv: "C", Pool: "P", FC: "FC", Dropout: "DO", GAP: "GAP",
+	DenseBlock: "DB", Transition: "T", Softmax: "SM"}
+
+func (k Kind) String() string {
+	if s, ok := kindNames[k]; ok {
+		return s
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// PoolOp selects max or average pooling.
+type PoolOp int
+
+const (
+	Max PoolOp = iota + 1
+	Avg
+)
+
+func (p PoolOp) String() string {
+	switch p {
+	case Max:
+		return "MAX"
+	case Avg:
+		return "AVG"
+	}
+	return fmt.Sprintf("PoolOp(%d)", int(p))
+}
+
+// DenseLayer is one layer of a dense block: BN-ReLU-Conv1x1(Bottleneck)-BN-ReLU-Conv3x3(Growth).
+// Bottleneck 0 means no bottleneck convolution (DenseNet without -B).
+type DenseLayer struct {
+	Growth     int
+	Bottleneck int
+}
+
+// Layer is one written layer. Only the fields of its Kind are meaningful.
+type Layer struct {
+	Kind Kind
+
+	Filters int // Conv
+	Kernel  int // Conv, Pool
+	Stride  int // Conv, Pool
+	Op      PoolOp
+
+	Units int // FC, Softmax
+
+	Rate float64 // Dropout
+
+	Dense       []DenseLayer // DenseBlock
+	Compression float64      // Transition
+}
+
+// Arch is a whole network as written: a list of layers ending with SM.
+type Arch struct {
+	Layers []Layer
+}
+
+// Family tells which search space an architecture belongs to.
+type Family string
+
+const (
+	FamilyPlain    Family = "plain"
+	FamilyDenseNet Family = "densenet"
+)
+
+// Family is densenet when the architecture has a dense block, plain otherwise.
+func (a Arch) Family() Family {
+	for _, l := range a.Layers {
+		if l.Kind == DenseBlock {
+			return FamilyDenseNet
+		}
+	}
+	return FamilyPlain
+}
+
+// Clone returns a deep copy.
+func (a Arch) Clone() Arch {
+	out := Arch{Layers: make([]Layer, len(a.Layers))}
+	copy(out.Layers, a.Layers)
+	for i := range out.Layers {
+		if d := out.Layers[i].Dense; d != nil {
+			out.Layers[i].Dense = append([]DenseLayer(nil), d...)
+		}
+	}
+	return out
+}
+
+// Equal reports whether two architectures are the same.
+func (a Arch) Equal(b Arch) bool { return a.String() == b.String() }
+
+// String is the canonical form: layers separated by one space, no spaces inside.
+// The dsl package parses it back to an equal Arch.
+func (a Arch) String() string {
+	parts := make([]string, len(a.Layers))
+	for i, l := range a.Layers {
+		parts[i] = l.String()
+	}
+	return strings.Join(parts, " ")
+}
+
+// Hash is a stable short identifier of the canonical string.
+func (a Arch) Hash() string {
+	sum := sha256.Sum256([]byte(a.String()))
+	return hex.EncodeToString(sum[:8])
+}
+
+func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// String prints one layer canonically.
+func (l Layer) String() string {
+	switch l.Kind {
+	case Conv:
+		return fmt.Sprintf("C(%d,%d,%d)", l.Filters, l.Kernel, l.Stride)
+	case Pool:
+		return fmt.Sprintf("P(%d,%d,%s)", l.Kernel, l.Stride, l.Op)
+	case FC:
+		return fmt.Sprintf("FC(%d)", l.Units)
+	case Softmax:
+		return fmt.Sprintf("SM(%d)", l.Units)
+	case Dropout:
+		return fmt.Sprintf("DO(%s)", fmtFloat(l.Rate))
+	case GAP:
+		return "GAP"
+	case Transition:
+		return fmt.Sprintf("T(%s)", fmtFloat(l.Compression))
+	case DenseBlock:
+		return "DB(" + denseString(l.Dense) + ")"
+	}
+	return l.Kind.String()
+}
+
+// denseString run-length encodes equal consecutive layers: "6x40", "40,44:160,2x40".
+// A bottleneck of 4*growth (the DenseNet-BC default) is not written; any other is
+// written after a colon (":0" means no bottleneck).
+func denseString(ls []DenseLayer) string {
+	var parts []string
+	for i := 0; i < len(ls); {
+		j := i
+		for j < len(ls) && ls[j] == ls[i] {
+			j++
+		}
+		item := strconv.Itoa(ls[i].Growth)
+		if ls[i].Bottleneck != DefaultBottleneck(ls[i].Growth) {
+			item += ":" + strconv.Itoa(ls[i].Bottleneck)
+		}
+		if j-i > 1 {
+			item = strconv.Itoa(j-i) + "x" + item
+		}
+		parts = append(parts, item)
+		i = j
+	}
+	return strings.Join(parts, ",")
+}
+
+// DefaultBottleneck is DenseNet-BC's bottleneck width for a growth rate.
+func DefaultBottleneck(growth int) int { return 4 * growth }
+
+// Depth counts weight layers as the paper does: every convolution (two per
+// bottlenecked dense layer, one per transition), every FC, and the final SM.
+// Table 1's start network has depth 6; DenseNet-BC (L=40) has depth 40.
+func (a Arch) Depth() int {
+	d := 0
+	for _, l := range a.Layers {
+		switch l.Kind {
+		case Conv, FC, Softmax, Transition:
+			d++
+		case DenseBlock:
+			for _, dl := range l.Dense {
+				d++
+				if dl.Bottleneck > 0 {
+					d++
+				}
+			}
+		}
+	}
+	return d
+}

@@ -1,0 +1,140 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/tensor"
+)
+
+// ProtocolVersion is the plugin protocol spoken by this SDK; it is part of the
+// go-plugin handshake, so a host refuses plugins built for another protocol.
+const ProtocolVersion = 1
+
+// Kind of a plugin.
+const (
+	KindTransform  = "transform"
+	KindController = "controller"
+)
+
+// Info describes a plugin.
+type Info struct {
+	Name        string
+	Kind        string // KindTransform or KindController
+	Version     string
+	Description string
+	// Families this plugin applies to: "plain", "densenet" (ir.Family values).
+	Families []string
+	// Params lists the action arguments a transform takes, e.g. ["layer","to"].
+	Params []string
+}
+
+// Action is one transformation request: a transform name and integer
+// arguments. Its text form is `wider(layer=3, to=64)`, arguments sorted by key.
+type Action struct {
+	Transform string
+	Args      map[string]int
+}
+
+// String prints name(k=v, ...) with keys sorted.
+func (a Action) String() string {
+	keys := make([]string, 0, len(a.Args))
+	for k := range a.Args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, a.Args[k])
+	}
+	return a.Transform + "(" + strings.Join(parts, ", ") + ")"
+}
+
+// Arg returns an argument and whether it is present.
+func (a Action) Arg(k string) (int, bool) { v, ok := a.Args[k]; return v, ok }
+
+// Network is an architecture with its input shape and weights (weights may
+// be nil where only the architecture matters).
+type Network struct {
+	Arch    ir.Arch
+	Input   ir.Shape
+	Weights tensor.Map
+}
+
+// Host is what a transform may ask of the program that called it.
+type Host interface {
+	// Batch returns n normalised training images, NCHW, shape [n, C, H, W],
+	// for transforms that need data (Net2Deeper sets BN statistics from one batch).
+	Batch(ctx context.Context, n int) (*tensor.Tensor, error)
+}
+
+// ApplyRequest asks a transform to apply one action.
+type ApplyRequest struct {
+	Net    Network
+	Action Action
+	Space  ir.Space
+	Seed   int64
+	// Noise scales the noise added to new units; a negative value means the
+	// transform's default (the authors' code), 0 means an exact copy.
+	Noise float64
+}
+
+// ApplyResult is the transformed network and a record of what was done.
+type ApplyResult struct {
+	Net Network
+	// Record describes the change so that logs can replay or invert it, e.g.
+	// "wider layer 3: 32 -> 64, remap [0 1 ... 31 5 17 ...]".
+	Record string
+	// Details holds the same in machine-readable form (layer, old, new, remap...).
+	Details map[string][]int
+}
+
+// Transform is a function-preserving network transformation.
+type Transform interface {
+	Describe(ctx context.Context) (Info, error)
+	// Actions lists every valid action on net within space (its action space
+	// for this network), so controllers can choose among them generically.
+	Actions(ctx context.Context, net Network, space ir.Space) ([]Action, error)
+	// Apply applies one action. host gives access to training data.
+	Apply(ctx context.Context, req ApplyRequest, host Host) (ApplyResult, error)
+}
+
+// ControllerConfig is given to a controller once before the search starts.
+type ControllerConfig struct {
+	Seed     int64
+	Space    ir.Space
+	Settings map[string]string // controller settings from the .eas file
+	// Steps lists the episode's steps in order: the transform used at each
+	// step (e.g. 4 x "wider" then 5 x "deeper").
+	Steps      []string
+	Transforms []Info // descriptions of the transforms in Steps
+}
+
+// StepRequest asks for the actions of one step for each of M networks.
+type StepRequest struct {
+	Episode   int
+	Step      int    // 0-based index into ControllerConfig.Steps
+	Transform string // = Steps[Step]
+	Nets      []Network
+	// Candidates[i] lists the valid actions on Nets[i] for this step's transform.
+	Candidates [][]Action
+}
+
+// Controller is a meta-controller: it proposes transformations and learns from rewards.
+type Controller interface {
+	Describe(ctx context.Context) (Info, error)
+	Configure(ctx context.Context, cfg ControllerConfig) error
+	// Propose returns, for each network in req.Nets, the actions to apply at
+	// this step (possibly several, e.g. widening many layers at once; possibly none).
+	Propose(ctx context.Context, req StepRequest) ([][]Action, error)
+	// Observe gives the rewards (validation accuracies in [0,1]) of the
+	// episode's M networks, in the order of StepRequest.Nets; a failed
+	// network has Failed[i] = true. The controller updates its policy.
+	Observe(ctx context.Context, episode int, accuracies []float64, failed []bool) error
+	// Save and Load the full state (policy, optimiser, baseline, RNG) for resume.
+	Save(ctx context.Context) ([]byte, error)
+	Load(ctx context.Context, state []byte) error
+}
