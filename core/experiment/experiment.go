@@ -1,0 +1,114 @@
+package experiment
+
+import "github.com/eas-go/eas/core/ir"
+
+// Experiment is one whole study.
+type Experiment struct {
+	Name     string
+	Dataset  Dataset
+	Start    Start
+	Space    ir.Space
+	Child    Training // how each sampled network is trained
+	Searches []Search
+	Final    Final
+	Report   Report
+}
+
+// Dataset says where data comes from and how it is split and prepared.
+type Dataset struct {
+	// Kind: "cifar10" (binary batches), "images" (folder per class, or a .tar.gz of it),
+	// "idx" (MNIST / Fashion-MNIST), "svhn" (format 2 .mat files).
+	Kind string
+	// Name is the key used for overrides (--data NAME=PATH, EAS_DATA_<NAME>); defaults to Kind.
+	Name string
+	Path string
+	// Validation images held out of the training set (paper: 5000), chosen with ValidationSeed.
+	Validation     int
+	ValidationSeed int64
+	Augment        bool // C10+: pad 4, random crop, horizontal flip
+	// Normalize: "channel" (per-channel mean/std of the training part), "scale" (pixels / 255), "none".
+	Normalize string
+	// Limit caps the number of training images used (0 = all); for quick runs.
+	Limit int
+}
+
+// Start is the search's start point.
+type Start struct {
+	Arch       ir.Arch
+	Input      ir.Shape // filled from the dataset when zero
+	Checkpoint string   // safetensors file to load instead of training from scratch
+	Train      Training // training of the start network when no checkpoint is given
+}
+
+// Training settings (child networks, the start network, final training).
+type Training struct {
+	Optimizer   string  // "sgd"
+	LR          float64 // initial learning rate
+	Momentum    float64
+	Nesterov    bool
+	WeightDecay float64
+	Schedule    string // "cosine", "constant", "step"
+	StepEvery   int    // epochs between decays for "step"
+	StepGamma   float64
+	Epochs      int
+	Batch       int
+	Seed        int64
+}
+
+// PaperChild is the paper's child-network training: SGD, Nesterov 0.9,
+// weight decay 1e-4, batch 64, lr 0.02 with cosine decay, 20 epochs.
+func PaperChild() Training {
+	return Training{Optimizer: "sgd", LR: 0.02, Momentum: 0.9, Nesterov: true, WeightDecay: 1e-4,
+		Schedule: "cosine", Epochs: 20, Batch: 64}
+}
+
+// StepSpec is a number of consecutive steps of one transform in an episode.
+type StepSpec struct {
+	Transform string // "wider", "deeper", "densewider", "densedeeper", or a plugin's name
+	Count     int
+}
+
+// Search is one named search (e.g. "rl" and "random").
+type Search struct {
+	Name       string
+	Controller string            // "reinforce", "random", or a plugin's name
+	Settings   map[string]string // controller settings (learning_rate, baseline, entropy, ...)
+	Steps      []StepSpec        // paper: wider x4 then deeper x5
+	PerEpisode int               // networks sampled per episode (paper: 10)
+	Budget     int               // networks per stage (paper: 300 then 150)
+	Stages     []Stage           // empty means one stage with Budget
+	Seed       int64
+	Plugins    []string // extra plugin executables
+	Noise      float64  // transform noise; negative = the transforms' default
+}
+
+// Stage is one stage of a multi-stage search: sample Budget networks, then
+// train the best for RetrainEpochs and use it as the next stage's start.
+type Stage struct {
+	Budget        int
+	RetrainEpochs int
+}
+
+// Final is the training of the best networks after the search.
+type Final struct {
+	Top      int      // how many of the best networks to train (0 = none)
+	Training Training // paper: 300 epochs, lr 0.1
+	FullData bool     // train on training + validation images
+}
+
+// Report says which tables and plots to produce.
+type Report struct {
+	Tables    []string // "summary", "rl_vs_random", "table2", ...
+	Plots     []string // "progress" (Figure 4), "rl_vs_random" (Figure 5)
+	Formats   []string // "text", "markdown", "csv", "png", "svg"
+	Reference []Reference
+}
+
+// Reference is a published result shown beside ours.
+type Reference struct {
+	Model  string
+	Depth  int     // 0 = unknown
+	Params float64 // millions; 0 = unknown
+	Error  float64 // test error in percent
+	Note   string
+}

@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/alecthomas/kong"
+)
+
+// Globals are available to every command.
+type Globals struct {
+	Stdout io.Writer `kong:"-"`
+	Stderr io.Writer `kong:"-"`
+}
+
+// Root is the command tree.
+type Root struct {
+	Run       RunCmd       `cmd:"" default:"withargs" help:"Run the searches of an experiment file (the default command): easrun FILE.eas"`
+	Check     CheckCmd     `cmd:"" help:"Validate an architecture string or a .eas file and summarise it."`
+	Fmt       FmtCmd       `cmd:"" help:"Rewrite a .eas file in canonical form (comments kept)."`
+	Train     TrainCmd     `cmd:"" help:"Train one network on a dataset."`
+	Bench     BenchCmd     `cmd:"" help:"Measure training and evaluation speed against the BLAS peak."`
+	Transform TransformCmd `cmd:"" help:"Apply function-preserving transforms to a network and verify them."`
+	Report    ReportCmd    `cmd:"" help:"Print tables and write plots for a run directory."`
+	Plugin    PluginCmd    `cmd:"" help:"List and check plugins."`
+}
+
+// exitError carries an exit status through kong.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// Main runs easrun with args and returns the process exit status.
+func Main(args []string, stdout, stderr io.Writer) (code int) {
+	var root Root
+	g := &Globals{Stdout: stdout, Stderr: stderr}
+	parser, err := kong.New(&root,
+		kong.Name("easrun"),
+		kong.Description("Efficient Architecture Search by Network Transformation (Cai et al., AAAI 2018)."),
+		kong.Writers(stdout, stderr),
+		kong.UsageOnError(),
+		kong.Exit(func(c int) { panic(exitError{c}) }),
+		kong.Bind(g),
+	)
+	if err != nil {
+		fmt.Fprintln(stderr, "easrun:", err)
+		return 2
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(exitError); ok {
+				code = e.code
+				return
+			}
+			panic(r)
+		}
+	}()
+	ctx, err := parser.Parse(args)
+	if err != nil {
+		parser.Errorf("%s", err)
+		return 2
+	}
+	if err := ctx.Run(g); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		fmt.Fprintln(stderr, "easrun:", err)
+		return 1
+	}
+	return 0
+}
+
+// Exit returns an error that makes Main return code without printing more.
+func Exit(code int) error { return exitError{code} }
+
+var _ = os.Stdout
