@@ -30,6 +30,8 @@ type Dataset struct {
 	Normalize string
 	// Limit caps the number of training images used (0 = all); for quick runs.
 	Limit int
+	// InputShape overrides the kind's standard image shape (folders of images of another size).
+	InputShape ir.Shape
 }
 
 // Start is the search's start point.
@@ -111,4 +113,16 @@ type Reference struct {
 	Params float64 // millions; 0 = unknown
 	Error  float64 // test error in percent
 	Note   string
+}
+
+// Input is the image shape of the dataset: InputShape when set, else the
+// kind's standard shape (32x32x3 for cifar10, svhn and images; 28x28x1 for idx).
+func (d Dataset) Input() ir.Shape {
+	if d.InputShape != (ir.Shape{}) {
+		return d.InputShape
+	}
+	if d.Kind == "idx" {
+		return ir.Shape{C: 1, H: 28, W: 28}
+	}
+	return ir.Shape{C: 3, H: 32, W: 32}
 }

@@ -61,12 +61,12 @@ func (g *Graph) Output() int { return len(g.Nodes) - 1 }
 type Role int
 
 const (
-	RoleWeight  Role = iota + 1 // conv / FC / linear weight; FanIn set
-	RoleBias                    // bias of conv / FC / linear
-	RoleGamma                   // BN scale
-	RoleBeta                    // BN shift
-	RoleMean                    // BN running mean (not trainable)
-	RoleVar                     // BN running variance (not trainable)
+	RoleWeight Role = iota + 1 // conv / FC / linear weight; FanIn set
+	RoleBias                   // bias of conv / FC / linear
+	RoleGamma                  // BN scale
+	RoleBeta                   // BN shift
+	RoleMean                   // BN running mean (not trainable)
+	RoleVar                    // BN running variance (not trainable)
 )
 
 // Param describes one named parameter tensor.

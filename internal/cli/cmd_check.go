@@ -1,11 +1,128 @@
 package cli
 
-import "errors"
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
-// CheckCmd is a placeholder until its issue lands.
+	"github.com/eas-go/eas/core/experiment"
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/dsl"
+	"github.com/eas-go/eas/dsl/diag"
+)
+
+// CheckCmd validates an architecture string or a .eas file.
 type CheckCmd struct {
-	Args []string `arg:"" optional:""`
+	Target string            `arg:"" help:"An architecture string (\"C(16,3,1) ... SM(10)\") or a .eas file."`
+	Input  string            `default:"32x32x3" help:"Input image size HxWxC for an architecture string."`
+	Data   map[string]string `help:"Dataset location overrides, NAME=PATH (also EAS_DATA_<NAME>)."`
 }
 
-// Run reports that the command is not built yet.
-func (c *CheckCmd) Run(g *Globals) error { return errors.New("check: not implemented yet") }
+// Run prints the layer table or the experiment summary.
+func (c *CheckCmd) Run(g *Globals) error {
+	if isFile(c.Target) || strings.HasSuffix(c.Target, ".eas") {
+		return c.checkFile(g)
+	}
+	in, err := ir.ParseShape(c.Input)
+	if err != nil {
+		return err
+	}
+	a, l := dsl.ValidateArch("arch", c.Target, in)
+	diag.Write(g.Stderr, c.Target, l)
+	if l.HasErrors() {
+		return Exit(1)
+	}
+	return layerTable(g, a, in)
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// layerTable prints one row per written layer, with totals.
+func layerTable(g *Globals, a ir.Arch, in ir.Shape) error {
+	gr, err := ir.Lower(a, in)
+	if err != nil {
+		return err
+	}
+	params := make([]int64, len(a.Layers)+1)
+	madds := make([]int64, len(a.Layers)+1)
+	out := make([]ir.Shape, len(a.Layers)+1)
+	for _, n := range gr.Nodes {
+		if n.Layer == 0 {
+			continue
+		}
+		p, m := gr.NodeCost(n.ID)
+		params[n.Layer] += p
+		madds[n.Layer] += m
+		out[n.Layer] = n.Out
+	}
+	var rows [][]string
+	for i, l := range a.Layers {
+		s := out[i+1]
+		rows = append(rows, []string{fmt.Sprint(i + 1), l.String(), fmt.Sprintf("%dx%dx%d", s.H, s.W, s.C), commas(params[i+1]), commas(madds[i+1])})
+	}
+	tp, tm := gr.Cost()
+	fmt.Fprintf(g.Stdout, "input %dx%dx%d, family %s, depth %d\n", in.H, in.W, in.C, a.Family(), a.Depth())
+	return printTable(g.Stdout, []string{"#", "layer", "output", "params", "mult-adds"}, rows,
+		[]string{"", "total", "", commas(tp), commas(tm)})
+}
+
+func (c *CheckCmd) checkFile(g *Globals) error {
+	src, err := os.ReadFile(c.Target)
+	if err != nil {
+		return err
+	}
+	e, l := dsl.ParseExperiment(c.Target, src)
+	if e != nil && !l.HasErrors() {
+		from := dsl.ResolveData(&e.Dataset, c.Data, filepath.Dir(c.Target))
+		if _, err := os.Stat(e.Dataset.Path); err != nil {
+			l = append(l, diag.Diagnostic{Pos: diag.Pos{File: c.Target, Line: 1, Col: 1}, Severity: diag.Warning,
+				Msg: fmt.Sprintf("dataset %q not found at %s (from %s); set --data %s=PATH or EAS_DATA_%s before running",
+					e.Dataset.Name, e.Dataset.Path, from, e.Dataset.Name, strings.ToUpper(e.Dataset.Name))})
+		}
+	}
+	diag.Write(g.Stderr, string(src), l)
+	if l.HasErrors() {
+		return Exit(1)
+	}
+	summarise(g, e)
+	return nil
+}
+
+func summarise(g *Globals, e *experiment.Experiment) {
+	w := g.Stdout
+	fmt.Fprintf(w, "experiment %q: ok\n", e.Name)
+	d := e.Dataset
+	fmt.Fprintf(w, "  dataset   %s (%s) at %s: hold out %d for validation (seed %d), augment %v, normalize %s, input %s\n",
+		d.Name, d.Kind, d.Path, d.Validation, d.ValidationSeed, d.Augment, d.Normalize, shapeHWC(e.Start.Input))
+	if e.Start.Checkpoint != "" {
+		fmt.Fprintf(w, "  start     checkpoint %s\n", e.Start.Checkpoint)
+	} else if gr, err := ir.Lower(e.Start.Arch, e.Start.Input); err == nil {
+		p, m := gr.Cost()
+		fmt.Fprintf(w, "  start     %s\n            depth %d, %s params, %s mult-adds; trained %d epochs\n",
+			e.Start.Arch, e.Start.Arch.Depth(), commas(p), commas(m), e.Start.Train.Epochs)
+	}
+	c := e.Child
+	fmt.Fprintf(w, "  children  %s lr %g (%s), momentum %g nesterov %v, weight decay %g, %d epochs, batch %d\n",
+		c.Optimizer, c.LR, c.Schedule, c.Momentum, c.Nesterov, c.WeightDecay, c.Epochs, c.Batch)
+	for _, s := range e.Searches {
+		var steps []string
+		for _, st := range s.Steps {
+			steps = append(steps, fmt.Sprintf("%s x %d", st.Transform, st.Count))
+		}
+		fmt.Fprintf(w, "  search    %q: controller %s, steps [%s], %d networks per episode, budget %d",
+			s.Name, s.Controller, strings.Join(steps, ", "), s.PerEpisode, s.Budget)
+		if len(s.Stages) > 0 {
+			fmt.Fprintf(w, " in %d stages", len(s.Stages))
+		}
+		fmt.Fprintf(w, ", seed %d\n", s.Seed)
+	}
+	if e.Final.Top > 0 {
+		fmt.Fprintf(w, "  final     top %d trained %d epochs (lr %g), full data %v\n", e.Final.Top, e.Final.Training.Epochs, e.Final.Training.LR, e.Final.FullData)
+	}
+}
+
+func shapeHWC(s ir.Shape) string { return fmt.Sprintf("%dx%dx%d", s.H, s.W, s.C) }

@@ -1,0 +1,291 @@
+package dsl
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/dsl/diag"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func golden(t *testing.T, path string, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./dsl -update)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs from the output; diff it or run with -update:\n--- got\n%s", path, got)
+	}
+}
+
+var in32 = ir.Shape{C: 3, H: 32, W: 32}
+
+// archCases covers valid inputs and every error class the issue names.
+var archCases = []string{
+	"C(16,3,1) P(2,2,MAX) C(32,3,1) P(2,2,MAX) C(64,3,1) P(2,2,MAX) C(128,3,1) P(4,4,AVG) FC(256) SM(10)",
+	"C(16, 3, 1), P(2, 2, MAX), C(32, 3, 1), P(2, 2, MAX), C(64, 3, 1), P(2, 2, MAX), C(128, 3, 1), P(4, 4, AVG), FC(256), SM(10)",
+	"c(16,3,1) p(2,2,max) fc(64) sm(10)",
+	"C(80,3,1) DB(6x40) T(0.5) DB(6x40) T(0.5) DB(6x40) GAP SM(10)",
+	"C(80,3,1) DB(40,44:160,2x40,48:0) T(0.5) DB(3x40) GAP SM(10)",
+	"C(16,3,1) DO(0.2) C(32,5,1) DO(0.2) P(2,2,MAX) GAP FC(128) DO(0.5) SM(10)",
+	"Q(3) SM(10)",
+	"C(16,3) SM(10)",
+	"C(1.5,3,1) SM(10)",
+	"C(0,3,1) FC(-2) SM(0)",
+	"C(16,4,1) SM(10)",
+	"P(2,2,MIN) SM(10)",
+	"C(16,3,1 SM(10)",
+	"C(16,3,1)) SM(10)",
+	"",
+	"   ",
+	"SM(10) FC(128)",
+	"FC(128) C(16,3,1) SM(10)",
+	"C(16,3,1) P(2,2,MAX) P(8,8,MAX) P(4,4,MAX) SM(10)",
+	"GAP C(16,3,1) SM(10)",
+	"DB(0) SM(10)",
+	"C(16,3,1) T(0.5) SM(10)",
+	"DO(1.5) SM(10)",
+	"C(16,3,1) $ SM(10)",
+	"C(16,3,1) SM(10) \xff",
+	"Gap SM(10)",
+	"conv(16,3,1) SM(10)",
+}
+
+func TestArchGolden(t *testing.T) {
+	var b strings.Builder
+	for _, src := range archCases {
+		a, l := ValidateArch("arch", src, in32)
+		fmt.Fprintf(&b, "== %q\n", src)
+		if !l.HasErrors() {
+			fmt.Fprintf(&b, "ok: %s\n", a)
+		}
+		diag.Write(&b, src, l)
+	}
+	golden(t, "testdata/arch.golden", b.String())
+}
+
+func TestEASGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/eas/*.eas")
+	if len(files) == 0 {
+		t.Fatal("no testdata/eas/*.eas")
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, l := ParseExperiment(filepath.Base(f), src)
+		var b strings.Builder
+		diag.Write(&b, string(src), l)
+		if !l.HasErrors() && !strings.HasPrefix(filepath.Base(f), "ok_") {
+			t.Errorf("%s: expected errors, got none", f)
+		}
+		golden(t, strings.TrimSuffix(f, ".eas")+".golden", b.String())
+	}
+}
+
+func TestErrorsNeverPanic(t *testing.T) {
+	big := strings.Repeat("C(16,3,1) ", 1<<20) // 10 MB
+	for _, src := range []string{big, "\x00\x01", "C(((", "))", "DB(99999999999999999999)", "C(16,3,1e99999) SM(1)"} {
+		_, l := ParseArch("x", src)
+		if !l.HasErrors() {
+			t.Errorf("%.40q: no error", src)
+		}
+		_, l = ParseExperiment("x.eas", []byte(src))
+		if !l.HasErrors() {
+			t.Errorf("eas %.40q: no error", src)
+		}
+	}
+	_, l := ParseArch("x", big)
+	if !strings.Contains(l.Err().Error(), "too large") {
+		t.Errorf("10 MB input: %v", l.Err())
+	}
+}
+
+func TestExperimentsParseAndFormat(t *testing.T) {
+	files, _ := filepath.Glob("../experiments/*.eas")
+	if len(files) < 5 {
+		t.Fatalf("want the five experiment files, found %d", len(files))
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, l := ParseExperiment(f, src)
+		if err := l.Err(); err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if len(e.Start.Arch.Layers) == 0 || len(e.Searches) == 0 {
+			t.Errorf("%s: incomplete experiment %+v", f, e)
+		}
+		out, err := FormatExperiment(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out, src) {
+			t.Errorf("%s is not in canonical form (run easrun fmt -w)", f)
+		}
+	}
+}
+
+func TestFormatIdempotentAndKeepsComments(t *testing.T) {
+	src := `# head comment
+experiment   "x"
+dataset cifar10 { path="/d"   # where
+validation=100 }
+search "rl" { controller reinforce { learning_rate = 0.01 } steps=[wider x 4,deeper x 5] budget = 10 }
+// tail
+`
+	once, err := FormatExperiment([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice, err := FormatExperiment(once)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(once, twice) {
+		t.Errorf("not idempotent:\n%s\n---\n%s", once, twice)
+	}
+	for _, c := range []string{"# head comment", "# where", "// tail"} {
+		if !bytes.Contains(once, []byte(c)) {
+			t.Errorf("comment %q lost:\n%s", c, once)
+		}
+	}
+	golden(t, "testdata/format.golden", string(once))
+}
+
+func TestResolveData(t *testing.T) {
+	src := []byte("dataset cifar10 { path = \"/nowhere\" }\nstart { arch = \"FC(8) SM(2)\" }\nsearch \"r\" { controller = random steps = [wider] budget = 1 }\n")
+	e, l := ParseExperiment("x.eas", src)
+	if err := l.Err(); err != nil {
+		t.Fatal(err)
+	}
+	d := e.Dataset
+	if from := ResolveData(&d, map[string]string{"cifar10": "/data/c10"}, ""); d.Path != "/data/c10" || from != "--data" {
+		t.Errorf("override: %q from %s", d.Path, from)
+	}
+	d = e.Dataset
+	d.Path = "rel/c10"
+	if ResolveData(&d, nil, "/exp"); d.Path != "/exp/rel/c10" {
+		t.Errorf("relative: %q", d.Path)
+	}
+	d = e.Dataset
+	t.Setenv("EAS_DATA_CIFAR10", "/env/c10")
+	if ResolveData(&d, nil, ""); d.Path != "/env/c10" {
+		t.Errorf("env: %q", d.Path)
+	}
+}
+
+// randomArch builds a random valid architecture (plain or DenseNet).
+func randomArch(r *rand.Rand) ir.Arch {
+	var a ir.Arch
+	if r.Intn(3) == 0 {
+		a.Layers = append(a.Layers, ir.Layer{Kind: ir.Conv, Filters: 1 + r.Intn(64), Kernel: 1 + 2*r.Intn(3), Stride: 1})
+		for b := 0; b < 1+r.Intn(3); b++ {
+			db := ir.Layer{Kind: ir.DenseBlock}
+			for j := 0; j < 1+r.Intn(5); j++ {
+				g := 1 + r.Intn(64)
+				bn := ir.DefaultBottleneck(g)
+				if r.Intn(4) == 0 {
+					bn = r.Intn(100)
+				}
+				db.Dense = append(db.Dense, ir.DenseLayer{Growth: g, Bottleneck: bn})
+			}
+			a.Layers = append(a.Layers, db, ir.Layer{Kind: ir.Transition, Compression: []float64{0.5, 1, 0.25}[r.Intn(3)]})
+		}
+		a.Layers = append(a.Layers, ir.Layer{Kind: ir.GAP})
+	} else {
+		for i := 0; i < r.Intn(6); i++ {
+			switch r.Intn(4) {
+			case 0, 1:
+				a.Layers = append(a.Layers, ir.Layer{Kind: ir.Conv, Filters: 1 + r.Intn(512), Kernel: 1 + 2*r.Intn(3), Stride: 1 + r.Intn(2)})
+			case 2:
+				a.Layers = append(a.Layers, ir.Layer{Kind: ir.Pool, Kernel: 1 + r.Intn(3), Stride: 1 + r.Intn(3), Op: ir.PoolOp(1 + r.Intn(2))})
+			case 3:
+				a.Layers = append(a.Layers, ir.Layer{Kind: ir.Dropout, Rate: float64(r.Intn(10)) / 10})
+			}
+		}
+		for i := 0; i < r.Intn(3); i++ {
+			a.Layers = append(a.Layers, ir.Layer{Kind: ir.FC, Units: 1 + r.Intn(1024)})
+		}
+	}
+	a.Layers = append(a.Layers, ir.Layer{Kind: ir.Softmax, Units: 1 + r.Intn(100)})
+	return a
+}
+
+func TestPrintParseRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	for i := 0; i < 2000; i++ {
+		a := randomArch(r)
+		s := a.String()
+		b, l := ParseArch("rt", s)
+		if err := l.Err(); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		if b.String() != s {
+			t.Fatalf("round trip: %s -> %s", s, b.String())
+		}
+		if g, _ := ParseArch("rt", b.String()); g.String() != s {
+			t.Fatalf("print not idempotent for %s", s)
+		}
+	}
+}
+
+func FuzzParseArch(f *testing.F) {
+	for _, c := range archCases {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		a, l := ValidateArch("fuzz", src, in32)
+		var b strings.Builder
+		diag.Write(&b, src, l) // must not panic either
+		if l.HasErrors() {
+			return
+		}
+		s := a.String()
+		a2, l2 := ValidateArch("fuzz", s, in32)
+		if l2.HasErrors() || a2.String() != s {
+			t.Fatalf("round trip of %q: %q -> %q (%v)", src, s, a2.String(), l2.Err())
+		}
+	})
+}
+
+func FuzzParseExperiment(f *testing.F) {
+	files, _ := filepath.Glob("../experiments/*.eas")
+	more, _ := filepath.Glob("testdata/eas/*.eas")
+	for _, p := range append(files, more...) {
+		src, _ := os.ReadFile(p)
+		f.Add(src)
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		_, l := ParseExperiment("fuzz.eas", src)
+		var b strings.Builder
+		diag.Write(&b, string(src), l)
+		out, err := FormatExperiment(src)
+		if err != nil {
+			return
+		}
+		again, err := FormatExperiment(out)
+		if err != nil || !bytes.Equal(out, again) {
+			t.Fatalf("format not idempotent (%v):\n%s\n---\n%s", err, out, again)
+		}
+	})
+}

@@ -1,0 +1,594 @@
+package dsl
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/eas-go/eas/core/experiment"
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/dsl/diag"
+)
+
+// Built-in names the checker knows; plugin names listed in a search's
+// `plugins` are accepted as well.
+var (
+	BuiltinControllers = []string{"reinforce", "random"}
+	BuiltinTransforms  = []string{"wider", "deeper", "densewider", "densedeeper"}
+	DatasetKinds       = []string{"cifar10", "images", "idx", "svhn"}
+	TableNames         = []string{"summary", "networks", "rl_vs_random", "table2", "table3", "table4"}
+	PlotNames          = []string{"progress", "rl_vs_random"}
+	FormatNames        = []string{"text", "markdown", "csv", "png", "svg"}
+)
+
+func parseEASFile(name, src string) (*fileAST, diag.List) {
+	if len(src) > MaxInput {
+		return nil, diag.List{{Pos: diag.PosAt(name, "", 0), Msg: fmt.Sprintf("input too large: %d bytes (limit %d)", len(src), MaxInput)}}
+	}
+	if !utf8.ValidString(src) {
+		off := firstInvalidUTF8(src)
+		return nil, diag.List{{Pos: diag.PosAt(name, src, off), Msg: fmt.Sprintf("input is not valid UTF-8 (byte 0x%02x)", src[off])}}
+	}
+	f, err := easParser.ParseString(name, src)
+	if err != nil {
+		off, msg := len(src), err.Error()
+		if pe, ok := err.(participle.Error); ok {
+			off, msg = pe.Position().Offset, pe.Message()
+		}
+		if off > len(src) {
+			off = len(src)
+		}
+		return nil, diag.List{{Pos: diag.PosAt(name, src, off), Len: 1, Msg: "syntax error: " + msg}}
+	}
+	return f, nil
+}
+
+type walker struct {
+	file, src string
+	l         diag.List
+}
+
+func (w *walker) at(pos lexer.Position, n int, sev diag.Severity, suggest, format string, args ...any) {
+	w.l = append(w.l, diag.Diagnostic{Pos: diag.PosAt(w.file, w.src, pos.Offset), Len: n, Severity: sev,
+		Msg: fmt.Sprintf(format, args...), Suggest: suggest})
+}
+
+func (w *walker) errf(pos lexer.Position, n int, format string, args ...any) {
+	w.at(pos, n, diag.Error, "", format, args...)
+}
+
+// fields dispatches each statement of a block to its handler; unknown keys
+// are errors with a did-you-mean.
+func (w *walker) fields(block string, ss []*stmtAST, handlers map[string]func(*stmtAST)) {
+	keys := make([]string, 0, len(handlers))
+	for k := range handlers {
+		keys = append(keys, k)
+	}
+	seen := map[string]bool{}
+	for _, s := range ss {
+		if s.Comment != nil {
+			continue
+		}
+		h, ok := handlers[s.Key]
+		if !ok {
+			w.at(s.Pos, len(s.Key), diag.Error, diag.DidYouMean(s.Key, keys), "unknown setting %q in %s", s.Key, block)
+			continue
+		}
+		repeatable := s.Key == "search" || s.Key == "reference" || s.Key == "stage"
+		if seen[s.Key] && !repeatable {
+			w.errf(s.Pos, len(s.Key), "%q is set twice in %s", s.Key, block)
+		}
+		seen[s.Key] = true
+		h(s)
+	}
+}
+
+func (w *walker) needValue(s *stmtAST) (*valueAST, bool) {
+	if s.Value == nil {
+		w.errf(s.Pos, len(s.Key), "%s needs a value: write %s = ...", s.Key, s.Key)
+		return nil, false
+	}
+	return s.Value, true
+}
+
+func (w *walker) needBlock(s *stmtAST) bool {
+	if !s.HasBlock {
+		w.errf(s.Pos, len(s.Key), "%s needs a block: write %s { ... }", s.Key, s.Key)
+		return false
+	}
+	return true
+}
+
+func (w *walker) str(s *stmtAST) string {
+	v, ok := w.needValue(s)
+	if !ok {
+		return ""
+	}
+	if v.String == nil && v.Word == nil {
+		w.errf(v.Pos, 1, "%s must be a string", s.Key)
+		return ""
+	}
+	return v.text()
+}
+
+func (w *walker) word(s *stmtAST, allowed []string) string {
+	v, ok := w.needValue(s)
+	if !ok {
+		return ""
+	}
+	if v.Word == nil && v.String == nil {
+		w.errf(v.Pos, 1, "%s must be one of %s", s.Key, strings.Join(allowed, ", "))
+		return ""
+	}
+	t := v.text()
+	for _, a := range allowed {
+		if a == t {
+			return t
+		}
+	}
+	w.at(v.Pos, len(t), diag.Error, diag.DidYouMean(t, allowed), "%s: unknown value %q (one of %s)", s.Key, t, strings.Join(allowed, ", "))
+	return ""
+}
+
+func (w *walker) number(s *stmtAST) (float64, bool) {
+	v, ok := w.needValue(s)
+	if !ok {
+		return 0, false
+	}
+	if v.Number == nil {
+		w.errf(v.Pos, 1, "%s must be a number", s.Key)
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(*v.Number, 64)
+	if err != nil {
+		w.errf(v.Pos, len(*v.Number), "%s: %v", s.Key, err)
+		return 0, false
+	}
+	return f, true
+}
+
+func (w *walker) float(s *stmtAST, lo, hi float64) float64 {
+	f, ok := w.number(s)
+	if ok && (f < lo || f > hi) {
+		w.errf(s.Value.Pos, len(*s.Value.Number), "%s must be between %g and %g, got %s", s.Key, lo, hi, *s.Value.Number)
+	}
+	return f
+}
+
+func (w *walker) integer(s *stmtAST, min int) int {
+	f, ok := w.number(s)
+	if !ok {
+		return 0
+	}
+	if f != float64(int(f)) || strings.ContainsAny(*s.Value.Number, ".eE") {
+		w.errf(s.Value.Pos, len(*s.Value.Number), "%s must be an integer, got %s", s.Key, *s.Value.Number)
+		return 0
+	}
+	if int(f) < min {
+		w.errf(s.Value.Pos, len(*s.Value.Number), "%s must be at least %d, got %s", s.Key, min, *s.Value.Number)
+	}
+	return int(f)
+}
+
+func (w *walker) boolean(s *stmtAST) bool {
+	return w.word(s, []string{"true", "false"}) == "true"
+}
+
+func (w *walker) list(s *stmtAST) []*itemAST {
+	v, ok := w.needValue(s)
+	if !ok {
+		return nil
+	}
+	if v.List == nil && (v.String != nil || v.Number != nil || v.Word != nil) {
+		// a single value is a one-item list
+		return []*itemAST{{Pos: v.Pos, String: v.String, Number: v.Number, Word: v.Word}}
+	}
+	return v.List
+}
+
+func (w *walker) intList(s *stmtAST) []int {
+	var out []int
+	for _, it := range w.list(s) {
+		n, err := strconv.Atoi(it.text())
+		if it.Number == nil || err != nil || n <= 0 || it.Times != nil {
+			w.errf(it.Pos, len(it.text()), "%s: %q is not a positive integer", s.Key, it.text())
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func (w *walker) wordList(s *stmtAST, allowed []string) []string {
+	var out []string
+	for _, it := range w.list(s) {
+		t := it.text()
+		if allowed != nil && !contains(allowed, t) {
+			w.at(it.Pos, len(t), diag.Error, diag.DidYouMean(t, allowed), "%s: unknown value %q (one of %s)", s.Key, t, strings.Join(allowed, ", "))
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseExperiment parses and checks a .eas source, filling defaults. The
+// Experiment is meaningful only when the list has no errors; warnings (such
+// as a missing dataset) may accompany a valid one.
+func ParseExperiment(name string, src []byte) (*experiment.Experiment, diag.List) {
+	f, l := parseEASFile(name, string(src))
+	if l.HasErrors() {
+		return nil, l
+	}
+	w := &walker{file: name, src: string(src)}
+	e := &experiment.Experiment{Space: ir.PaperSpace(), Child: experiment.PaperChild()}
+	e.Start.Train = experiment.PaperChild()
+	e.Final.Training = experiment.PaperChild()
+	e.Final.Training.Epochs, e.Final.Training.LR = 300, 0.1
+	var startArch *stmtAST
+	var transformRefs []*itemAST
+	var controllerRefs []struct {
+		s       *stmtAST
+		plugins []string
+	}
+	var hasDataset bool
+	w.fields("the file", f.Stmts, map[string]func(*stmtAST){
+		"experiment": func(s *stmtAST) {
+			if s.Label == nil && s.Value == nil {
+				w.errf(s.Pos, len(s.Key), `experiment needs a name: write experiment "my-study"`)
+				return
+			}
+			if s.Label != nil {
+				e.Name = s.Label.text()
+			} else {
+				e.Name = w.str(s)
+			}
+		},
+		"dataset": func(s *stmtAST) {
+			hasDataset = true
+			if s.Label != nil {
+				e.Dataset.Name = s.Label.text()
+			}
+			e.Dataset.Validation = 5000 // the paper's hold-out unless set
+			if !w.needBlock(s) {
+				return
+			}
+			w.dataset(s, &e.Dataset)
+		},
+		"start": func(s *stmtAST) {
+			if !w.needBlock(s) {
+				return
+			}
+			w.fields("start", s.Block, w.trainingHandlers(&e.Start.Train, map[string]func(*stmtAST){
+				"arch":       func(s *stmtAST) { startArch = s },
+				"checkpoint": func(s *stmtAST) { e.Start.Checkpoint = w.str(s) },
+			}))
+		},
+		"space": func(s *stmtAST) {
+			if !w.needBlock(s) {
+				return
+			}
+			w.fields("space", s.Block, map[string]func(*stmtAST){
+				"kernels": func(s *stmtAST) {
+					e.Space.Kernels = w.intList(s)
+					for i, k := range e.Space.Kernels {
+						if k%2 == 0 {
+							w.errf(s.Value.List[i].Pos, 1, "kernels: %d is even; kernel sizes must be odd (same padding)", k)
+						}
+					}
+				},
+				"filters": func(s *stmtAST) { e.Space.Filters = w.intList(s) },
+				"units":   func(s *stmtAST) { e.Space.Units = w.intList(s) },
+				"growth":  func(s *stmtAST) { e.Space.Growth = w.intList(s) },
+			})
+		},
+		"child": func(s *stmtAST) {
+			if w.needBlock(s) {
+				w.fields("child", s.Block, w.trainingHandlers(&e.Child, nil))
+			}
+		},
+		"search": func(s *stmtAST) {
+			sr := experiment.Search{PerEpisode: 10, Noise: -1, Settings: map[string]string{}}
+			if s.Label != nil {
+				sr.Name = s.Label.text()
+			} else {
+				w.errf(s.Pos, len(s.Key), `search needs a name: write search "rl" { ... }`)
+			}
+			for _, other := range e.Searches {
+				if other.Name == sr.Name && sr.Name != "" {
+					w.errf(s.Label.Pos, len(sr.Name)+2, "search %q is defined twice", sr.Name)
+				}
+			}
+			if !w.needBlock(s) {
+				return
+			}
+			var ctrl *stmtAST
+			w.fields("search "+sr.Name, s.Block, map[string]func(*stmtAST){
+				"controller": func(s *stmtAST) {
+					ctrl = s
+					switch {
+					case s.Value != nil:
+						sr.Controller = s.Value.text()
+					case s.Label != nil:
+						sr.Controller = s.Label.text()
+						for _, st := range s.Block {
+							if st.Comment != nil {
+								continue
+							}
+							if st.Value == nil || st.Value.List != nil {
+								w.errf(st.Pos, len(st.Key), "controller setting %s needs a single value: %s = ...", st.Key, st.Key)
+								continue
+							}
+							sr.Settings[st.Key] = st.Value.text()
+						}
+					default:
+						w.errf(s.Pos, len(s.Key), "controller needs a name: controller = reinforce, or controller reinforce { ... }")
+					}
+				},
+				"steps": func(s *stmtAST) {
+					for _, it := range w.list(s) {
+						if it.Word == nil {
+							w.errf(it.Pos, len(it.text()), "steps: %q is not a transform name", it.text())
+							continue
+						}
+						n := 1
+						if it.Times != nil {
+							v, err := strconv.Atoi(*it.Times)
+							if err != nil || v < 1 {
+								w.errf(it.Pos, len(it.text()), "steps: repeat count must be a positive integer, got %s", *it.Times)
+								continue
+							}
+							n = v
+						}
+						sr.Steps = append(sr.Steps, experiment.StepSpec{Transform: *it.Word, Count: n})
+						transformRefs = append(transformRefs, it)
+					}
+				},
+				"per_episode": func(s *stmtAST) { sr.PerEpisode = w.integer(s, 1) },
+				"budget":      func(s *stmtAST) { sr.Budget = w.integer(s, 1) },
+				"seed":        func(s *stmtAST) { sr.Seed = int64(w.integer(s, 0)) },
+				"noise":       func(s *stmtAST) { sr.Noise = w.float(s, -1, 1) },
+				"plugins":     func(s *stmtAST) { sr.Plugins = w.wordList(s, nil) },
+				"stage": func(s *stmtAST) {
+					st := experiment.Stage{}
+					if w.needBlock(s) {
+						w.fields("stage", s.Block, map[string]func(*stmtAST){
+							"budget":         func(s *stmtAST) { st.Budget = w.integer(s, 1) },
+							"retrain_epochs": func(s *stmtAST) { st.RetrainEpochs = w.integer(s, 0) },
+						})
+					}
+					if st.Budget == 0 {
+						w.errf(s.Pos, len(s.Key), "stage needs a budget: stage { budget = 300 retrain_epochs = 100 }")
+					}
+					sr.Stages = append(sr.Stages, st)
+				},
+			})
+			if ctrl == nil {
+				w.errf(s.Pos, len(s.Key), "search %q has no controller: add controller = reinforce (or random)", sr.Name)
+			} else {
+				controllerRefs = append(controllerRefs, struct {
+					s       *stmtAST
+					plugins []string
+				}{ctrl, sr.Plugins})
+			}
+			if len(sr.Steps) == 0 {
+				w.errf(s.Pos, len(s.Key), "search %q has no steps: add e.g. steps = [wider x 4, deeper x 5]", sr.Name)
+			}
+			if sr.Budget == 0 && len(sr.Stages) == 0 {
+				w.errf(s.Pos, len(s.Key), "search %q has no budget: add budget = N (networks to sample) or stage blocks", sr.Name)
+			}
+			if sr.Budget == 0 {
+				for _, st := range sr.Stages {
+					sr.Budget += st.Budget
+				}
+			}
+			e.Searches = append(e.Searches, sr)
+		},
+		"final": func(s *stmtAST) {
+			if !w.needBlock(s) {
+				return
+			}
+			w.fields("final", s.Block, w.trainingHandlers(&e.Final.Training, map[string]func(*stmtAST){
+				"top":       func(s *stmtAST) { e.Final.Top = w.integer(s, 0) },
+				"full_data": func(s *stmtAST) { e.Final.FullData = w.boolean(s) },
+			}))
+		},
+		"report": func(s *stmtAST) {
+			if !w.needBlock(s) {
+				return
+			}
+			w.fields("report", s.Block, map[string]func(*stmtAST){
+				"tables":  func(s *stmtAST) { e.Report.Tables = w.wordList(s, TableNames) },
+				"plots":   func(s *stmtAST) { e.Report.Plots = w.wordList(s, PlotNames) },
+				"formats": func(s *stmtAST) { e.Report.Formats = w.wordList(s, FormatNames) },
+				"reference": func(s *stmtAST) {
+					r := experiment.Reference{}
+					if s.Label == nil {
+						w.errf(s.Pos, len(s.Key), `reference needs a model name: reference "NIN" { error = 8.81 }`)
+					} else {
+						r.Model = s.Label.text()
+					}
+					if w.needBlock(s) {
+						w.fields("reference", s.Block, map[string]func(*stmtAST){
+							"depth":  func(s *stmtAST) { r.Depth = w.integer(s, 0) },
+							"params": func(s *stmtAST) { r.Params = w.float(s, 0, 1e6) },
+							"error":  func(s *stmtAST) { r.Error = w.float(s, 0, 100) },
+							"note":   func(s *stmtAST) { r.Note = w.str(s) },
+						})
+					}
+					e.Report.Reference = append(e.Report.Reference, r)
+				},
+			})
+		},
+	})
+	if e.Name == "" {
+		e.Name = strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
+	}
+	if !hasDataset {
+		w.errf(lexer.Position{}, 1, "no dataset: add e.g. dataset cifar10 { path = \"~/data/cifar10\" }")
+	}
+	defaultDataset(&e.Dataset)
+	if e.Start.Input == (ir.Shape{}) {
+		e.Start.Input = e.Dataset.Input()
+	}
+	switch {
+	case startArch != nil:
+		w.startArch(startArch, e)
+	case e.Start.Checkpoint == "":
+		w.errf(lexer.Position{}, 1, `no start network: add start { arch = "C(16,3,1) ... SM(10)" } or a checkpoint`)
+	}
+	if len(e.Searches) == 0 {
+		w.errf(lexer.Position{}, 1, `no search: add search "rl" { controller = reinforce ... }`)
+	}
+	for _, c := range controllerRefs {
+		name := c.s.Value
+		var pos lexer.Position
+		var text string
+		if name != nil {
+			pos, text = name.Pos, name.text()
+		} else {
+			pos, text = c.s.Label.Pos, c.s.Label.text()
+		}
+		if !contains(BuiltinControllers, text) && !pluginMentions(c.plugins, text) {
+			w.at(pos, len(text), diag.Error, diag.DidYouMean(text, BuiltinControllers),
+				"unknown controller %q: built-ins are %s (plugins must be listed in the search's plugins = [...])", text, strings.Join(BuiltinControllers, ", "))
+		}
+	}
+	for _, it := range transformRefs {
+		var plugins []string
+		for _, sr := range e.Searches {
+			plugins = append(plugins, sr.Plugins...)
+		}
+		if t := *it.Word; !contains(BuiltinTransforms, t) && !pluginMentions(plugins, t) {
+			w.at(it.Pos, len(t), diag.Error, diag.DidYouMean(t, BuiltinTransforms),
+				"unknown transform %q: built-ins are %s (plugins must be listed in the search's plugins = [...])", t, strings.Join(BuiltinTransforms, ", "))
+		}
+	}
+	return e, w.l
+}
+
+// pluginMentions is a static guess: a plugin executable whose file name
+// contains the name provides it. The host checks for real at run time.
+func pluginMentions(plugins []string, name string) bool {
+	for _, p := range plugins {
+		if strings.Contains(filepath.Base(p), name) {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *walker) trainingHandlers(t *experiment.Training, extra map[string]func(*stmtAST)) map[string]func(*stmtAST) {
+	h := map[string]func(*stmtAST){
+		"optimizer":    func(s *stmtAST) { t.Optimizer = w.word(s, []string{"sgd"}) },
+		"lr":           func(s *stmtAST) { t.LR = w.float(s, 0, 100) },
+		"momentum":     func(s *stmtAST) { t.Momentum = w.float(s, 0, 0.9999) },
+		"nesterov":     func(s *stmtAST) { t.Nesterov = w.boolean(s) },
+		"weight_decay": func(s *stmtAST) { t.WeightDecay = w.float(s, 0, 1) },
+		"schedule":     func(s *stmtAST) { t.Schedule = w.word(s, []string{"cosine", "constant", "step"}) },
+		"step_every":   func(s *stmtAST) { t.StepEvery = w.integer(s, 1) },
+		"step_gamma":   func(s *stmtAST) { t.StepGamma = w.float(s, 0, 1) },
+		"epochs":       func(s *stmtAST) { t.Epochs = w.integer(s, 0) },
+		"batch":        func(s *stmtAST) { t.Batch = w.integer(s, 1) },
+		"seed":         func(s *stmtAST) { t.Seed = int64(w.integer(s, 0)) },
+	}
+	for k, f := range extra {
+		h[k] = f
+	}
+	return h
+}
+
+func (w *walker) dataset(s *stmtAST, d *experiment.Dataset) {
+	var inputSet bool
+	w.fields("dataset", s.Block, map[string]func(*stmtAST){
+		"kind":       func(s *stmtAST) { d.Kind = w.word(s, DatasetKinds) },
+		"path":       func(s *stmtAST) { d.Path = w.str(s) },
+		"validation": func(s *stmtAST) { d.Validation = w.integer(s, 0) },
+		"seed":       func(s *stmtAST) { d.ValidationSeed = int64(w.integer(s, 0)) },
+		"augment":    func(s *stmtAST) { d.Augment = w.boolean(s) },
+		"normalize":  func(s *stmtAST) { d.Normalize = w.word(s, []string{"channel", "scale", "none"}) },
+		"limit":      func(s *stmtAST) { d.Limit = w.integer(s, 0) },
+		"input": func(s *stmtAST) {
+			sh, err := ir.ParseShape(w.str(s))
+			if err != nil {
+				w.errf(s.Pos, len(s.Key), "%v", err)
+			}
+			d.InputShape, inputSet = sh, true
+		},
+	})
+	if d.Kind == "" && contains(DatasetKinds, d.Name) {
+		d.Kind = d.Name
+	}
+	if d.Kind == "" {
+		w.errf(s.Pos, len(s.Key), "dataset needs a kind: one of %s (kind = ...)", strings.Join(DatasetKinds, ", "))
+	}
+	_ = inputSet
+}
+
+func defaultDataset(d *experiment.Dataset) {
+	if d.Name == "" {
+		d.Name = d.Kind
+	}
+	if d.Normalize == "" {
+		d.Normalize = "channel"
+	}
+}
+
+// startArch validates the start architecture in place, pointing diagnostics
+// into the string literal of the .eas file.
+func (w *walker) startArch(s *stmtAST, e *experiment.Experiment) {
+	v, ok := w.needValue(s)
+	if !ok {
+		return
+	}
+	if v.String == nil {
+		w.errf(v.Pos, 1, `arch must be a quoted string: arch = "C(16,3,1) ... SM(10)"`)
+		return
+	}
+	src := unquote(*v.String)
+	as := archSource{file: w.file, full: w.src, base: v.Pos.Offset + 1, src: src}
+	a, l := as.validate(e.Start.Input)
+	w.l = append(w.l, l...)
+	e.Start.Arch = a
+}
+
+// ResolveData applies data location overrides: overrides[name] (from
+// --data NAME=PATH) first, then the environment variable EAS_DATA_<NAME>;
+// a leading ~ is expanded, and a relative path written in the experiment
+// file is taken relative to the file's folder, baseDir. It returns where the
+// path came from.
+func ResolveData(d *experiment.Dataset, overrides map[string]string, baseDir string) string {
+	from := "experiment file"
+	if d.Path != "" && !filepath.IsAbs(d.Path) && !strings.HasPrefix(d.Path, "~") && baseDir != "" {
+		d.Path = filepath.Join(baseDir, d.Path)
+	}
+	env := "EAS_DATA_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(d.Name))
+	if p, ok := overrides[d.Name]; ok {
+		d.Path, from = p, "--data"
+	} else if p, ok := overrides[d.Kind]; ok {
+		d.Path, from = p, "--data"
+	} else if p := os.Getenv(env); p != "" {
+		d.Path, from = p, env
+	}
+	if strings.HasPrefix(d.Path, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			d.Path = filepath.Join(home, d.Path[2:])
+		}
+	}
+	return from
+}
