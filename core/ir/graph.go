@@ -101,13 +101,7 @@ func Lower(a Arch, in Shape) (*Graph, error) {
 	g := &Graph{Arch: a.Clone(), Input: in}
 	g.Nodes = append(g.Nodes, Node{ID: 0, Op: OpInput, Out: in})
 	dense := a.Family() == FamilyDenseNet
-	add := func(n Node, inputs ...int) int {
-		n.ID = len(g.Nodes)
-		n.Inputs = inputs
-		n.Out = g.infer(n)
-		g.Nodes = append(g.Nodes, n)
-		return n.ID
-	}
+	add := g.Add
 	cur := 0
 	for i, l := range a.Layers {
 		li := i + 1
@@ -272,4 +266,19 @@ func (g *Graph) Clone() *Graph {
 		c.Nodes[i].Inputs = append([]int(nil), g.Nodes[i].Inputs...)
 	}
 	return c
+}
+
+// NewGraph starts a graph with only the input node, for building graphs by
+// hand (tests, reference implementations); Lower is the normal way.
+func NewGraph(in Shape) *Graph {
+	return &Graph{Input: in, Nodes: []Node{{ID: 0, Op: OpInput, Out: in}}}
+}
+
+// Add appends a node reading inputs, infers its output shape and returns its ID.
+func (g *Graph) Add(n Node, inputs ...int) int {
+	n.ID = len(g.Nodes)
+	n.Inputs = append([]int(nil), inputs...)
+	n.Out = g.infer(n)
+	g.Nodes = append(g.Nodes, n)
+	return n.ID
 }

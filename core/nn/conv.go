@@ -1,0 +1,255 @@
+package nn
+
+import "github.com/eas-go/eas/core/ir"
+
+// colBudget bounds the im2col buffer of one worker (floats); several small
+// images are batched into one GEMM up to this size, so late layers with tiny
+// maps still make GEMMs wide enough to be efficient.
+var colBudget = 1 << 21
+
+// convLayer is a 2-D convolution with same padding: im2col + sgemm, per
+// worker, over chunks of images.
+type convLayer struct {
+	n                    *Net
+	id, in               int
+	add                  bool
+	c, h, w              int
+	f, k, s, p, ho, wo   int
+	ckk, hw              int
+	chunk                int // images per GEMM
+	direct               bool
+	wName, bName         string
+	col, dcol, tmp, dwst [][]float32 // per worker
+}
+
+func newConv(n *Net, nd ir.Node, in ir.Shape, add bool) *convLayer {
+	l := &convLayer{n: n, id: nd.ID, in: nd.Inputs[0], add: add, c: in.C, h: in.H, w: in.W,
+		f: nd.Filters, k: nd.Kernel, s: nd.Stride, p: nd.Pad, ho: nd.Out.H, wo: nd.Out.W,
+		wName: nd.Name + ".weight"}
+	if nd.Bias {
+		l.bName = nd.Name + ".bias"
+	}
+	l.ckk = l.c * l.k * l.k
+	l.hw = l.ho * l.wo
+	l.direct = l.k == 1 && l.s == 1 && l.p == 0
+	l.chunk = colBudget / (l.ckk * l.hw)
+	if l.chunk < 1 || l.direct {
+		l.chunk = 1
+	}
+	if l.chunk > n.MaxBatch {
+		l.chunk = n.MaxBatch
+	}
+	cols := l.chunk * l.hw
+	for w := 0; w < Workers; w++ {
+		if !l.direct {
+			l.col = append(l.col, make([]float32, l.ckk*cols))
+			l.dcol = append(l.dcol, make([]float32, l.ckk*cols))
+		}
+		if l.chunk > 1 {
+			l.tmp = append(l.tmp, make([]float32, l.f*cols))
+		}
+		l.dwst = append(l.dwst, make([]float32, l.f*l.ckk))
+	}
+	return l
+}
+
+func (l *convLayer) forward(train bool) {
+	n := l.n
+	x, y := n.act[l.in], n.act[l.id]
+	wt := n.param(l.wName)
+	insz, outsz := l.c*l.h*l.w, l.f*l.hw
+	parallelFor(n.batch, func(w, lo, hi int) {
+		for i0 := lo; i0 < hi; i0 += l.chunk {
+			nc := min(l.chunk, hi-i0)
+			cols := nc * l.hw
+			if l.direct {
+				Sgemm(false, false, l.f, l.hw, l.c, 1, wt, l.c, x[i0*insz:], l.hw, 0, y[i0*outsz:], l.hw)
+				continue
+			}
+			for j := 0; j < nc; j++ {
+				im2col(x[(i0+j)*insz:], l.c, l.h, l.w, l.k, l.s, l.p, l.ho, l.wo, l.col[w], cols, j*l.hw)
+			}
+			if nc == 1 {
+				Sgemm(false, false, l.f, l.hw, l.ckk, 1, wt, l.ckk, l.col[w], cols, 0, y[i0*outsz:], l.hw)
+				continue
+			}
+			t := l.tmp[w]
+			Sgemm(false, false, l.f, cols, l.ckk, 1, wt, l.ckk, l.col[w], cols, 0, t, cols)
+			for j := 0; j < nc; j++ { // [F, nc*HW] -> nc x [F, HW]
+				dst := y[(i0+j)*outsz:]
+				for f := 0; f < l.f; f++ {
+					copy(dst[f*l.hw:(f+1)*l.hw], t[f*cols+j*l.hw:])
+				}
+			}
+		}
+		if l.bName != "" {
+			b := n.param(l.bName)
+			for i := lo; i < hi; i++ {
+				for f := 0; f < l.f; f++ {
+					row := y[i*outsz+f*l.hw : i*outsz+(f+1)*l.hw]
+					for p := range row {
+						row[p] += b[f]
+					}
+				}
+			}
+		}
+	})
+}
+
+func (l *convLayer) backward() {
+	n := l.n
+	x, dy, dx := n.act[l.in], n.grad[l.id], n.grad[l.in]
+	wt := n.param(l.wName)
+	insz, outsz := l.c*l.h*l.w, l.f*l.hw
+	needDx := l.in != 0
+	parallelFor(n.batch, func(w, lo, hi int) {
+		dw := l.dwst[w]
+		clear(dw)
+		for i0 := lo; i0 < hi; i0 += l.chunk {
+			nc := min(l.chunk, hi-i0)
+			cols := nc * l.hw
+			if l.direct {
+				g := dy[i0*outsz:]
+				Sgemm(false, true, l.f, l.c, l.hw, 1, g, l.hw, x[i0*insz:], l.hw, 1, dw, l.c)
+				if needDx {
+					beta := float32(0)
+					if l.add {
+						beta = 1
+					}
+					Sgemm(true, false, l.c, l.hw, l.f, 1, wt, l.c, g, l.hw, beta, dx[i0*insz:], l.hw)
+				}
+				continue
+			}
+			for j := 0; j < nc; j++ {
+				im2col(x[(i0+j)*insz:], l.c, l.h, l.w, l.k, l.s, l.p, l.ho, l.wo, l.col[w], cols, j*l.hw)
+			}
+			var g []float32
+			if nc == 1 {
+				g = dy[i0*outsz:]
+			} else {
+				g = l.tmp[w]
+				for j := 0; j < nc; j++ { // nc x [F, HW] -> [F, nc*HW]
+					src := dy[(i0+j)*outsz:]
+					for f := 0; f < l.f; f++ {
+						copy(g[f*cols+j*l.hw:f*cols+(j+1)*l.hw], src[f*l.hw:])
+					}
+				}
+			}
+			Sgemm(false, true, l.f, l.ckk, cols, 1, g, cols, l.col[w], cols, 1, dw, l.ckk)
+			if needDx {
+				Sgemm(true, false, l.ckk, cols, l.f, 1, wt, l.ckk, g, cols, 0, l.dcol[w], cols)
+				for j := 0; j < nc; j++ {
+					d := dx[(i0+j)*insz : (i0+j+1)*insz]
+					if !l.add {
+						clear(d)
+					}
+					col2im(l.dcol[w], cols, j*l.hw, l.c, l.h, l.w, l.k, l.s, l.p, l.ho, l.wo, d)
+				}
+			}
+		}
+	})
+	// Sum the per-worker partial weight gradients in a fixed order.
+	gw := n.grads[l.wName]
+	copy(gw, l.dwst[0])
+	nw := min(Workers, n.batch)
+	for w := 1; w < nw; w++ {
+		for i, v := range l.dwst[w] {
+			gw[i] += v
+		}
+	}
+	if l.bName != "" {
+		gb := n.grads[l.bName]
+		clear(gb)
+		for i := 0; i < n.batch; i++ {
+			for f := 0; f < l.f; f++ {
+				var s float32
+				for _, v := range dy[i*outsz+f*l.hw : i*outsz+(f+1)*l.hw] {
+					s += v
+				}
+				gb[f] += s
+			}
+		}
+	}
+}
+
+// im2col writes one image's patches into columns [off, off+ho*wo) of col,
+// a [c*k*k, ld] row-major matrix; out-of-image taps are zero.
+func im2col(src []float32, c, h, w, k, s, p, ho, wo int, col []float32, ld, off int) {
+	for ci := 0; ci < c; ci++ {
+		img := src[ci*h*w : (ci+1)*h*w]
+		for ki := 0; ki < k; ki++ {
+			for kj := 0; kj < k; kj++ {
+				row := col[((ci*k+ki)*k+kj)*ld+off:]
+				// valid output columns for this tap: ox*s - p + kj in [0, w)
+				oxLo := 0
+				if p > kj {
+					oxLo = (p - kj + s - 1) / s
+				}
+				oxHi := wo
+				if r := w - 1 + p - kj; r < 0 {
+					oxHi = 0
+				} else if r/s+1 < oxHi {
+					oxHi = r/s + 1
+				}
+				for oy := 0; oy < ho; oy++ {
+					d := row[oy*wo : (oy+1)*wo]
+					iy := oy*s - p + ki
+					if iy < 0 || iy >= h || oxLo >= oxHi {
+						clear(d)
+						continue
+					}
+					clear(d[:oxLo])
+					clear(d[oxHi:])
+					line := img[iy*w:]
+					if s == 1 {
+						copy(d[oxLo:oxHi], line[oxLo-p+kj:])
+					} else {
+						for ox := oxLo; ox < oxHi; ox++ {
+							d[ox] = line[ox*s-p+kj]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im adds columns [off, off+ho*wo) of col back into one image's gradient.
+func col2im(col []float32, ld, off int, c, h, w, k, s, p, ho, wo int, dst []float32) {
+	for ci := 0; ci < c; ci++ {
+		img := dst[ci*h*w : (ci+1)*h*w]
+		for ki := 0; ki < k; ki++ {
+			for kj := 0; kj < k; kj++ {
+				row := col[((ci*k+ki)*k+kj)*ld+off:]
+				oxLo := 0
+				if p > kj {
+					oxLo = (p - kj + s - 1) / s
+				}
+				oxHi := wo
+				if r := w - 1 + p - kj; r < 0 {
+					oxHi = 0
+				} else if r/s+1 < oxHi {
+					oxHi = r/s + 1
+				}
+				for oy := 0; oy < ho; oy++ {
+					iy := oy*s - p + ki
+					if iy < 0 || iy >= h || oxLo >= oxHi {
+						continue
+					}
+					d := row[oy*wo:]
+					line := img[iy*w:]
+					if s == 1 {
+						seg := line[oxLo-p+kj : oxHi-p+kj]
+						for j, v := range d[oxLo:oxHi] {
+							seg[j] += v
+						}
+					} else {
+						for ox := oxLo; ox < oxHi; ox++ {
+							line[ox*s-p+kj] += d[ox]
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,14 @@
+// Package nn owns the training engine that trains every child network: a
+// float32, NCHW, im2col + BLAS implementation of the layers an ir.Graph uses,
+// one file per layer with forward and backward side by side, and Net, which
+// executes a whole graph with buffers allocated once and reused every step.
+//
+// GEMMs go to OpenBLAS, loaded at run time with purego (no C headers or cgo
+// needed to build); when it is absent, or EAS_BLAS=gonum, a pure-Go gonum
+// sgemm is used. BLASName says which. Work outside GEMMs is split over
+// Workers goroutines (default: the number of CPUs) with a fixed partition, so
+// results depend only on the seed and the worker count.
+//
+// nn imports core/ir and core/tensor only; it knows nothing of data sets,
+// optimisers or searches.
+package nn

@@ -1,0 +1,94 @@
+package nn
+
+import "github.com/eas-go/eas/core/ir"
+
+// poolLayer is max or average pooling without padding; the average divides
+// by the window area.
+type poolLayer struct {
+	n             *Net
+	id, in        int
+	add           bool
+	max           bool
+	c, h, w, k, s int
+	ho, wo        int
+	arg           []int32 // max: index of the winner inside the input image, per output
+}
+
+func newPool(n *Net, nd ir.Node, in ir.Shape, add bool) *poolLayer {
+	l := &poolLayer{n: n, id: nd.ID, in: nd.Inputs[0], add: add, max: nd.Op == ir.OpMaxPool,
+		c: in.C, h: in.H, w: in.W, k: nd.Kernel, s: nd.Stride, ho: nd.Out.H, wo: nd.Out.W}
+	if l.max {
+		l.arg = make([]int32, n.MaxBatch*nd.Out.Size())
+	}
+	return l
+}
+
+func (l *poolLayer) forward(bool) {
+	n := l.n
+	x, y := n.act[l.in], n.act[l.id]
+	planes := n.batch * l.c
+	inv := 1 / float32(l.k*l.k)
+	parallelFor(planes, func(_, lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			src := x[pl*l.h*l.w : (pl+1)*l.h*l.w]
+			dst := y[pl*l.ho*l.wo : (pl+1)*l.ho*l.wo]
+			for oy := 0; oy < l.ho; oy++ {
+				for ox := 0; ox < l.wo; ox++ {
+					base := oy*l.s*l.w + ox*l.s
+					if l.max {
+						best, bi := src[base], base
+						for ki := 0; ki < l.k; ki++ {
+							row := base + ki*l.w
+							for kj := 0; kj < l.k; kj++ {
+								if v := src[row+kj]; v > best {
+									best, bi = v, row+kj
+								}
+							}
+						}
+						dst[oy*l.wo+ox] = best
+						l.arg[pl*l.ho*l.wo+oy*l.wo+ox] = int32(bi)
+					} else {
+						var s float32
+						for ki := 0; ki < l.k; ki++ {
+							for _, v := range src[base+ki*l.w : base+ki*l.w+l.k] {
+								s += v
+							}
+						}
+						dst[oy*l.wo+ox] = s * inv
+					}
+				}
+			}
+		}
+	})
+}
+
+func (l *poolLayer) backward() {
+	n := l.n
+	dy, dx := n.grad[l.id], n.grad[l.in]
+	planes := n.batch * l.c
+	inv := 1 / float32(l.k*l.k)
+	parallelFor(planes, func(_, lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			d := dx[pl*l.h*l.w : (pl+1)*l.h*l.w]
+			if !l.add {
+				clear(d)
+			}
+			g := dy[pl*l.ho*l.wo : (pl+1)*l.ho*l.wo]
+			for o, v := range g {
+				if l.max {
+					d[l.arg[pl*l.ho*l.wo+o]] += v
+					continue
+				}
+				oy, ox := o/l.wo, o%l.wo
+				base := oy*l.s*l.w + ox*l.s
+				v *= inv
+				for ki := 0; ki < l.k; ki++ {
+					row := d[base+ki*l.w : base+ki*l.w+l.k]
+					for j := range row {
+						row[j] += v
+					}
+				}
+			}
+		}
+	})
+}
