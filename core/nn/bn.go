@@ -1,10 +1,6 @@
 package nn
 
-import (
-	"math"
-
-	"github.com/eas-go/eas/core/ir"
-)
+import "github.com/eas-go/eas/core/ir"
 
 // bnLayer is batch normalisation over N, H, W per channel. Training uses
 // batch statistics (biased variance) and updates the running averages with
@@ -27,42 +23,12 @@ func (l *bnLayer) forward(train bool) {
 	n := l.n
 	x, y := n.act[l.in], n.act[l.id]
 	gamma, beta := n.param(l.name+".weight"), n.param(l.name+".bias")
-	rmean, rvar := n.param(l.name+".running_mean"), n.param(l.name+".running_var")
 	b, c, hw := n.batch, l.c, l.hw
-	eps, mom := float64(n.BNEps), n.BNMomentum
+	l.stats(train)
 	parallelFor(c, func(_, lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
-			var mean, invstd float32
-			if train {
-				var s float64
-				for i := 0; i < b; i++ {
-					for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-						s += float64(v)
-					}
-				}
-				cnt := float64(b * hw)
-				m := s / cnt
-				var ss float64
-				for i := 0; i < b; i++ {
-					for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-						d := float64(v) - m
-						ss += d * d
-					}
-				}
-				v := ss / cnt
-				mean, invstd = float32(m), float32(1/math.Sqrt(v+eps))
-				unbiased := v
-				if cnt > 1 {
-					unbiased = ss / (cnt - 1)
-				}
-				rmean[ch] = (1-mom)*rmean[ch] + mom*float32(m)
-				rvar[ch] = (1-mom)*rvar[ch] + mom*float32(unbiased)
-			} else {
-				mean, invstd = rmean[ch], float32(1/math.Sqrt(float64(rvar[ch])+eps))
-			}
-			l.mean[ch], l.invstd[ch] = mean, invstd
-			scale := gamma[ch] * invstd
-			shift := beta[ch] - mean*scale
+			scale := gamma[ch] * l.invstd[ch]
+			shift := beta[ch] - l.mean[ch]*scale
 			for i := 0; i < b; i++ {
 				src := x[(i*c+ch)*hw : (i*c+ch+1)*hw]
 				dst := y[(i*c+ch)*hw : (i*c+ch+1)*hw]

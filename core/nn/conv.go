@@ -2,6 +2,10 @@ package nn
 
 import "github.com/eas-go/eas/core/ir"
 
+// colCacheBudget bounds (in floats) the im2col matrix a layer keeps from
+// forward for backward; larger layers recompute it in backward instead.
+var colCacheBudget = 1 << 24
+
 // colBudget bounds the im2col buffer of one worker (floats); several small
 // images are batched into one GEMM up to this size, so late layers with tiny
 // maps still make GEMMs wide enough to be efficient.
@@ -20,6 +24,7 @@ type convLayer struct {
 	direct               bool
 	wName, bName         string
 	col, dcol, tmp, dwst [][]float32 // per worker
+	cache                []float32   // im2col of the whole batch from forward (nil: recompute)
 }
 
 func newConv(n *Net, nd ir.Node, in ir.Shape, add bool) *convLayer {
@@ -40,9 +45,14 @@ func newConv(n *Net, nd ir.Node, in ir.Shape, add bool) *convLayer {
 		l.chunk = n.MaxBatch
 	}
 	cols := l.chunk * l.hw
+	if !l.direct && n.MaxBatch*l.ckk*l.hw <= colCacheBudget {
+		l.cache = make([]float32, n.MaxBatch*l.ckk*l.hw)
+	}
 	for w := 0; w < Workers; w++ {
 		if !l.direct {
-			l.col = append(l.col, make([]float32, l.ckk*cols))
+			if l.cache == nil {
+				l.col = append(l.col, make([]float32, l.ckk*cols))
+			}
 			l.dcol = append(l.dcol, make([]float32, l.ckk*cols))
 		}
 		if l.chunk > 1 {
@@ -66,15 +76,16 @@ func (l *convLayer) forward(train bool) {
 				Sgemm(false, false, l.f, l.hw, l.c, 1, wt, l.c, x[i0*insz:], l.hw, 0, y[i0*outsz:], l.hw)
 				continue
 			}
+			col := l.colBuf(w, i0)
 			for j := 0; j < nc; j++ {
-				im2col(x[(i0+j)*insz:], l.c, l.h, l.w, l.k, l.s, l.p, l.ho, l.wo, l.col[w], cols, j*l.hw)
+				im2col(x[(i0+j)*insz:], l.c, l.h, l.w, l.k, l.s, l.p, l.ho, l.wo, col, cols, j*l.hw)
 			}
 			if nc == 1 {
-				Sgemm(false, false, l.f, l.hw, l.ckk, 1, wt, l.ckk, l.col[w], cols, 0, y[i0*outsz:], l.hw)
+				Sgemm(false, false, l.f, l.hw, l.ckk, 1, wt, l.ckk, col, cols, 0, y[i0*outsz:], l.hw)
 				continue
 			}
 			t := l.tmp[w]
-			Sgemm(false, false, l.f, cols, l.ckk, 1, wt, l.ckk, l.col[w], cols, 0, t, cols)
+			Sgemm(false, false, l.f, cols, l.ckk, 1, wt, l.ckk, col, cols, 0, t, cols)
 			for j := 0; j < nc; j++ { // [F, nc*HW] -> nc x [F, HW]
 				dst := y[(i0+j)*outsz:]
 				for f := 0; f < l.f; f++ {
@@ -120,8 +131,11 @@ func (l *convLayer) backward() {
 				}
 				continue
 			}
-			for j := 0; j < nc; j++ {
-				im2col(x[(i0+j)*insz:], l.c, l.h, l.w, l.k, l.s, l.p, l.ho, l.wo, l.col[w], cols, j*l.hw)
+			col := l.colBuf(w, i0)
+			if l.cache == nil {
+				for j := 0; j < nc; j++ {
+					im2col(x[(i0+j)*insz:], l.c, l.h, l.w, l.k, l.s, l.p, l.ho, l.wo, col, cols, j*l.hw)
+				}
 			}
 			var g []float32
 			if nc == 1 {
@@ -135,7 +149,7 @@ func (l *convLayer) backward() {
 					}
 				}
 			}
-			Sgemm(false, true, l.f, l.ckk, cols, 1, g, cols, l.col[w], cols, 1, dw, l.ckk)
+			Sgemm(false, true, l.f, l.ckk, cols, 1, g, cols, col, cols, 1, dw, l.ckk)
 			if needDx {
 				Sgemm(true, false, l.ckk, cols, l.f, 1, wt, l.ckk, g, cols, 0, l.dcol[w], cols)
 				for j := 0; j < nc; j++ {
@@ -170,6 +184,15 @@ func (l *convLayer) backward() {
 			}
 		}
 	}
+}
+
+// colBuf is the im2col matrix for the chunk starting at image i0: a slice of
+// the whole-batch cache (kept for backward), or the worker's scratch buffer.
+func (l *convLayer) colBuf(w, i0 int) []float32 {
+	if l.cache != nil {
+		return l.cache[i0*l.ckk*l.hw:]
+	}
+	return l.col[w]
 }
 
 // im2col writes one image's patches into columns [off, off+ho*wo) of col,

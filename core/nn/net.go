@@ -15,6 +15,9 @@ const (
 	BNMomentum = 0.1 // running = (1-m)*running + m*batch (PyTorch convention)
 )
 
+// NoFusion disables fusing BN with its ReLU (for tests that compare both paths).
+var NoFusion bool
+
 // layer is one node's forward and backward. Layers read the net's current
 // batch size and buffers; backward writes (or, for nodes with several
 // consumers, adds) the input gradient and sets its parameters' gradients.
@@ -123,14 +126,27 @@ func Build(g *ir.Graph, params tensor.Map, maxBatch int) (*Net, error) {
 			written[in] = true
 		}
 	}
+	consumers := make([]int, len(g.Nodes))
+	for _, nd := range g.Nodes {
+		for _, in := range nd.Inputs {
+			consumers[in]++
+		}
+	}
 	n.layers = make([]layer, len(g.Nodes))
 	for i, nd := range g.Nodes {
-		if i == 0 {
+		if i == 0 || n.layers[i] != nil {
 			continue
 		}
 		l, err := n.newLayer(nd, add[i])
 		if err != nil {
 			return nil, err
+		}
+		// BN whose only consumer is the next node, a ReLU: fuse them.
+		if nd.Op == ir.OpBN && !NoFusion && consumers[i] == 1 && i+1 < len(g.Nodes) &&
+			g.Nodes[i+1].Op == ir.OpReLU && g.Nodes[i+1].Inputs[0] == i {
+			l = &bnReluLayer{bn: l.(*bnLayer), relu: i + 1}
+			n.layers[i+1] = nopLayer{}
+			n.act[i], n.grad[i] = nil, nil // never read
 		}
 		n.layers[i] = l
 	}
@@ -208,7 +224,13 @@ func (n *Net) Backward() {
 	}
 }
 
-// Output returns the activations of node id for the current batch (a view).
-func (n *Net) Output(id int) []float32 { return n.act[id][:n.batch*n.size[id]] }
+// Output returns the activations of node id for the current batch (a view);
+// nil for a BN node fused with its ReLU (read the ReLU's output instead).
+func (n *Net) Output(id int) []float32 {
+	if n.act[id] == nil {
+		return nil
+	}
+	return n.act[id][:n.batch*n.size[id]]
+}
 
 func (n *Net) param(name string) []float32 { return n.params[name].Data }

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"testing"
@@ -31,79 +32,83 @@ func TestNetGradients(t *testing.T) {
 			{Kind: ir.Transition, Compression: 0.5}, {Kind: ir.DenseBlock, Dense: []ir.DenseLayer{{Growth: 2, Bottleneck: 8}}},
 			{Kind: ir.GAP}, {Kind: ir.Softmax, Units: 3}},
 	}
-	for name, layers := range nets {
-		t.Run(name, func(t *testing.T) {
-			r := rand.New(rand.NewSource(5))
-			g := mustLower(t, layers, in)
-			params := InitParams(g, 1)
-			for _, p := range g.Params() {
-				if p.Role == ir.RoleBeta || p.Role == ir.RoleGamma {
-					for i := range params[p.Name].Data {
-						params[p.Name].Data[i] += float32(r.NormFloat64() * 0.2)
+	defer func() { NoFusion = false }()
+	for _, fuse := range []bool{true, false} {
+		NoFusion = !fuse
+		for name, layers := range nets {
+			t.Run(fmt.Sprintf("%s/fused=%v", name, fuse), func(t *testing.T) {
+				r := rand.New(rand.NewSource(5))
+				g := mustLower(t, layers, in)
+				params := InitParams(g, 1)
+				for _, p := range g.Params() {
+					if p.Role == ir.RoleBeta || p.Role == ir.RoleGamma {
+						for i := range params[p.Name].Data {
+							params[p.Name].Data[i] += float32(r.NormFloat64() * 0.2)
+						}
 					}
 				}
-			}
-			const b = 4
-			n, err := Build(g, params, b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			x := tensor.New(b, in.C, in.H, in.W)
-			for i := range x.Data {
-				x.Data[i] = float32(r.NormFloat64())
-			}
-			labels := []int32{0, 1, 2, 1}
-			p64 := map[string][]float64{}
-			for k, v := range params {
-				p64[k] = f64(v.Data)
-			}
-			n.Forward(x, true)
-			step := n.step
-			loss, _ := n.Loss(labels)
-			n.Backward()
-			lossAt := func() float64 {
-				n.step = step
-				logits := refForward(n, g, p64, f64(x.Data), b, true)[g.Output()]
-				var s float64
-				for i := 0; i < b; i++ {
-					row := logits[i*3 : (i+1)*3]
-					mx := math.Max(row[0], math.Max(row[1], row[2]))
-					var z float64
-					for _, v := range row {
-						z += math.Exp(v - mx)
+				const b = 4
+				n, err := Build(g, params, b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				x := tensor.New(b, in.C, in.H, in.W)
+				for i := range x.Data {
+					x.Data[i] = float32(r.NormFloat64())
+				}
+				labels := []int32{0, 1, 2, 1}
+				p64 := map[string][]float64{}
+				for k, v := range params {
+					p64[k] = f64(v.Data)
+				}
+				n.Forward(x, true)
+				step := n.step
+				loss, _ := n.Loss(labels)
+				n.Backward()
+				lossAt := func() float64 {
+					n.step = step
+					logits := refForward(n, g, p64, f64(x.Data), b, true)[g.Output()]
+					var s float64
+					for i := 0; i < b; i++ {
+						row := logits[i*3 : (i+1)*3]
+						mx := math.Max(row[0], math.Max(row[1], row[2]))
+						var z float64
+						for _, v := range row {
+							z += math.Exp(v - mx)
+						}
+						s += math.Log(z) + mx - row[labels[i]]
 					}
-					s += math.Log(z) + mx - row[labels[i]]
+					return s / b
 				}
-				return s / b
-			}
-			if ref := lossAt(); math.Abs(ref-loss) > 1e-4 {
-				t.Fatalf("loss %g, reference %g", loss, ref)
-			}
-			checked := 0
-			for _, p := range g.Params() {
-				if !p.Trainable() {
-					continue
+				if ref := lossAt(); math.Abs(ref-loss) > 1e-4 {
+					t.Fatalf("loss %g, reference %g", loss, ref)
 				}
-				vals := p64[p.Name]
-				for _, i := range r.Perm(len(vals))[:min(len(vals), 20)] {
-					old := vals[i]
-					vals[i] = old + fdStep
-					up := lossAt()
-					vals[i] = old - fdStep
-					down := lossAt()
-					vals[i] = old
-					num := (up - down) / (2 * fdStep)
-					an := float64(n.grads[p.Name][i])
-					if math.Abs(an-num) > gradAtol+gradRtol*math.Abs(num) {
-						t.Errorf("d loss / d %s[%d]: engine %g, finite difference %g", p.Name, i, an, num)
+				checked := 0
+				for _, p := range g.Params() {
+					if !p.Trainable() {
+						continue
 					}
-					checked++
+					vals := p64[p.Name]
+					for _, i := range r.Perm(len(vals))[:min(len(vals), 20)] {
+						old := vals[i]
+						vals[i] = old + fdStep
+						up := lossAt()
+						vals[i] = old - fdStep
+						down := lossAt()
+						vals[i] = old
+						num := (up - down) / (2 * fdStep)
+						an := float64(n.grads[p.Name][i])
+						if math.Abs(an-num) > gradAtol+gradRtol*math.Abs(num) {
+							t.Errorf("d loss / d %s[%d]: engine %g, finite difference %g", p.Name, i, an, num)
+						}
+						checked++
+					}
 				}
-			}
-			if checked < 80 {
-				t.Errorf("only %d coordinates checked", checked)
-			}
-		})
+				if checked < 80 {
+					t.Errorf("only %d coordinates checked", checked)
+				}
+			})
+		}
 	}
 }
 

@@ -32,6 +32,10 @@ func (l *poolLayer) forward(bool) {
 		for pl := lo; pl < hi; pl++ {
 			src := x[pl*l.h*l.w : (pl+1)*l.h*l.w]
 			dst := y[pl*l.ho*l.wo : (pl+1)*l.ho*l.wo]
+			if l.max && l.k == 2 && l.s == 2 {
+				l.max22(src, dst, l.arg[pl*l.ho*l.wo:(pl+1)*l.ho*l.wo])
+				continue
+			}
 			for oy := 0; oy < l.ho; oy++ {
 				for ox := 0; ox < l.wo; ox++ {
 					base := oy*l.s*l.w + ox*l.s
@@ -40,9 +44,11 @@ func (l *poolLayer) forward(bool) {
 						for ki := 0; ki < l.k; ki++ {
 							row := base + ki*l.w
 							for kj := 0; kj < l.k; kj++ {
-								if v := src[row+kj]; v > best {
-									best, bi = v, row+kj
+								v := src[row+kj]
+								if v > best { // compiles to a conditional move
+									bi = row + kj
 								}
+								best = max(best, v)
 							}
 						}
 						dst[oy*l.wo+ox] = best
@@ -91,4 +97,32 @@ func (l *poolLayer) backward() {
 			}
 		}
 	})
+}
+
+// max22 is the common 2x2 stride-2 max pooling, unrolled.
+func (l *poolLayer) max22(src, dst []float32, arg []int32) {
+	w := l.w
+	for oy := 0; oy < l.ho; oy++ {
+		r0 := src[2*oy*w : 2*oy*w+2*l.wo]
+		r1 := src[(2*oy+1)*w : (2*oy+1)*w+2*l.wo]
+		d := dst[oy*l.wo : (oy+1)*l.wo]
+		a := arg[oy*l.wo : (oy+1)*l.wo]
+		for ox := range d {
+			i0 := int32(2*oy*w + 2*ox)
+			best, bi := r0[2*ox], i0
+			if v := r0[2*ox+1]; v > best {
+				bi = i0 + 1
+			}
+			best = max(best, r0[2*ox+1])
+			if v := r1[2*ox]; v > best {
+				bi = i0 + int32(w)
+			}
+			best = max(best, r1[2*ox])
+			if v := r1[2*ox+1]; v > best {
+				bi = i0 + int32(w) + 1
+			}
+			d[ox] = max(best, r1[2*ox+1])
+			a[ox] = bi
+		}
+	}
 }

@@ -1,5 +1,14 @@
 package nn
 
+import "math"
+
+// reluGrad is g where the ReLU output y > 0, else 0, without a branch: y is
+// never negative, so its bit pattern is positive exactly when y > 0.
+func reluGrad(g, y float32) float32 {
+	mask := uint32(-int32(math.Float32bits(y)) >> 31)
+	return math.Float32frombits(math.Float32bits(g) & mask)
+}
+
 // reluLayer is max(0, x).
 type reluLayer struct {
 	n      *Net
@@ -12,12 +21,9 @@ func (l *reluLayer) forward(bool) {
 	sz := n.batch * n.size[l.id]
 	x, y := n.act[l.in][:sz], n.act[l.id][:sz]
 	parallelFor(sz, func(_, lo, hi int) {
+		dst := y[lo:hi]
 		for i, v := range x[lo:hi] {
-			if v > 0 {
-				y[lo+i] = v
-			} else {
-				y[lo+i] = 0
-			}
+			dst[i] = max(v, 0) // branch-free: signs are random, mispredictions cost more than the work
 		}
 	})
 }
@@ -27,15 +33,14 @@ func (l *reluLayer) backward() {
 	sz := n.batch * n.size[l.id]
 	y, dy, dx := n.act[l.id][:sz], n.grad[l.id][:sz], n.grad[l.in][:sz]
 	parallelFor(sz, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			var g float32
-			if y[i] > 0 {
-				g = dy[i]
+		ys, gs, d := y[lo:hi], dy[lo:hi], dx[lo:hi]
+		if l.add {
+			for i := range d {
+				d[i] += reluGrad(gs[i], ys[i])
 			}
-			if l.add {
-				dx[i] += g
-			} else {
-				dx[i] = g
+		} else {
+			for i := range d {
+				d[i] = reluGrad(gs[i], ys[i])
 			}
 		}
 	})

@@ -1,0 +1,136 @@
+package nn
+
+import "math"
+
+// bnReluLayer fuses a BatchNorm node with the ReLU that is its only
+// consumer (conv -> BN -> ReLU, the plain-CNN pattern; BN -> ReLU -> conv in
+// DenseNets). Memory traffic, not arithmetic, dominates these layers, and
+// fusing skips writing and re-reading the BN output in both passes. It
+// computes exactly what the separate layers compute.
+type bnReluLayer struct {
+	bn   *bnLayer
+	relu int // the ReLU node, whose buffers hold the fused output and its gradient
+}
+
+type nopLayer struct{}
+
+func (nopLayer) forward(bool) {}
+func (nopLayer) backward()    {}
+
+func (l *bnReluLayer) forward(train bool) {
+	bn := l.bn
+	n := bn.n
+	x, y := n.act[bn.in], n.act[l.relu]
+	b, c, hw := n.batch, bn.c, bn.hw
+	bn.stats(train)
+	gamma, beta := n.param(bn.name+".weight"), n.param(bn.name+".bias")
+	parallelFor(c, func(_, lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			scale := gamma[ch] * bn.invstd[ch]
+			shift := beta[ch] - bn.mean[ch]*scale
+			for i := 0; i < b; i++ {
+				o := (i*c + ch) * hw
+				src, dst := x[o:o+hw], y[o:o+hw]
+				for j := range dst {
+					dst[j] = max(src[j]*scale+shift, 0) // branch-free: signs are random
+				}
+			}
+		}
+	})
+}
+
+func (l *bnReluLayer) backward() {
+	bn := l.bn
+	n := bn.n
+	x, y, dy, dx := n.act[bn.in], n.act[l.relu], n.grad[l.relu], n.grad[bn.in]
+	gamma := n.param(bn.name + ".weight")
+	dgamma, dbeta := n.grads[bn.name+".weight"], n.grads[bn.name+".bias"]
+	b, c, hw := n.batch, bn.c, bn.hw
+	train := n.train
+	parallelFor(c, func(_, lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			mean, invstd := bn.mean[ch], bn.invstd[ch]
+			var sdy, sdyx float64
+			for i := 0; i < b; i++ {
+				o := (i*c + ch) * hw
+				xs, ys, gs := x[o:o+hw], y[o:o+hw], dy[o:o+hw]
+				var s1, s2 float32
+				for j := range gs {
+					g := reluGrad(gs[j], ys[j])
+					s1 += g
+					s2 += g * (xs[j] - mean)
+				}
+				sdy += float64(s1)
+				sdyx += float64(s2) * float64(invstd)
+			}
+			dgamma[ch], dbeta[ch] = float32(sdyx), float32(sdy)
+			k := gamma[ch] * invstd
+			var a, bb float32
+			if train {
+				cnt := float64(b * hw)
+				a, bb = float32(sdy/cnt), float32(sdyx/cnt)*invstd
+			}
+			for i := 0; i < b; i++ {
+				o := (i*c + ch) * hw
+				xs, ys, gs, d := x[o:o+hw], y[o:o+hw], dy[o:o+hw], dx[o:o+hw]
+				if bn.add {
+					for j := range d {
+						d[j] += k * (reluGrad(gs[j], ys[j]) - a - (xs[j]-mean)*bb)
+					}
+				} else {
+					for j := range d {
+						d[j] = k * (reluGrad(gs[j], ys[j]) - a - (xs[j]-mean)*bb)
+					}
+				}
+			}
+		}
+	})
+}
+
+// stats sets mean and invstd for this batch (training: batch statistics,
+// updating the running averages; evaluation: running statistics).
+func (l *bnLayer) stats(train bool) {
+	n := l.n
+	x := n.act[l.in]
+	rmean, rvar := n.param(l.name+".running_mean"), n.param(l.name+".running_var")
+	b, c, hw := n.batch, l.c, l.hw
+	eps, mom := float64(n.BNEps), n.BNMomentum
+	if !train {
+		for ch := 0; ch < c; ch++ {
+			l.mean[ch], l.invstd[ch] = rmean[ch], float32(1/math.Sqrt(float64(rvar[ch])+eps))
+		}
+		return
+	}
+	parallelFor(c, func(_, lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			var s float64
+			for i := 0; i < b; i++ {
+				var p float32
+				for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+					p += v
+				}
+				s += float64(p)
+			}
+			cnt := float64(b * hw)
+			m := s / cnt
+			mf := float32(m)
+			var ss float64
+			for i := 0; i < b; i++ {
+				var p float32
+				for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+					d := v - mf
+					p += d * d
+				}
+				ss += float64(p)
+			}
+			v := ss / cnt
+			l.mean[ch], l.invstd[ch] = mf, float32(1/math.Sqrt(v+eps))
+			unbiased := v
+			if cnt > 1 {
+				unbiased = ss / (cnt - 1)
+			}
+			rmean[ch] = (1-mom)*rmean[ch] + mom*mf
+			rvar[ch] = (1-mom)*rvar[ch] + mom*float32(unbiased)
+		}
+	})
+}
