@@ -1,0 +1,182 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/eas-go/eas/core/experiment"
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/nn"
+	"github.com/eas-go/eas/core/tensor"
+)
+
+// Source yields batches. core/data's loaders implement it.
+type Source interface {
+	// Epoch calls fn for every batch of epoch e, in order; x is [b,C,H,W] and
+	// y holds b labels; both are valid only during the call. An error from fn
+	// stops the epoch and is returned.
+	Epoch(e int, fn func(x *tensor.Tensor, y []int32) error) error
+	// Len is the number of examples in one epoch.
+	Len() int
+}
+
+// Config says how to train.
+type Config struct {
+	experiment.Training
+	// StartEpoch resumes a run: epochs before it are skipped (the schedule
+	// continues where it was).
+	StartEpoch int
+	// Optimizer state to resume from (from SGD.State), or nil.
+	OptState tensor.Map
+}
+
+// Event reports progress, once per batch and at the end of each epoch.
+type Event struct {
+	Epoch, Epochs   int // 1-based epoch
+	Step, Steps     int // batch within the epoch, 1-based
+	Images          int // images seen in this epoch so far
+	EpochImages     int
+	Loss, Acc       float64 // running means over the epoch so far
+	LR              float64
+	ImagesPerSecond float64
+	EndOfEpoch      bool
+	ValAcc          float64 // set at the end of an epoch when validation ran (-1 otherwise)
+}
+
+// Result of a training run.
+type Result struct {
+	ValAcc    float64 // accuracy on the validation source after the last epoch (-1 if none)
+	ValLoss   float64
+	TrainLoss float64 // mean loss over the last epoch
+	TrainAcc  float64
+	Epochs    int
+	Steps     int
+	Duration  time.Duration
+	// OptState is the optimiser's state at the end, for resuming.
+	OptState tensor.Map
+}
+
+// ErrDiverged is returned (wrapped) when the loss becomes NaN or infinite.
+var ErrDiverged = errors.New("training diverged: the loss is not finite")
+
+// Train trains params (in place) of graph g on src for cfg.Epochs epochs and
+// evaluates on val (which may be nil). Cancelling ctx stops between batches
+// and returns ctx.Err(). ev, if not nil, receives progress events.
+func Train(ctx context.Context, g *ir.Graph, params tensor.Map, src, val Source, cfg Config, ev func(Event)) (*Result, error) {
+	if cfg.Batch <= 0 {
+		return nil, fmt.Errorf("train: batch size must be positive, got %d", cfg.Batch)
+	}
+	net, err := nn.Build(g, params, cfg.Batch)
+	if err != nil {
+		return nil, err
+	}
+	net.Seed = cfg.Seed
+	opt := NewSGD(g, cfg.Training)
+	if cfg.OptState != nil {
+		opt.SetState(cfg.OptState)
+	}
+	stepsPerEpoch := (src.Len() + cfg.Batch - 1) / cfg.Batch
+	total := stepsPerEpoch * cfg.Epochs
+	res := &Result{ValAcc: -1, Epochs: cfg.Epochs}
+	start := time.Now()
+	step := cfg.StartEpoch * stepsPerEpoch
+	for e := cfg.StartEpoch; e < cfg.Epochs; e++ {
+		var sumLoss float64
+		var correct, seen, batchNo int
+		epochStart := time.Now()
+		err := src.Epoch(e, func(x *tensor.Tensor, y []int32) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			lr := LR(cfg.Training, step, total, stepsPerEpoch)
+			net.Forward(x, true)
+			loss, c := net.Loss(y)
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				return fmt.Errorf("%w (epoch %d, step %d)", ErrDiverged, e+1, batchNo+1)
+			}
+			net.Backward()
+			opt.Step(params, net.Grads(), float32(lr))
+			b := len(y)
+			sumLoss += loss * float64(b)
+			correct += c
+			seen += b
+			batchNo++
+			step++
+			if ev != nil {
+				ev(Event{Epoch: e + 1, Epochs: cfg.Epochs, Step: batchNo, Steps: stepsPerEpoch, Images: seen,
+					EpochImages: src.Len(), Loss: sumLoss / float64(seen), Acc: float64(correct) / float64(seen), LR: lr,
+					ImagesPerSecond: float64(seen) / time.Since(epochStart).Seconds(), ValAcc: -1})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if seen > 0 {
+			res.TrainLoss, res.TrainAcc = sumLoss/float64(seen), float64(correct)/float64(seen)
+		}
+		end := Event{Epoch: e + 1, Epochs: cfg.Epochs, Step: batchNo, Steps: stepsPerEpoch, Images: seen, EpochImages: src.Len(),
+			Loss: res.TrainLoss, Acc: res.TrainAcc, ImagesPerSecond: float64(seen) / time.Since(epochStart).Seconds(),
+			EndOfEpoch: true, ValAcc: -1}
+		if val != nil && e == cfg.Epochs-1 {
+			res.ValAcc, res.ValLoss, err = evaluateNet(ctx, net, val)
+			if err != nil {
+				return nil, err
+			}
+			end.ValAcc = res.ValAcc
+		}
+		if ev != nil {
+			ev(end)
+		}
+	}
+	if val != nil && res.ValAcc < 0 { // no epochs to run (e.g. resumed at the end)
+		res.ValAcc, res.ValLoss, err = evaluateNet(ctx, net, val)
+		if err != nil {
+			return nil, err
+		}
+	}
+	res.Steps = step
+	res.Duration = time.Since(start)
+	res.OptState = opt.State()
+	return res, nil
+}
+
+// Evaluate returns the accuracy and mean loss of params on src, in
+// evaluation mode (running BN statistics, no dropout).
+func Evaluate(ctx context.Context, g *ir.Graph, params tensor.Map, src Source, batch int) (acc, loss float64, err error) {
+	net, err := nn.Build(g, params, batch)
+	if err != nil {
+		return 0, 0, err
+	}
+	return evaluateNet(ctx, net, src)
+}
+
+func evaluateNet(ctx context.Context, net *nn.Net, src Source) (float64, float64, error) {
+	var correct, seen int
+	var sum float64
+	err := src.Epoch(0, func(x *tensor.Tensor, y []int32) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for lo := 0; lo < len(y); lo += net.MaxBatch { // sources may batch larger than the net
+			hi := min(len(y), lo+net.MaxBatch)
+			per := len(x.Data) / len(y)
+			net.Forward(tensor.FromData(x.Data[lo*per:hi*per], hi-lo, x.Shape[1], x.Shape[2], x.Shape[3]), false)
+			l, c := net.Loss(y[lo:hi])
+			sum += l * float64(hi-lo)
+			correct += c
+			seen += hi - lo
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	if seen == 0 {
+		return 0, 0, errors.New("evaluate: the data source is empty")
+	}
+	return float64(correct) / float64(seen), sum / float64(seen), nil
+}
