@@ -3,6 +3,7 @@ package nn
 import (
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 
 	"github.com/ebitengine/purego"
@@ -50,7 +51,11 @@ func loadBLAS() {
 			blasName = "openblas (" + name + ")"
 			// The engine parallelises over images itself; one BLAS thread per
 			// call keeps results deterministic and avoids oversubscription.
-			SetBLASThreads(1)
+			threads := 1
+			if v, err := strconv.Atoi(os.Getenv("EAS_BLAS_THREADS")); err == nil && v > 0 {
+				threads = v
+			}
+			SetBLASThreads(threads)
 			return
 		}
 	})

@@ -43,6 +43,7 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 		kong.UsageOnError(),
 		kong.Exit(func(c int) { panic(exitError{c}) }),
 		kong.Bind(g),
+		kong.Vars{"table1": Table1},
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, "easrun:", err)

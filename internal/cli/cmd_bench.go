@@ -1,11 +1,149 @@
 package cli
 
-import "errors"
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"os"
+	"strconv"
+	"strings"
+	"time"
 
-// BenchCmd is a placeholder until its issue lands.
+	"github.com/eas-go/eas/core/experiment"
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/nn"
+	"github.com/eas-go/eas/core/tensor"
+	"github.com/eas-go/eas/core/train"
+	"github.com/eas-go/eas/dsl"
+	"github.com/eas-go/eas/dsl/diag"
+)
+
+// Table1 is the paper's start network, the default benchmark.
+const Table1 = "C(16,3,1) P(2,2,MAX) C(32,3,1) P(2,2,MAX) C(64,3,1) P(2,2,MAX) C(128,3,1) P(4,4,AVG) FC(256) SM(10)"
+
+// BenchCmd measures the engine against this machine's sgemm peak.
 type BenchCmd struct {
-	Args []string `arg:"" optional:""`
+	Arch    string `default:"${table1}" help:"Architecture to benchmark (default: the paper's Table 1 start network)."`
+	Input   string `default:"32x32x3" help:"Input image size HxWxC."`
+	Batch   int    `default:"64" help:"Batch size."`
+	Steps   int    `default:"50" help:"Timed training steps (evaluation runs the same number of batches)."`
+	Workers int    `default:"0" help:"Engine worker goroutines (0 = number of CPUs)."`
+	JSON    bool   `name:"json" help:"Print one JSON object instead of text."`
 }
 
-// Run reports that the command is not built yet.
-func (c *BenchCmd) Run(g *Globals) error { return errors.New("bench: not implemented yet") }
+// BenchResult is what bench measures.
+type BenchResult struct {
+	BLAS       string  `json:"blas"`
+	Arch       string  `json:"arch"`
+	Batch      int     `json:"batch"`
+	Workers    int     `json:"workers"`
+	TrainImgS  float64 `json:"train_img_s"`
+	EvalImgS   float64 `json:"eval_img_s"`
+	GFLOPS     float64 `json:"gflops"`
+	PeakGFLOPS float64 `json:"peak_gflops"`
+	Ratio      float64 `json:"ratio"`
+	RSSMB      float64 `json:"rss_mb"`
+	MFLOPImg   float64 `json:"mflop_per_train_image"`
+}
+
+// Run benchmarks a training step (forward, loss, backward, SGD update) and an
+// evaluation forward, then measures sgemm's peak in the same process.
+func (c *BenchCmd) Run(g *Globals) error {
+	if c.Workers > 0 {
+		nn.Workers = c.Workers
+	}
+	in, err := ir.ParseShape(c.Input)
+	if err != nil {
+		return err
+	}
+	a, l := dsl.ValidateArch("--arch", c.Arch, in)
+	if l.HasErrors() {
+		diag.Write(g.Stderr, c.Arch, l)
+		return Exit(1)
+	}
+	if c.Batch < 1 || c.Steps < 1 {
+		return fmt.Errorf("--batch and --steps must be positive")
+	}
+	gr, err := ir.Lower(a, in)
+	if err != nil {
+		return err
+	}
+	params := nn.InitParams(gr, 1)
+	net, err := nn.Build(gr, params, c.Batch)
+	if err != nil {
+		return err
+	}
+	r := rand.New(rand.NewSource(1))
+	x := tensor.New(c.Batch, in.C, in.H, in.W)
+	for i := range x.Data {
+		x.Data[i] = float32(r.NormFloat64())
+	}
+	classes := gr.Nodes[gr.Output()].Out.C
+	y := make([]int32, c.Batch)
+	for i := range y {
+		y[i] = int32(r.Intn(classes))
+	}
+	tr := experiment.PaperChild()
+	opt := train.NewSGD(gr, tr)
+	step := func() {
+		net.Forward(x, true)
+		net.Loss(y)
+		net.Backward()
+		opt.Step(params, net.Grads(), 1e-4)
+	}
+	warm := max(2, c.Steps/10)
+	for i := 0; i < warm; i++ {
+		step()
+	}
+	start := time.Now()
+	for i := 0; i < c.Steps; i++ {
+		step()
+	}
+	trainSec := time.Since(start).Seconds()
+	start = time.Now()
+	for i := 0; i < c.Steps; i++ {
+		net.Forward(x, false)
+	}
+	evalSec := time.Since(start).Seconds()
+	_, madds := gr.Cost()
+	flopImg := 6 * float64(madds) // forward 2*madds, backward twice that
+	res := BenchResult{BLAS: nn.BLASName(), Arch: a.String(), Batch: c.Batch, Workers: nn.Workers,
+		TrainImgS: float64(c.Batch*c.Steps) / trainSec, EvalImgS: float64(c.Batch*c.Steps) / evalSec,
+		MFLOPImg: flopImg / 1e6}
+	res.GFLOPS = res.TrainImgS * flopImg / 1e9
+	res.PeakGFLOPS = nn.PeakGFLOPS(1024, 8)
+	res.Ratio = res.GFLOPS / res.PeakGFLOPS
+	res.RSSMB = peakRSSMB()
+	if c.JSON {
+		enc := json.NewEncoder(g.Stdout)
+		return enc.Encode(res)
+	}
+	w := g.Stdout
+	fmt.Fprintf(w, "BLAS          %s\n", res.BLAS)
+	fmt.Fprintf(w, "network       %s (batch %d, %d workers, %.1f MFLOP per training image)\n", res.Arch, res.Batch, res.Workers, res.MFLOPImg)
+	fmt.Fprintf(w, "train         %.0f images/s (forward + backward + SGD update)\n", res.TrainImgS)
+	fmt.Fprintf(w, "eval          %.0f images/s\n", res.EvalImgS)
+	fmt.Fprintf(w, "achieved      %.1f GFLOP/s\n", res.GFLOPS)
+	fmt.Fprintf(w, "sgemm peak    %.1f GFLOP/s (1024x1024x1024, all cores, measured now)\n", res.PeakGFLOPS)
+	fmt.Fprintf(w, "ratio         %.1f%% of peak\n", 100*res.Ratio)
+	fmt.Fprintf(w, "peak RSS      %.0f MB\n", res.RSSMB)
+	return nil
+}
+
+// peakRSSMB reads VmHWM (peak resident set) from /proc/self/status; 0 where unavailable.
+func peakRSSMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				return kb / 1024
+			}
+		}
+	}
+	return 0
+}
