@@ -103,26 +103,29 @@ func (l *bnLayer) stats(train bool) {
 	}
 	parallelFor(c, func(_, lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
-			var s float64
+			// One pass: sums of (x - shift) and its square, shifted by the
+			// channel's first value to avoid cancellation; float32 within an
+			// image's map, float64 across maps.
+			shift := x[ch*hw]
+			var s, ss float64
 			for i := 0; i < b; i++ {
-				var p float32
+				var p, q float32
 				for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-					p += v
+					d := v - shift
+					p += d
+					q += d * d
 				}
 				s += float64(p)
+				ss += float64(q)
 			}
 			cnt := float64(b * hw)
 			m := s / cnt
-			mf := float32(m)
-			var ss float64
-			for i := 0; i < b; i++ {
-				var p float32
-				for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-					d := v - mf
-					p += d * d
-				}
-				ss += float64(p)
+			ss -= s * m // sum of squared deviations from the mean
+			if ss < 0 {
+				ss = 0
 			}
+			m += float64(shift)
+			mf := float32(m)
 			v := ss / cnt
 			l.mean[ch], l.invstd[ch] = mf, float32(1/math.Sqrt(v+eps))
 			unbiased := v
