@@ -1,0 +1,455 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/eas-go/eas/core/experiment"
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/store"
+	"github.com/eas-go/eas/core/tensor"
+	"github.com/eas-go/eas/plugins/sdk"
+)
+
+// Checkpoints saves and loads networks; the CLI wires core/checkpoint in.
+type Checkpoints interface {
+	Save(path string, net sdk.Network, meta map[string]string) error
+	Load(path string) (sdk.Network, error)
+}
+
+// Progress is reported as the search advances.
+type Progress struct {
+	Search         string
+	Stage, Stages  int
+	Episode        int
+	Done, Total    int // networks sampled in this search / budget
+	Best           float64
+	StartAcc       float64
+	Last           *store.Record // the network just finished, if any
+	Message        string
+	Elapsed        time.Duration
+	EstimatedTotal time.Duration // 0 when unknown
+}
+
+// Runner runs one named search of an experiment.
+type Runner struct {
+	Exp        *experiment.Experiment
+	Search     experiment.Search
+	Transforms map[string]sdk.Transform
+	Controller sdk.Controller
+	Eval       Evaluator
+	Data       Data // may be nil with the virtual evaluator
+	Store      *store.Store
+	Ckpt       Checkpoints
+	// Start is the trained start network and its validation accuracy.
+	Start    sdk.Network
+	StartAcc float64
+	OnEvent  func(Progress)
+
+	began     time.Time
+	sampled   int
+	best      float64
+	stageBest float64
+	cache     map[string]float64
+	resumed   map[[2]int]store.Record // (episode, index) -> finished record of an interrupted episode
+	baseline  float64
+}
+
+type host struct {
+	data Data
+	seed int64
+	in   ir.Shape
+}
+
+// Batch serves training images to transforms; without data (virtual runs)
+// it serves seeded standard-normal images of the network's input shape.
+func (h host) Batch(ctx context.Context, n int) (*tensor.Tensor, error) {
+	if h.data != nil {
+		return h.data.Batch(n, h.seed)
+	}
+	t := tensor.New(n, h.in.C, h.in.H, h.in.W)
+	x := uint64(h.seed)*0x9e3779b97f4a7c15 + 1
+	for i := range t.Data { // xorshift + Box-Muller-free approximation: sum of uniforms
+		var s float32
+		for k := 0; k < 4; k++ {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			s += float32(x>>40) / float32(1<<24)
+		}
+		t.Data[i] = (s - 2) * 1.7
+	}
+	return t, nil
+}
+
+func seedOf(parts ...int64) int64 {
+	h := fnv.New64a()
+	for _, p := range parts {
+		var b [8]byte
+		for i := range b {
+			b[i] = byte(p >> (8 * i))
+		}
+		h.Write(b[:])
+	}
+	return int64(h.Sum64() & (1<<62 - 1))
+}
+
+func (r *Runner) emit(p Progress) {
+	if r.OnEvent == nil {
+		return
+	}
+	p.Search, p.Total, p.Done, p.Best, p.StartAcc = r.Search.Name, r.Search.Budget, r.sampled, r.best, r.StartAcc
+	p.Elapsed = time.Since(r.began)
+	if r.sampled > 0 {
+		p.EstimatedTotal = time.Duration(float64(p.Elapsed) * float64(r.Search.Budget) / float64(r.sampled))
+	}
+	r.OnEvent(p)
+}
+
+func (r *Runner) stages() []experiment.Stage {
+	if len(r.Search.Stages) > 0 {
+		return r.Search.Stages
+	}
+	return []experiment.Stage{{Budget: r.Search.Budget}}
+}
+
+func (r *Runner) steps() []string {
+	var s []string
+	for _, st := range r.Search.Steps {
+		for i := 0; i < st.Count; i++ {
+			s = append(s, st.Transform)
+		}
+	}
+	return s
+}
+
+// Configure sends the controller its configuration.
+func (r *Runner) Configure(ctx context.Context) error {
+	var infos []sdk.Info
+	seen := map[string]bool{}
+	for _, name := range r.steps() {
+		t, ok := r.Transforms[name]
+		if !ok {
+			return fmt.Errorf("search %q: no transform named %q", r.Search.Name, name)
+		}
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		info, err := t.Describe(ctx)
+		if err != nil {
+			return fmt.Errorf("transform %q: %w", name, err)
+		}
+		infos = append(infos, info)
+	}
+	return r.Controller.Configure(ctx, sdk.ControllerConfig{Seed: r.Search.Seed, Space: r.Exp.Space,
+		Settings: r.Search.Settings, Steps: r.steps(), Transforms: infos})
+}
+
+// Run performs the search, resuming from the store if it holds earlier work.
+func (r *Runner) Run(ctx context.Context) error {
+	r.began = time.Now()
+	r.cache = map[string]float64{}
+	r.resumed = map[[2]int]store.Record{}
+	r.best = r.StartAcc
+	if err := r.Configure(ctx); err != nil {
+		return err
+	}
+	stageStart, stageStartAcc := r.Start, r.StartAcc
+	firstStage, firstEpisode := 1, 1
+	if cs, ok, err := r.Store.LoadController(); err != nil {
+		return err
+	} else if ok {
+		if err := r.Controller.Load(ctx, cs.State); err != nil {
+			return fmt.Errorf("resume: controller state: %w", err)
+		}
+		firstStage, firstEpisode, r.sampled = cs.Stage, cs.Episode+1, cs.Sampled
+	}
+	for _, rec := range r.Store.Records() {
+		switch {
+		case rec.Kind == "sample" && rec.Episode < firstEpisode:
+			if rec.Status == store.StatusOK {
+				r.cache[rec.Arch] = rec.ValAcc
+			}
+			if rec.Status != store.StatusFailed && rec.ValAcc > r.best {
+				r.best = rec.ValAcc
+			}
+		case rec.Kind == "sample":
+			r.resumed[[2]int{rec.Episode, rec.Index}] = rec
+		case rec.Kind == "stage-start" && rec.Stage <= firstStage && rec.Stage > 1:
+			net, err := r.Ckpt.Load(filepath.Join(r.Store.Dir, rec.Weights))
+			if err != nil {
+				return fmt.Errorf("resume: stage %d start: %w", rec.Stage, err)
+			}
+			stageStart, stageStartAcc = net, rec.ValAcc
+		}
+	}
+	if len(r.resumed) > 0 || firstEpisode > 1 {
+		r.emit(Progress{Stage: firstStage, Episode: firstEpisode,
+			Message: fmt.Sprintf("resuming at episode %d: %d networks done, %d of the interrupted episode reused", firstEpisode, r.sampled, len(r.resumed))})
+	}
+	stages := r.stages()
+	episode := firstEpisode
+	for si := firstStage; si <= len(stages); si++ {
+		st := stages[si-1]
+		r.stageBest = -1
+		for _, rec := range r.Store.Records() {
+			if rec.Kind == "sample" && rec.Stage == si && rec.Weights != "" && rec.ValAcc > r.stageBest {
+				r.stageBest = rec.ValAcc
+			}
+		}
+		stageEnd := 0
+		for _, s := range stages[:si] {
+			stageEnd += s.Budget
+		}
+		for r.sampled < stageEnd {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			m := min(r.Search.PerEpisode, stageEnd-r.sampled)
+			if err := r.episode(ctx, si, len(stages), episode, m, stageStart); err != nil {
+				return err
+			}
+			episode++
+		}
+		if si < len(stages) {
+			next, acc, err := r.nextStart(ctx, si, st)
+			if err != nil {
+				return err
+			}
+			stageStart, stageStartAcc = next, acc
+		}
+	}
+	_ = stageStartAcc
+	r.emit(Progress{Stage: len(stages), Stages: len(stages), Episode: episode - 1, Message: "search finished"})
+	return nil
+}
+
+// episode samples m networks from start.
+func (r *Runner) episode(ctx context.Context, stage, stages, ep, m int, start sdk.Network) error {
+	r.emit(Progress{Stage: stage, Stages: stages, Episode: ep, Message: fmt.Sprintf("episode %d: %d networks", ep, m)})
+	nets := make([]sdk.Network, m)
+	actions := make([][]string, m)
+	failed := make([]error, m)
+	for i := range nets {
+		nets[i] = sdk.Network{Arch: start.Arch.Clone(), Input: start.Input, Weights: start.Weights.Clone()}
+	}
+	for si, tname := range r.steps() {
+		t := r.Transforms[tname]
+		req := sdk.StepRequest{Episode: ep, Step: si, Transform: tname, Nets: make([]sdk.Network, m), Candidates: make([][]sdk.Action, m)}
+		for i := range nets {
+			req.Nets[i] = sdk.Network{Arch: nets[i].Arch, Input: nets[i].Input} // controllers need no weights
+			if failed[i] != nil {
+				continue
+			}
+			c, err := t.Actions(ctx, nets[i], r.Exp.Space)
+			if err != nil {
+				failed[i] = fmt.Errorf("transform %s: listing actions: %w", tname, err)
+				continue
+			}
+			req.Candidates[i] = c
+		}
+		props, err := r.Controller.Propose(ctx, req)
+		if err != nil {
+			return fmt.Errorf("controller %s: propose (episode %d, step %d): %w", r.Search.Controller, ep, si+1, err)
+		}
+		if len(props) != m {
+			return fmt.Errorf("controller %s proposed for %d networks, want %d", r.Search.Controller, len(props), m)
+		}
+		for i := range nets {
+			if failed[i] != nil {
+				continue
+			}
+			for k, a := range props[i] {
+				if !contains(req.Candidates[i], a) {
+					failed[i] = fmt.Errorf("controller %s proposed %s, which is not a valid action of %s on %s", r.Search.Controller, a, tname, nets[i].Arch)
+					break
+				}
+				res, err := t.Apply(ctx, sdk.ApplyRequest{Net: nets[i], Action: a, Space: r.Exp.Space,
+					Seed: seedOf(r.Search.Seed, int64(ep), int64(i), int64(si), int64(k)), Noise: r.Search.Noise},
+					host{data: r.Data, seed: seedOf(r.Search.Seed, int64(ep), int64(i), int64(si), 7), in: nets[i].Input})
+				if err != nil {
+					failed[i] = fmt.Errorf("transform %s: %s: %w", tname, a, err)
+					break
+				}
+				if err := res.Net.Arch.Validate(res.Net.Input); err != nil {
+					failed[i] = fmt.Errorf("transform %s: %s produced an invalid network: %w", tname, a, err)
+					break
+				}
+				nets[i] = res.Net
+				actions[i] = append(actions[i], a.String())
+			}
+		}
+	}
+	// Evaluate the children that need training.
+	recs := make([]store.Record, m)
+	var jobs []Job
+	var jobIdx []int
+	for i := range nets {
+		id := r.sampled + i + 1
+		rec := store.Record{ID: id, Kind: "sample", Stage: stage, Episode: ep, Index: i, Parent: start.Arch.Hash(),
+			Actions: actions[i], Arch: nets[i].Arch.String(), Hash: nets[i].Arch.Hash(), Depth: nets[i].Arch.Depth(),
+			Epochs: r.Exp.Child.Epochs}
+		if g, err := ir.Lower(nets[i].Arch, nets[i].Input); err == nil {
+			rec.Params, rec.MAdds = g.Cost()
+		}
+		recs[i] = rec
+		if old, ok := r.resumed[[2]int{ep, i}]; ok && old.Arch == rec.Arch {
+			recs[i] = old
+			continue
+		}
+		if failed[i] != nil {
+			recs[i].Status, recs[i].Error = store.StatusFailed, failed[i].Error()
+			continue
+		}
+		if acc, ok := r.cache[rec.Arch]; ok {
+			recs[i].Status, recs[i].ValAcc = store.StatusCached, acc
+			continue
+		}
+		tr := r.Exp.Child
+		tr.Seed = seedOf(r.Search.Seed, int64(ep), int64(i), 99)
+		jobs = append(jobs, Job{ID: id, Arch: nets[i].Arch, Input: nets[i].Input, Weights: nets[i].Weights, Training: tr})
+		jobIdx = append(jobIdx, i)
+	}
+	// Records that need no training are durable at once.
+	for i := range recs {
+		if _, resumed := r.resumed[[2]int{ep, i}]; resumed && recs[i].Arch == r.resumed[[2]int{ep, i}].Arch {
+			continue
+		}
+		if recs[i].Status != "" {
+			if err := r.Store.Append(recs[i]); err != nil {
+				return err
+			}
+			r.emit(Progress{Stage: stage, Stages: stages, Episode: ep, Last: &recs[i]})
+		}
+	}
+	var appendErr error
+	r.Eval.Evaluate(ctx, jobs, func(k int, o Outcome) {
+		i := jobIdx[k]
+		rec := &recs[i]
+		rec.Seconds = o.Duration.Seconds()
+		if o.Err != nil {
+			if errors.Is(o.Err, context.Canceled) {
+				return // not a result: the run is being stopped
+			}
+			rec.Status, rec.Error = store.StatusFailed, o.Err.Error()
+		} else {
+			rec.Status, rec.ValAcc = store.StatusOK, o.Acc
+			if o.Weights != nil && r.Ckpt != nil && o.Acc > r.stageBest {
+				r.stageBest = o.Acc
+				rec.Weights = filepath.Join("checkpoints", fmt.Sprintf("net-%04d.safetensors", rec.ID))
+				if err := r.Ckpt.Save(filepath.Join(r.Store.Dir, rec.Weights), nets[i], map[string]string{"val_acc": fmt.Sprint(o.Acc)}); err != nil {
+					rec.Weights = ""
+				}
+			}
+		}
+		if err := r.Store.Append(*rec); err != nil && appendErr == nil {
+			appendErr = err
+		}
+		r.emit(Progress{Stage: stage, Stages: stages, Episode: ep, Last: rec})
+	})
+	if appendErr != nil {
+		return appendErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	accs := make([]float64, m)
+	fails := make([]bool, m)
+	for i, rec := range recs {
+		accs[i], fails[i] = rec.ValAcc, rec.Status == store.StatusFailed
+		if rec.Status == store.StatusOK {
+			r.cache[rec.Arch] = rec.ValAcc
+		}
+		if !fails[i] && rec.ValAcc > r.best {
+			r.best = rec.ValAcc
+		}
+	}
+	if err := r.Controller.Observe(ctx, ep, accs, fails); err != nil {
+		return fmt.Errorf("controller %s: observe: %w", r.Search.Controller, err)
+	}
+	r.sampled += m
+	state, err := r.Controller.Save(ctx)
+	if err != nil {
+		return fmt.Errorf("controller %s: save: %w", r.Search.Controller, err)
+	}
+	return r.Store.SaveController(store.ControllerState{Stage: stage, Episode: ep, Sampled: r.sampled, State: state})
+}
+
+func contains(cands []sdk.Action, a sdk.Action) bool {
+	s := a.String()
+	for _, c := range cands {
+		if c.String() == s {
+			return true
+		}
+	}
+	return false
+}
+
+// nextStart retrains the stage's best network and records it as the next
+// stage's start point.
+func (r *Runner) nextStart(ctx context.Context, stage int, st experiment.Stage) (sdk.Network, float64, error) {
+	var best *store.Record
+	recs := r.Store.Records()
+	for i := range recs {
+		rec := &recs[i]
+		if rec.Kind == "sample" && rec.Stage == stage && rec.Status == store.StatusOK && rec.Weights != "" &&
+			(best == nil || rec.ValAcc > best.ValAcc) {
+			best = rec
+		}
+	}
+	if best == nil {
+		return sdk.Network{}, 0, fmt.Errorf("stage %d produced no usable network to start stage %d from", stage, stage+1)
+	}
+	net, err := r.Ckpt.Load(filepath.Join(r.Store.Dir, best.Weights))
+	if err != nil {
+		return sdk.Network{}, 0, err
+	}
+	acc := best.ValAcc
+	r.emit(Progress{Stage: stage, Message: fmt.Sprintf("stage %d done: retraining network %d (%.2f%%) for %d epochs", stage, best.ID, 100*acc, st.RetrainEpochs)})
+	if st.RetrainEpochs > 0 {
+		tr := r.Exp.Child
+		tr.Epochs = st.RetrainEpochs
+		tr.Seed = seedOf(r.Search.Seed, int64(stage), 1234)
+		out := r.Eval.Evaluate(ctx, []Job{{ID: best.ID, Arch: net.Arch, Input: net.Input, Weights: net.Weights, Training: tr}}, nil)
+		if out[0].Err != nil {
+			return sdk.Network{}, 0, fmt.Errorf("retraining the best network of stage %d: %w", stage, out[0].Err)
+		}
+		acc = out[0].Acc
+	}
+	rec := store.Record{Kind: "stage-start", Stage: stage + 1, Arch: net.Arch.String(), Hash: net.Arch.Hash(),
+		Depth: net.Arch.Depth(), ValAcc: acc, Status: store.StatusOK, Epochs: st.RetrainEpochs,
+		Weights: filepath.Join("checkpoints", fmt.Sprintf("stage-%d-start.safetensors", stage+1))}
+	if g, err := ir.Lower(net.Arch, net.Input); err == nil {
+		rec.Params, rec.MAdds = g.Cost()
+	}
+	if err := r.Ckpt.Save(filepath.Join(r.Store.Dir, rec.Weights), net, map[string]string{"val_acc": fmt.Sprint(acc)}); err != nil {
+		return sdk.Network{}, 0, err
+	}
+	if err := r.Store.Append(rec); err != nil {
+		return sdk.Network{}, 0, err
+	}
+	return net, acc, nil
+}
+
+// Top returns the k best distinct architectures sampled so far, best first.
+func Top(recs []store.Record, k int) []store.Record {
+	var out []store.Record
+	seen := map[string]bool{}
+	for _, rec := range recs {
+		if rec.Kind == "sample" && rec.Status == store.StatusOK && !seen[rec.Arch] {
+			seen[rec.Arch] = true
+			out = append(out, rec)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ValAcc > out[j].ValAcc })
+	if len(out) > k {
+		out = out[:k]
+	}
+	return out
+}

@@ -1,0 +1,180 @@
+package search
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/eas-go/eas/core/experiment"
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/store"
+	"github.com/eas-go/eas/core/tensor"
+	"github.com/eas-go/eas/plugins/sdk"
+)
+
+// fcWider is a fake transform: it widens an FC layer by 8 units (weights are
+// not carried over: the virtual evaluator ignores them).
+type fcWider struct{ failOn int }
+
+func (fcWider) Describe(context.Context) (sdk.Info, error) {
+	return sdk.Info{Name: "fcwider", Kind: sdk.KindTransform, Version: "test"}, nil
+}
+
+func (fcWider) Actions(_ context.Context, n sdk.Network, _ ir.Space) ([]sdk.Action, error) {
+	var out []sdk.Action
+	for i, l := range n.Arch.Layers {
+		if l.Kind == ir.FC && l.Units < 64 {
+			out = append(out, sdk.Action{Transform: "fcwider", Args: map[string]int{"layer": i + 1}})
+		}
+	}
+	return out, nil
+}
+
+func (f fcWider) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk.ApplyResult, error) {
+	a := req.Net.Arch.Clone()
+	li := req.Action.Args["layer"]
+	if f.failOn > 0 && a.Layers[li-1].Units+8 == f.failOn {
+		return sdk.ApplyResult{}, errors.New("injected transform failure")
+	}
+	a.Layers[li-1].Units += 8
+	return sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: req.Net.Input, Weights: tensor.Map{}}}, nil
+}
+
+// pick is a fake controller choosing one candidate uniformly with a saved RNG.
+type pick struct {
+	state uint64
+	seen  []float64
+}
+
+func (*pick) Describe(context.Context) (sdk.Info, error) { return sdk.Info{Name: "pick"}, nil }
+func (p *pick) Configure(_ context.Context, c sdk.ControllerConfig) error {
+	p.state = uint64(c.Seed) + 1
+	return nil
+}
+func (p *pick) Propose(_ context.Context, req sdk.StepRequest) ([][]sdk.Action, error) {
+	out := make([][]sdk.Action, len(req.Nets))
+	for i, c := range req.Candidates {
+		if len(c) == 0 {
+			continue
+		}
+		p.state = p.state*6364136223846793005 + 1442695040888963407
+		out[i] = []sdk.Action{c[int(p.state>>33)%len(c)]}
+	}
+	return out, nil
+}
+func (p *pick) Observe(_ context.Context, _ int, acc []float64, _ []bool) error {
+	p.seen = append(p.seen, acc...)
+	return nil
+}
+func (p *pick) Save(context.Context) ([]byte, error) {
+	return binary.LittleEndian.AppendUint64(nil, p.state), nil
+}
+func (p *pick) Load(_ context.Context, b []byte) error {
+	if len(b) != 8 {
+		return fmt.Errorf("bad state")
+	}
+	p.state = binary.LittleEndian.Uint64(b)
+	return nil
+}
+
+func testRunner(t *testing.T, dir string, ev Evaluator, tf fcWider) *Runner {
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arch := ir.Arch{Layers: []ir.Layer{{Kind: ir.FC, Units: 8}, {Kind: ir.FC, Units: 8}, {Kind: ir.Softmax, Units: 2}}}
+	exp := &experiment.Experiment{Space: ir.PaperSpace(), Child: experiment.PaperChild()}
+	return &Runner{Exp: exp, Search: experiment.Search{Name: "s", Controller: "pick", Seed: 3, PerEpisode: 4, Budget: 12,
+		Steps: []experiment.StepSpec{{Transform: "fcwider", Count: 2}}},
+		Transforms: map[string]sdk.Transform{"fcwider": tf}, Controller: &pick{}, Eval: ev, Store: st,
+		Start: sdk.Network{Arch: arch, Input: ir.Shape{C: 1, H: 1, W: 1}, Weights: tensor.Map{}}, StartAcc: 0.5}
+}
+
+func TestSearchRecordsEveryNetwork(t *testing.T) {
+	r := testRunner(t, t.TempDir(), &Virtual{FailEvery: 5}, fcWider{failOn: 32})
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	recs := r.Store.Records()
+	sort.Slice(recs, func(i, j int) bool { return recs[i].ID < recs[j].ID }) // appended in completion order
+	if len(recs) != 12 {
+		t.Fatalf("%d records, want 12", len(recs))
+	}
+	var failed, cached int
+	for i, rec := range recs {
+		if rec.ID != i+1 || rec.Episode != i/4+1 || len(rec.Actions) == 0 && rec.Status != store.StatusFailed {
+			t.Errorf("record %d: %+v", i, rec)
+		}
+		switch rec.Status {
+		case store.StatusFailed:
+			failed++
+			if rec.Error == "" {
+				t.Errorf("failed record without a reason: %+v", rec)
+			}
+		case store.StatusCached:
+			cached++
+		}
+	}
+	if failed == 0 || cached == 0 {
+		t.Errorf("want failed and cached networks in this setup, got %d failed, %d cached", failed, cached)
+	}
+	if cs, ok, _ := r.Store.LoadController(); !ok || cs.Episode != 3 || cs.Sampled != 12 {
+		t.Errorf("controller state %+v", cs)
+	}
+}
+
+// TestResumeAfterInterrupt stops a search in the middle of an episode and
+// resumes it: the records equal those of an uninterrupted run.
+func TestResumeAfterInterrupt(t *testing.T) {
+	full := testRunner(t, t.TempDir(), &Virtual{}, fcWider{})
+	if err := full.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	r := testRunner(t, dir, &Virtual{Delay: 5 * time.Millisecond}, fcWider{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := 0
+	r.OnEvent = func(p Progress) {
+		if p.Last != nil {
+			if done++; done == 6 { // in the middle of episode 2
+				cancel()
+			}
+		}
+	}
+	if err := r.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	r.Store.Close()
+	r2 := testRunner(t, dir, &Virtual{}, fcWider{})
+	if err := r2.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a, b := full.Store.Records(), r2.Store.Records()
+	byID := func(r []store.Record) { sort.Slice(r, func(i, j int) bool { return r[i].ID < r[j].ID }) }
+	byID(a)
+	byID(b)
+	if len(a) != len(b) {
+		t.Fatalf("%d records after resume, want %d", len(b), len(a))
+	}
+	for i := range a {
+		if a[i].Arch != b[i].Arch || a[i].ValAcc != b[i].ValAcc || a[i].ID != b[i].ID || a[i].Status != b[i].Status {
+			t.Errorf("record %d differs:\n%+v\n%+v", i, a[i], b[i])
+		}
+	}
+}
+
+func TestVirtualScoreIsDeterministicAndBounded(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	for i := 0; i < 100; i++ {
+		a := ir.Arch{Layers: []ir.Layer{{Kind: ir.FC, Units: 1 + r.Intn(2000)}, {Kind: ir.Softmax, Units: 10}}}
+		s := VirtualScore(a, ir.Shape{C: 3, H: 8, W: 8})
+		if s < 0.5 || s > 0.95 || s != VirtualScore(a, ir.Shape{C: 3, H: 8, W: 8}) {
+			t.Fatalf("score %v", s)
+		}
+	}
+}
