@@ -1,0 +1,116 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/eas-go/eas/core/experiment"
+	"github.com/eas-go/eas/core/store"
+)
+
+// Tables returns the tables the report asks for (all when it names none).
+func Tables(ss []Search, r experiment.Report, every int) []Table {
+	want := map[string]bool{}
+	for _, t := range r.Tables {
+		want[t] = true
+	}
+	all := len(want) == 0
+	var out []Table
+	if all || want["summary"] {
+		out = append(out, Summary(ss))
+	}
+	if all || want["networks"] || want["summary"] {
+		out = append(out, TopNetworks(ss, 5))
+	}
+	if (all && len(ss) > 1) || want["rl_vs_random"] {
+		out = append(out, Compare(ss, every))
+	}
+	for _, name := range []string{"table2", "table3", "table4"} {
+		if want[name] || (all && len(r.Reference) > 0 && name == "table2") {
+			out = append(out, PaperTable(name, ss, r.Reference))
+		}
+	}
+	return out
+}
+
+// Write prints the tables to w and writes report.md, one CSV per table and
+// the plots into dir. It returns the files written.
+func Write(w io.Writer, dir string, ss []Search, r experiment.Report, every int) ([]string, error) {
+	tables := Tables(ss, r, every)
+	formats := map[string]bool{}
+	for _, f := range r.Formats {
+		formats[f] = true
+	}
+	if len(formats) == 0 {
+		for _, f := range []string{"text", "markdown", "csv", "png", "svg"} {
+			formats[f] = true
+		}
+	}
+	var files []string
+	var md bytes.Buffer
+	fmt.Fprintf(&md, "# Report\n\n")
+	for _, t := range tables {
+		if formats["text"] && w != nil {
+			if err := t.Text(w); err != nil {
+				return files, err
+			}
+			fmt.Fprintln(w)
+		}
+		t.Markdown(&md)
+		if formats["csv"] {
+			path := filepath.Join(dir, t.Name+".csv")
+			var b bytes.Buffer
+			if err := t.CSV(&b); err != nil {
+				return files, err
+			}
+			if err := store.WriteFileAtomic(path, b.Bytes()); err != nil {
+				return files, err
+			}
+			files = append(files, path)
+		}
+	}
+	var imgs []string
+	for _, f := range []string{"png", "svg"} {
+		if formats[f] {
+			imgs = append(imgs, f)
+		}
+	}
+	plots := map[string]bool{}
+	for _, p := range r.Plots {
+		plots[p] = true
+	}
+	if len(plots) == 0 {
+		plots["progress"], plots["rl_vs_random"] = true, len(ss) > 1
+	}
+	if len(imgs) > 0 {
+		if plots["progress"] {
+			for _, s := range ss {
+				fs, err := ProgressPlot(s, dir, imgs)
+				if err != nil {
+					return files, err
+				}
+				files = append(files, fs...)
+				fmt.Fprintf(&md, "![progress of %s](progress-%s.png)\n\n", s.Name, s.Name)
+			}
+		}
+		if plots["rl_vs_random"] {
+			fs, err := ComparePlot(ss, dir, imgs)
+			if err != nil {
+				return files, err
+			}
+			files = append(files, fs...)
+			fmt.Fprintf(&md, "![RL versus random](rl_vs_random.png)\n\n")
+		}
+	}
+	if formats["markdown"] {
+		path := filepath.Join(dir, "report.md")
+		if err := os.WriteFile(path, md.Bytes(), 0o644); err != nil {
+			return files, err
+		}
+		files = append(files, path)
+	}
+	return files, nil
+}
