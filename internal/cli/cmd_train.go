@@ -1,11 +1,126 @@
 package cli
 
-import "errors"
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
 
-// TrainCmd is a placeholder until its issue lands.
+	"github.com/eas-go/eas/core/checkpoint"
+	"github.com/eas-go/eas/core/experiment"
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/nn"
+	"github.com/eas-go/eas/core/tensor"
+	"github.com/eas-go/eas/core/train"
+	"github.com/eas-go/eas/dsl"
+	"github.com/eas-go/eas/dsl/diag"
+)
+
+// TrainCmd trains one network.
 type TrainCmd struct {
-	Args []string `arg:"" optional:""`
+	Arch       string  `help:"Architecture string (default: the paper's Table 1 network; ignored with --resume)." default:"${table1}"`
+	Data       string  `required:"" help:"Data set: cifar10:PATH, images:PATH (folder or .tar.gz), idx:PATH or svhn:PATH."`
+	Epochs     int     `default:"20" help:"Epochs."`
+	LR         float64 `name:"lr" default:"0.02" help:"Initial learning rate (cosine decay)."`
+	Schedule   string  `default:"cosine" enum:"cosine,constant,step" help:"Learning-rate schedule."`
+	Batch      int     `default:"64" help:"Batch size."`
+	Momentum   float64 `default:"0.9" help:"Nesterov momentum."`
+	WD         float64 `name:"weight-decay" default:"1e-4" help:"L2 weight decay (weights only)."`
+	Augment    bool    `help:"C10+ augmentation: pad 4, random crop, horizontal flip."`
+	Normalize  string  `default:"channel" enum:"channel,scale,none" help:"Input normalisation."`
+	Validation int     `default:"5000" help:"Training images held out for validation."`
+	Limit      int     `help:"Use only this many training images (0 = all)."`
+	Seed       int64   `default:"1" help:"Seed for initialisation, data order, augmentation and dropout."`
+	Workers    int     `help:"Engine worker goroutines (0 = number of CPUs)."`
+	Save       string  `help:"Write the trained network to this safetensors file."`
+	Resume     string  `help:"Continue from a checkpoint written by --save (architecture, weights, momentum, epoch)."`
+	Plain      bool    `help:"One line per epoch even on a terminal."`
 }
 
-// Run reports that the command is not built yet.
-func (c *TrainCmd) Run(g *Globals) error { return errors.New("train: not implemented yet") }
+// Run trains and reports validation and test accuracy.
+func (c *TrainCmd) Run(g *Globals) error {
+	if c.Workers > 0 {
+		nn.Workers = c.Workers
+	}
+	d, err := loadData(c.Data, c.Validation, c.Seed, c.Limit, c.Normalize, c.Augment)
+	if err != nil {
+		return err
+	}
+	in := d.train.Shape
+	var arch ir.Arch
+	var params, opt tensor.Map
+	startEpoch := 0
+	if c.Resume != "" {
+		ck, err := checkpoint.Load(c.Resume)
+		if err != nil {
+			return err
+		}
+		a, l := dsl.ParseArch(c.Resume+" (arch metadata)", ck.ArchString)
+		if err := l.Err(); err != nil {
+			return err
+		}
+		arch, params, opt = a, ck.Weights(), ck.Params
+		if n, err := strconv.Atoi(ck.Meta["epoch"]); err == nil {
+			startEpoch = n
+		}
+		if ck.Input != in {
+			return fmt.Errorf("%s was trained on %s images, the data set has %s", c.Resume, shapeHWC(ck.Input), shapeHWC(in))
+		}
+	} else {
+		a, l := dsl.ValidateArch("--arch", c.Arch, in)
+		if l.HasErrors() {
+			diag.Write(g.Stderr, c.Arch, l)
+			return Exit(1)
+		}
+		arch = a
+	}
+	gr, err := ir.Lower(arch, in)
+	if err != nil {
+		return err
+	}
+	if got := gr.Nodes[gr.Output()].Out.C; got != d.train.Classes {
+		return fmt.Errorf("the network ends in SM(%d) but the data set has %d classes", got, d.train.Classes)
+	}
+	if params == nil {
+		params = nn.InitParams(gr, c.Seed)
+	} else {
+		ck := &checkpoint.Checkpoint{Params: params}
+		if err := ck.Verify(gr); err != nil {
+			return fmt.Errorf("%s: %w", c.Resume, err)
+		}
+	}
+	p, m := gr.Cost()
+	fmt.Fprintf(g.Stderr, "data: %s\nnetwork: %s (depth %d, %s params, %s mult-adds)\nengine: %s, %d workers\n",
+		d.describe(), arch, arch.Depth(), commas(p), commas(m), nn.BLASName(), nn.Workers)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	tr := experiment.Training{Optimizer: "sgd", LR: c.LR, Momentum: c.Momentum, Nesterov: true, WeightDecay: c.WD,
+		Schedule: c.Schedule, Epochs: c.Epochs, Batch: c.Batch, Seed: c.Seed}
+	bar := newEpochBar(g.Stderr, c.Plain)
+	res, err := train.Train(ctx, gr, params, d.Train(c.Seed, c.Batch), d.Val(256), train.Config{Training: tr, StartEpoch: startEpoch, OptState: opt}, bar.event)
+	if err != nil {
+		return err
+	}
+	testAcc, _, err := train.Evaluate(ctx, gr, params, d.Test(256), 256)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.Stdout, "validation accuracy %.2f%%, test accuracy %.2f%% after %d epochs (%s)\n", 100*res.ValAcc, 100*testAcc, c.Epochs, fmtDuration(res.Duration))
+	if c.Save != "" {
+		all := tensor.Map{}
+		for k, v := range params {
+			all[k] = v
+		}
+		for k, v := range res.OptState {
+			all[k] = v
+		}
+		meta := map[string]string{"epoch": strconv.Itoa(c.Epochs), "val_acc": fmt.Sprint(res.ValAcc), "test_acc": fmt.Sprint(testAcc),
+			"data": c.Data, "seed": fmt.Sprint(c.Seed), "lr": fmt.Sprint(c.LR)}
+		if err := checkpoint.Save(c.Save, arch, in, all, meta); err != nil {
+			return err
+		}
+		fmt.Fprintf(g.Stdout, "saved %s\n", c.Save)
+	}
+	return nil
+}
