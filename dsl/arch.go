@@ -200,7 +200,10 @@ func (s archSource) layer(la *layerAST) (ir.Layer, diag.List) {
 		return ir.Layer{}, diag.List{d}
 	}
 	usage := map[string]string{"C": "C(filters,kernel,stride)", "P": "P(kernel,stride,MAX|AVG)", "FC": "FC(units)",
-		"SM": "SM(classes)", "DO": "DO(rate)", "GAP": "GAP", "T": "T(compression)", "DB": "DB(growth,...)"}[name]
+		"SM": "SM(classes)", "DO": "DO(rate)", "GAP": "GAP", "T": "T(compression) or T(compression,channels)", "DB": "DB(growth,...)"}[name]
+	if name == "T" && len(la.Args) == 2 {
+		want = 2 // T(compression, channels): a transition whose width a transform fixed
+	}
 	if want >= 0 && len(la.Args) != want {
 		bad("%s takes %d argument%s, got %d: write %s", name, want, plural(want), len(la.Args), usage)
 		return ir.Layer{}, l
@@ -286,6 +289,9 @@ func (s archSource) layer(la *layerAST) (ir.Layer, diag.List) {
 		out = ir.Layer{Kind: ir.GAP}
 	case "T":
 		out = ir.Layer{Kind: ir.Transition, Compression: floatArg(0, "compression")}
+		if len(la.Args) == 2 {
+			out.Filters = intArg(1, "output channels", 1)
+		}
 		if !(out.Compression > 0 && out.Compression <= 1) {
 			bad("T: compression must be in (0, 1], got %s", argText(la.Args[0]))
 		}

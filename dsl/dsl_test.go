@@ -209,7 +209,11 @@ func randomArch(r *rand.Rand) ir.Arch {
 				}
 				db.Dense = append(db.Dense, ir.DenseLayer{Growth: g, Bottleneck: bn})
 			}
-			a.Layers = append(a.Layers, db, ir.Layer{Kind: ir.Transition, Compression: []float64{0.5, 1, 0.25}[r.Intn(3)]})
+			tr := ir.Layer{Kind: ir.Transition, Compression: []float64{0.5, 1, 0.25}[r.Intn(3)]}
+			if r.Intn(3) == 0 {
+				tr.Filters = 1 + r.Intn(50)
+			}
+			a.Layers = append(a.Layers, db, tr)
 		}
 		a.Layers = append(a.Layers, ir.Layer{Kind: ir.GAP})
 	} else {

@@ -72,6 +72,9 @@ type Layer struct {
 
 	Dense       []DenseLayer // DenseBlock
 	Compression float64      // Transition
+	// Filters of a Transition, when set, fixes its output channels instead of
+	// floor(input channels * Compression): transforms that widen a block keep
+	// the transition's output (and so the function) unchanged.
 }
 
 // Arch is a whole network as written: a list of layers ending with SM.
@@ -146,6 +149,9 @@ func (l Layer) String() string {
 	case GAP:
 		return "GAP"
 	case Transition:
+		if l.Filters > 0 {
+			return fmt.Sprintf("T(%s,%d)", fmtFloat(l.Compression), l.Filters)
+		}
 		return fmt.Sprintf("T(%s)", fmtFloat(l.Compression))
 	case DenseBlock:
 		return "DB(" + denseString(l.Dense) + ")"

@@ -111,6 +111,9 @@ func (a Arch) Check(in Shape) []Problem {
 			if !(l.Compression > 0 && l.Compression <= 1) {
 				add(i, "T: compression must be in (0, 1], got %s", fmtFloat(l.Compression))
 			}
+			if l.Filters < 0 {
+				add(i, "T: output channels must be positive, got %d", l.Filters)
+			}
 			if !lastDB {
 				add(i, "T: a transition must follow a dense block")
 			}
@@ -171,7 +174,7 @@ func layerOut(l Layer, in Shape) (Shape, string) {
 		}
 		return Shape{c, in.H, in.W}, ""
 	case Transition:
-		c := int(float64(in.C) * l.Compression)
+		c := l.TransitionWidth(in.C)
 		if c < 1 {
 			return in, fmt.Sprintf("T(%s) leaves no channels", fmtFloat(l.Compression))
 		}
@@ -220,4 +223,12 @@ func ParseShape(s string) (Shape, error) {
 		}
 	}
 	return Shape{C: c, H: h, W: w}, nil
+}
+
+// TransitionWidth is a transition's output channels for in input channels.
+func (l Layer) TransitionWidth(in int) int {
+	if l.Filters > 0 {
+		return l.Filters
+	}
+	return int(float64(in) * l.Compression)
 }

@@ -146,7 +146,7 @@ func Lower(a Arch, in Shape) (*Graph, error) {
 				cur = add(Node{Op: OpConcat, Layer: li, Sub: j + 1}, cur, h)
 			}
 		case Transition:
-			c := int(float64(g.Nodes[cur].Out.C) * l.Compression)
+			c := l.TransitionWidth(g.Nodes[cur].Out.C)
 			cur = add(Node{Op: OpBN, Name: p + ".bn", Layer: li}, cur)
 			cur = add(Node{Op: OpReLU, Layer: li}, cur)
 			cur = add(Node{Op: OpConv, Name: p + ".conv", Layer: li, Filters: c, Kernel: 1, Stride: 1}, cur)
