@@ -1,0 +1,170 @@
+// Package deeper is Net2Deeper for plain CNNs: a new layer initialised as
+// an identity (a centred one-hot kernel, or an identity matrix) is inserted
+// after a layer, with BatchNorm set from one host batch so that BN is the
+// identity in evaluation mode, and ReLU is the identity on the non-negative
+// (post-ReLU) values it receives.
+package deeper
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/tensor"
+	"github.com/eas-go/eas/plugins/sdk"
+	"github.com/eas-go/eas/transforms/internal/netedit"
+)
+
+// DefaultNoise is the authors' code's noise on the new kernel: 1e-3 * std.
+const DefaultNoise = 1e-3
+
+// BatchSize is the number of host images used to set the new BatchNorm
+// (verify.HostBatch, so a first training step on that batch sees an identity).
+const BatchSize = 64
+
+// Transform is the built-in "deeper".
+type Transform struct{}
+
+// New returns the transform.
+func New() sdk.Transform { return Transform{} }
+
+// Describe names the transform and its arguments.
+func (Transform) Describe(context.Context) (sdk.Info, error) {
+	return sdk.Info{Name: "deeper", Kind: sdk.KindTransform, Version: "1.0", Families: []string{string(ir.FamilyPlain)},
+		Params:      []string{"after", "kernel", "fc"},
+		Description: "Net2Deeper: insert an identity C(n,kernel,1) after a layer, or an identity FC after an FC or GAP"}, nil
+}
+
+// fcRegion reports whether a layer inserted after layer `after` must be FC:
+// it follows an FC layer or the global average pooling.
+func fcRegion(a ir.Arch, after int) bool {
+	for _, l := range a.Layers[:after] {
+		if l.Kind == ir.FC || l.Kind == ir.GAP {
+			return true
+		}
+	}
+	return false
+}
+
+// nonNegative reports whether layer after's output is post-ReLU (some C or FC
+// at or before it; pooling, dropout and GAP keep values non-negative). Only
+// there does ReLU(identity(x)) = x hold.
+func nonNegative(a ir.Arch, after int) bool {
+	for _, l := range a.Layers[:after] {
+		if l.Kind == ir.Conv || l.Kind == ir.FC {
+			return true
+		}
+	}
+	return false
+}
+
+// Actions lists every insertion point (after layer 1 .. the layer before SM)
+// with every kernel size of the space for convolutions.
+func (Transform) Actions(_ context.Context, net sdk.Network, s ir.Space) ([]sdk.Action, error) {
+	if net.Arch.Family() != ir.FamilyPlain {
+		return nil, nil
+	}
+	var out []sdk.Action
+	for after := 1; after < len(net.Arch.Layers); after++ {
+		if !nonNegative(net.Arch, after) {
+			continue
+		}
+		if fcRegion(net.Arch, after) {
+			out = append(out, sdk.Action{Transform: "deeper", Args: map[string]int{"after": after}})
+			continue
+		}
+		for _, k := range s.Kernels {
+			if k == 1 || k == 3 || k == 5 {
+				out = append(out, sdk.Action{Transform: "deeper", Args: map[string]int{"after": after, "kernel": k}})
+			}
+		}
+	}
+	return out, nil
+}
+
+// Apply inserts the identity layer.
+func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host) (sdk.ApplyResult, error) {
+	net := req.Net
+	if net.Arch.Family() != ir.FamilyPlain {
+		return sdk.ApplyResult{}, fmt.Errorf("deeper applies to plain CNNs; use densedeeper for DenseNets")
+	}
+	g, err := netedit.CheckWeights(net)
+	if err != nil {
+		return sdk.ApplyResult{}, err
+	}
+	after, err := netedit.Layer(net.Arch, req.Action.Args, "after")
+	if err != nil {
+		return sdk.ApplyResult{}, err
+	}
+	if after == len(net.Arch.Layers) {
+		return sdk.ApplyResult{}, fmt.Errorf("after=%d is the final SM layer: nothing can be inserted after it", after)
+	}
+	if !nonNegative(net.Arch, after) {
+		return sdk.ApplyResult{}, fmt.Errorf("after=%d: the output of layer %d can be negative (no C or FC before it), so an identity layer followed by ReLU would not preserve the function", after, after)
+	}
+	fc := fcRegion(net.Arch, after)
+	kernel, hasKernel := req.Action.Args["kernel"]
+	if wantFC, ok := req.Action.Args["fc"]; ok && wantFC != 0 && !fc {
+		return sdk.ApplyResult{}, fmt.Errorf("an FC layer cannot be inserted after layer %d (%s): it would sit among convolutions; only after an FC or GAP", after, net.Arch.Layers[after-1])
+	}
+	if fc && hasKernel {
+		return sdk.ApplyResult{}, fmt.Errorf("after layer %d (%s) the new layer must be FC, which takes no kernel size", after, net.Arch.Layers[after-1])
+	}
+	if !fc && !hasKernel {
+		return sdk.ApplyResult{}, fmt.Errorf("a convolution inserted after layer %d needs kernel=1, 3 or 5", after)
+	}
+	if !fc && kernel != 1 && kernel != 3 && kernel != 5 {
+		return sdk.ApplyResult{}, fmt.Errorf("kernel=%d: a new convolution's kernel size must be 1, 3 or 5", kernel)
+	}
+	nodes := g.LayerNodes(after)
+	outID := nodes[len(nodes)-1]
+	shape := g.Nodes[outID].Out
+	act, b, err := netedit.Activations(ctx, host, g, net.Weights, outID, BatchSize)
+	if err != nil {
+		return sdk.ApplyResult{}, err
+	}
+	r := rand.New(rand.NewSource(req.Seed))
+	noise := netedit.NoiseScale(req.Noise, DefaultNoise)
+	var layer ir.Layer
+	var kw *tensor.Tensor
+	var mean, variance []float64
+	ni := after + 1
+	prefix := fmt.Sprintf("l%d", ni)
+	if fc {
+		u := shape.Size()
+		layer = ir.Layer{Kind: ir.FC, Units: u}
+		kw = tensor.New(u, u)
+		for i := 0; i < u; i++ {
+			kw.Data[i*u+i] = 1
+		}
+		mean, variance, _ = netedit.ChannelStats(act, b, ir.Shape{C: u, H: 1, W: 1})
+		prefix += ".fc"
+	} else {
+		c := shape.C
+		layer = ir.Layer{Kind: ir.Conv, Filters: c, Kernel: kernel, Stride: 1}
+		kw = tensor.New(c, c, kernel, kernel)
+		centre := (kernel - 1) / 2
+		for i := 0; i < c; i++ {
+			kw.Data[((i*c+i)*kernel+centre)*kernel+centre] = 1
+		}
+		mean, variance, _ = netedit.ChannelStats(act, b, shape)
+		prefix += ".conv"
+	}
+	if noise > 0 {
+		std := netedit.Std(kw.Data)
+		for i := range kw.Data {
+			kw.Data[i] += float32(r.NormFloat64() * noise * std)
+		}
+	}
+	w := netedit.Shift(net.Weights, after, 1)
+	w[prefix+".weight"] = kw
+	for k, v := range netedit.IdentityBN(fmt.Sprintf("l%d.bn", ni), mean, variance, nil) {
+		w[k] = v
+	}
+	a := net.Arch.Clone()
+	a.Layers = append(a.Layers[:after], append([]ir.Layer{layer}, a.Layers[after:]...)...)
+	return sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: net.Input, Weights: w},
+		Record:  fmt.Sprintf("deeper: inserted %s as layer %d after layer %d (%s); inverse: remove layer %d", layer, ni, after, net.Arch.Layers[after-1], ni),
+		Details: map[string][]int{"after": {after}, "layer": {ni}, "kernel": {kernel}}}, nil
+}

@@ -1,0 +1,70 @@
+package deeper
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/nn"
+	"github.com/eas-go/eas/dsl"
+	"github.com/eas-go/eas/plugins/sdk"
+	"github.com/eas-go/eas/transforms/verify"
+)
+
+func TestPreservesFunction(t *testing.T) {
+	ctx := context.Background()
+	rep, err := verify.Preservation(ctx, New(), verify.Options{Family: ir.FamilyPlain, Cases: 200, Seed: 1, Noise: 0, Tol: 1e-5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Applied < 190 || len(rep.Failures) > 0 {
+		t.Fatalf("%d/%d applied, %d failures, worst %s", rep.Applied, rep.Cases, len(rep.Failures), rep.Worst)
+	}
+	t.Logf("%d networks, max relative difference %.2g", rep.Applied, rep.MaxRelDiff)
+	// Training mode on the batch the BN statistics came from: the first
+	// training loss is the parent's.
+	rep, err = verify.Preservation(ctx, New(), verify.Options{Family: ir.FamilyPlain, Cases: 100, Seed: 3, Noise: 0, Tol: 1e-5, Train: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Failures) > 0 {
+		t.Fatalf("training mode: %d failures, worst %s", len(rep.Failures), rep.Worst)
+	}
+	rep, err = verify.Preservation(ctx, New(), verify.Options{Family: ir.FamilyPlain, Cases: 100, Seed: 2, Noise: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.MaxRelDiff > 0.05 || rep.MaxRelDiff == 0 {
+		t.Errorf("default noise: max relative difference %.3g, want small but non-zero", rep.MaxRelDiff)
+	}
+	t.Logf("default noise (1e-3 std): max relative difference %.3g", rep.MaxRelDiff)
+}
+
+func TestInvalidRequests(t *testing.T) {
+	a := dsl.MustArch("C(4,3,1) P(2,2,MAX) FC(8) SM(3)")
+	g, _ := ir.Lower(a, ir.Shape{C: 3, H: 8, W: 8})
+	n := sdk.Network{Arch: a, Input: g.Input, Weights: nn.InitParams(g, 1)}
+	host := verify.Host{Shape: g.Input}
+	for _, c := range []struct {
+		args map[string]int
+		want string
+	}{
+		{map[string]int{"after": 1, "kernel": 7}, "must be 1, 3 or 5"},
+		{map[string]int{"after": 1, "kernel": 2}, "must be 1, 3 or 5"},
+		{map[string]int{"after": 1, "fc": 1}, "cannot be inserted"},
+		{map[string]int{"after": 1}, "needs kernel"},
+		{map[string]int{"after": 3, "kernel": 3}, "must be FC"},
+		{map[string]int{"after": 4}, "final SM"},
+		{map[string]int{"after": 7}, "out of range"},
+	} {
+		_, err := New().Apply(context.Background(), sdk.ApplyRequest{Net: n, Action: sdk.Action{Transform: "deeper", Args: c.args}}, host)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want %q", c.args, err, c.want)
+		}
+	}
+	res, err := New().Apply(context.Background(), sdk.ApplyRequest{Net: n, Action: sdk.Action{Transform: "deeper", Args: map[string]int{"after": 2, "kernel": 5}}}, host)
+	if err != nil || res.Net.Arch.String() != "C(4,3,1) P(2,2,MAX) C(4,5,1) FC(8) SM(3)" {
+		t.Errorf("insert after pooling: %v %v", res.Net.Arch, err)
+	}
+}

@@ -1,0 +1,199 @@
+// Package wider is Net2Wider for plain CNNs (paper Eqs. 1-3): a convolution
+// or fully-connected layer gets more units, each new unit a copy of a
+// randomly chosen old one; the next weight layer divides its input weights
+// by the number of copies, so the network computes the same function.
+package wider
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/tensor"
+	"github.com/eas-go/eas/plugins/sdk"
+	"github.com/eas-go/eas/transforms/internal/netedit"
+)
+
+// DefaultNoise is the authors' code's noise on new units: N(0, (0.01*std)^2).
+const DefaultNoise = 0.01
+
+// Transform is the built-in "wider".
+type Transform struct{}
+
+// New returns the transform.
+func New() sdk.Transform { return Transform{} }
+
+// Describe names the transform and its arguments.
+func (Transform) Describe(context.Context) (sdk.Info, error) {
+	return sdk.Info{Name: "wider", Kind: sdk.KindTransform, Version: "1.0", Families: []string{string(ir.FamilyPlain)},
+		Params:      []string{"layer", "to"},
+		Description: "Net2Wider: widen a C or FC layer to the next width of the search space (or to=N), preserving the function"}, nil
+}
+
+func widthList(l ir.Layer, s ir.Space) []int {
+	if l.Kind == ir.Conv {
+		return s.Filters
+	}
+	return s.Units
+}
+
+func width(l ir.Layer) int {
+	if l.Kind == ir.Conv {
+		return l.Filters
+	}
+	return l.Units
+}
+
+// Actions lists every conv and FC layer below the maximum of its width list.
+func (Transform) Actions(_ context.Context, net sdk.Network, s ir.Space) ([]sdk.Action, error) {
+	if net.Arch.Family() != ir.FamilyPlain {
+		return nil, nil
+	}
+	var out []sdk.Action
+	for i, l := range net.Arch.Layers {
+		if l.Kind != ir.Conv && l.Kind != ir.FC {
+			continue
+		}
+		if _, ok := ir.Next(widthList(l, s), width(l)); ok {
+			out = append(out, sdk.Action{Transform: "wider", Args: map[string]int{"layer": i + 1}})
+		}
+	}
+	return out, nil
+}
+
+// Apply widens one layer.
+func (Transform) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk.ApplyResult, error) {
+	net := req.Net
+	if net.Arch.Family() != ir.FamilyPlain {
+		return sdk.ApplyResult{}, fmt.Errorf("wider applies to plain CNNs; use densewider for DenseNets")
+	}
+	g, err := netedit.CheckWeights(net)
+	if err != nil {
+		return sdk.ApplyResult{}, err
+	}
+	li, err := netedit.Layer(net.Arch, req.Action.Args, "layer")
+	if err != nil {
+		return sdk.ApplyResult{}, err
+	}
+	l := net.Arch.Layers[li-1]
+	if l.Kind != ir.Conv && l.Kind != ir.FC {
+		return sdk.ApplyResult{}, fmt.Errorf("layer %d is %s: only C and FC layers can be widened", li, l)
+	}
+	old := width(l)
+	nw, ok := req.Action.Args["to"]
+	if !ok {
+		if nw, ok = ir.Next(widthList(l, req.Space), old); !ok {
+			return sdk.ApplyResult{}, fmt.Errorf("layer %d (%s) is already at the largest width of the search space", li, l)
+		}
+	}
+	if nw <= old {
+		return sdk.ApplyResult{}, fmt.Errorf("cannot widen layer %d (%s) to %d: the new width must be larger than %d", li, l, nw, old)
+	}
+	r := rand.New(rand.NewSource(req.Seed))
+	remap := netedit.Remap(old, nw, r)
+	counts := netedit.Counts(remap, old)
+	w := netedit.Clone(net.Weights)
+	prefix := fmt.Sprintf("l%d.conv", li)
+	if l.Kind == ir.FC {
+		prefix = fmt.Sprintf("l%d.fc", li)
+	}
+	noise := netedit.NoiseScale(req.Noise, DefaultNoise)
+	// The widened layer: copy output units (rows) by the remap, noise on new ones.
+	ow := net.Weights[prefix+".weight"]
+	row := len(ow.Data) / old
+	nt := tensor.New(append([]int{nw}, ow.Shape[1:]...)...)
+	std := netedit.Std(ow.Data)
+	for j, src := range remap {
+		copy(nt.Data[j*row:(j+1)*row], ow.Data[src*row:(src+1)*row])
+		if j >= old && noise > 0 {
+			for k := j * row; k < (j+1)*row; k++ {
+				nt.Data[k] += float32(r.NormFloat64() * noise * std)
+			}
+		}
+	}
+	w[prefix+".weight"] = nt
+	if b, ok := net.Weights[prefix+".bias"]; ok {
+		w[prefix+".bias"] = gather(b, remap, 1)
+	}
+	for _, s := range []string{".weight", ".bias", ".running_mean", ".running_var"} {
+		name := fmt.Sprintf("l%d.bn%s", li, s)
+		w[name] = gather(net.Weights[name], remap, 1)
+	}
+	// The next weight layer reads the widened units: split its input weights.
+	ci, err := consumer(net.Arch, li)
+	if err != nil {
+		return sdk.ApplyResult{}, err
+	}
+	first := g.LayerNodes(ci)[0]
+	in := g.Nodes[g.Nodes[first].Inputs[0]].Out
+	cname := g.Nodes[first].Name + ".weight"
+	cw := net.Weights[cname]
+	w[cname] = splitInputs(cw, remap, counts, old, in.H*in.W)
+	a := net.Arch.Clone()
+	if l.Kind == ir.Conv {
+		a.Layers[li-1].Filters = nw
+	} else {
+		a.Layers[li-1].Units = nw
+	}
+	return sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: net.Input, Weights: w},
+		Record:  fmt.Sprintf("wider layer %d: %s -> %s (new units copy %v)", li, l, a.Layers[li-1], remap[old:]),
+		Details: map[string][]int{"layer": {li}, "old": {old}, "new": {nw}, "remap": remap}}, nil
+}
+
+// consumer is the first weight layer after li (pooling, dropout and GAP pass
+// channels through unchanged).
+func consumer(a ir.Arch, li int) (int, error) {
+	for k := li + 1; k <= len(a.Layers); k++ {
+		switch a.Layers[k-1].Kind {
+		case ir.Pool, ir.Dropout, ir.GAP:
+			continue
+		case ir.Conv, ir.FC, ir.Softmax:
+			return k, nil
+		default:
+			return 0, fmt.Errorf("layer %d (%s) after the widened layer is not supported by wider", k, a.Layers[k-1])
+		}
+	}
+	return 0, fmt.Errorf("no weight layer after layer %d", li)
+}
+
+// gather builds a tensor whose unit j is t's unit remap[j] (units of size unit).
+func gather(t *tensor.Tensor, remap []int, unit int) *tensor.Tensor {
+	out := tensor.New(len(remap) * unit)
+	for j, s := range remap {
+		copy(out.Data[j*unit:(j+1)*unit], t.Data[s*unit:(s+1)*unit])
+	}
+	if len(t.Shape) == 1 {
+		out.Shape = []int{len(remap)}
+	}
+	return out
+}
+
+// splitInputs rewrites a consumer weight [out, old*hw(*...)] for the widened
+// input: input unit j takes old unit remap[j]'s weights divided by its count.
+// Works for conv weights [F, C, k, k] (hw = 1 block of k*k per channel) and
+// FC weights [U, C*H*W] alike: each input channel owns a contiguous block.
+func splitInputs(t *tensor.Tensor, remap, counts []int, old, hw int) *tensor.Tensor {
+	outs := t.Shape[0]
+	per := len(t.Data) / outs // values per output unit
+	block := per / old        // values per input channel
+	_ = hw
+	nt := tensor.New(append([]int{outs}, t.Shape[1:]...)...)
+	if len(t.Shape) == 2 {
+		nt.Shape = []int{outs, len(remap) * block}
+	} else {
+		nt.Shape[1] = len(remap)
+	}
+	nt.Data = make([]float32, outs*len(remap)*block)
+	for o := 0; o < outs; o++ {
+		src := t.Data[o*per : (o+1)*per]
+		dst := nt.Data[o*len(remap)*block : (o+1)*len(remap)*block]
+		for j, s := range remap {
+			inv := 1 / float32(counts[s])
+			for k := 0; k < block; k++ {
+				dst[j*block+k] = src[s*block+k] * inv
+			}
+		}
+	}
+	return nt
+}
