@@ -1,0 +1,199 @@
+// Package densedeeper inserts a layer into a DenseNet block (paper Eq. 5).
+// The new layer's filters each replicate one randomly chosen input channel,
+// and every later consumer splits its weights over the original channel and
+// its replica.
+//
+// Exactness with pre-activation layers: the features a dense layer reads can
+// be negative, and the layer itself is BN -> ReLU -> conv. The new layer
+// therefore uses its bottleneck path with BN1 set to x -> x + s (s makes
+// the value positive on the data: twice the most negative value seen on a
+// host batch plus half a standard deviation), a 1x1 convolution that selects
+// the replicated channels, BN2 as the identity and a centred 3x3 identity
+// kernel. Its output is x + s; every consumer's BatchNorm running mean for
+// the replica is raised by s, which cancels the offset exactly, in evaluation
+// and in training mode. What is not preserved is a value below -s, which the
+// ReLU would clip; s is chosen so that does not happen on the data's range.
+package densedeeper
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand"
+	"regexp"
+	"strconv"
+
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/tensor"
+	"github.com/eas-go/eas/plugins/sdk"
+	"github.com/eas-go/eas/transforms/internal/netedit"
+)
+
+// DefaultNoise on the new kernels: 1e-3 * std, as Net2Deeper.
+const DefaultNoise = 1e-3
+
+// BatchSize of the host batch the statistics come from.
+const BatchSize = 64
+
+// Transform is the built-in "densedeeper".
+type Transform struct{}
+
+// New returns the transform.
+func New() sdk.Transform { return Transform{} }
+
+// Describe names the transform and its arguments.
+func (Transform) Describe(context.Context) (sdk.Info, error) {
+	return sdk.Info{Name: "densedeeper", Kind: sdk.KindTransform, Version: "1.0", Families: []string{string(ir.FamilyDenseNet)},
+		Params:      []string{"layer", "after"},
+		Description: "DenseNet deeper: insert a layer replicating existing channels into a dense block, after its layer `after` (0 = first)"}, nil
+}
+
+// Actions lists every insertion point of every dense block.
+func (Transform) Actions(_ context.Context, net sdk.Network, _ ir.Space) ([]sdk.Action, error) {
+	var out []sdk.Action
+	for i, l := range net.Arch.Layers {
+		if l.Kind != ir.DenseBlock {
+			continue
+		}
+		for a := 0; a <= len(l.Dense); a++ {
+			out = append(out, sdk.Action{Transform: "densedeeper", Args: map[string]int{"layer": i + 1, "after": a}})
+		}
+	}
+	return out, nil
+}
+
+var denseName = regexp.MustCompile(`^l(\d+)\.(\d+)\.(.*)$`)
+
+// Apply inserts the layer.
+func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host) (sdk.ApplyResult, error) {
+	net := req.Net
+	g, err := netedit.CheckWeights(net)
+	if err != nil {
+		return sdk.ApplyResult{}, err
+	}
+	L, err := netedit.DenseBlockArg(net.Arch, req.Action.Args, "layer")
+	if err != nil {
+		return sdk.ApplyResult{}, err
+	}
+	db := net.Arch.Layers[L-1]
+	after, ok := req.Action.Args["after"]
+	if !ok || after < 0 || after > len(db.Dense) {
+		return sdk.ApplyResult{}, fmt.Errorf("after=%d is out of range: block %d has layers 1..%d (0 inserts first)", after, L, len(db.Dense))
+	}
+	consumers, err := netedit.BlockConsumers(net.Arch, L, after+1)
+	if err != nil {
+		return sdk.ApplyResult{}, err
+	}
+	growth := db.Dense[max(after, 1)-1].Growth
+	widths := netedit.BlockWidths(g, net.Arch, L)
+	cin := widths[after]
+	// Statistics of the features the new layer reads, on a host batch.
+	node := g.Nodes[g.LayerNodes(L)[0]].Inputs[0] // the block's input
+	if after > 0 {
+		for _, id := range g.LayerNodes(L) {
+			if n := g.Nodes[id]; n.Op == ir.OpConcat && n.Sub == after {
+				node = id
+			}
+		}
+	}
+	act, b, err := netedit.Activations(ctx, host, g, net.Weights, node, BatchSize)
+	if err != nil {
+		return sdk.ApplyResult{}, err
+	}
+	mean, variance, minimum := netedit.ChannelStats(act, b, g.Nodes[node].Out)
+	shift := make([]float64, cin)
+	for c := range shift {
+		shift[c] = 2*math.Max(0, -minimum[c]) + 0.5*math.Sqrt(variance[c]) + 1e-3
+	}
+	r := rand.New(rand.NewSource(req.Seed))
+	pick := make([]int, growth)
+	for k := range pick {
+		pick[k] = r.Intn(cin)
+	}
+	// Rename later dense layers of the block: l{L}.{m} -> l{L}.{m+1} for m > after.
+	w := tensor.Map{}
+	for k, v := range net.Weights {
+		if sm := denseName.FindStringSubmatch(k); sm != nil && sm[1] == strconv.Itoa(L) {
+			if m, _ := strconv.Atoi(sm[2]); m > after {
+				k = fmt.Sprintf("l%d.%d.%s", L, m+1, sm[3])
+			}
+		}
+		w[k] = v
+	}
+	p := fmt.Sprintf("l%d.%d", L, after+1)
+	for k, v := range netedit.IdentityBN(p+".bn1", mean, variance, shift) {
+		w[k] = v
+	}
+	sel := tensor.New(growth, cin, 1, 1)
+	zMean, zVar := make([]float64, growth), make([]float64, growth)
+	for k, c := range pick {
+		sel.Data[k*cin+c] = 1
+		zMean[k], zVar[k] = mean[c]+shift[c], variance[c]
+	}
+	for k, v := range netedit.IdentityBN(p+".bn2", zMean, zVar, nil) {
+		w[k] = v
+	}
+	id := tensor.New(growth, growth, 3, 3)
+	for k := 0; k < growth; k++ {
+		id.Data[(k*growth+k)*9+4] = 1
+	}
+	if noise := netedit.NoiseScale(req.Noise, DefaultNoise); noise > 0 {
+		for _, t := range []*tensor.Tensor{sel, id} {
+			std := netedit.Std(t.Data)
+			for i := range t.Data {
+				t.Data[i] += float32(r.NormFloat64() * noise * std)
+			}
+		}
+	}
+	w[p+".conv1.weight"], w[p+".conv2.weight"] = sel, id
+	// Consumers: channels [cin, cin+growth) are the replicas; later ones move up.
+	copies := make([]int, cin)
+	for _, c := range pick {
+		copies[c]++
+	}
+	for ci, c := range consumers {
+		if ci < len(consumers)-1 { // a later dense layer, renamed
+			m := after + 1 + ci
+			c = netedit.Consumer{BN: rename(c.BN, L, m), Weight: rename(c.Weight, L, m)}
+		}
+		inOld := widths[len(widths)-1]
+		if ci < len(consumers)-1 {
+			inOld = widths[after+1+ci-1]
+		}
+		var rm netedit.InputRemap
+		for n := 0; n < inOld+growth; n++ {
+			src, div, sh := n, float32(1), 0.0
+			switch {
+			case n < cin:
+				div = float32(1 + copies[n])
+			case n < cin+growth:
+				src = pick[n-cin]
+				div, sh = float32(1+copies[src]), shift[src]
+			default:
+				src = n - growth
+			}
+			rm.Src, rm.Div, rm.Shift = append(rm.Src, src), append(rm.Div, div), append(rm.Shift, sh)
+		}
+		if err := c.Apply(w, rm); err != nil {
+			return sdk.ApplyResult{}, err
+		}
+	}
+	a := net.Arch.Clone()
+	netedit.FixTransition(&a, g, L)
+	d := a.Layers[L-1].Dense
+	nd := ir.DenseLayer{Growth: growth, Bottleneck: growth}
+	a.Layers[L-1].Dense = append(d[:after:after], append([]ir.DenseLayer{nd}, d[after:]...)...)
+	return sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: net.Input, Weights: w},
+		Record: fmt.Sprintf("densedeeper block %d: inserted layer %d (growth %d) replicating channels %v; inverse: remove it and merge the replicas",
+			L, after+1, growth, pick),
+		Details: map[string][]int{"layer": {L}, "after": {after}, "growth": {growth}, "channels": pick}}, nil
+}
+
+// rename moves "l{L}.{m}.x" to "l{L}.{m+1}.x" (the consumer list was built on
+// the old numbering).
+func rename(name string, L, m int) string {
+	if sm := denseName.FindStringSubmatch(name); sm != nil && sm[1] == strconv.Itoa(L) && sm[2] == strconv.Itoa(m) {
+		return fmt.Sprintf("l%d.%d.%s", L, m+1, sm[3])
+	}
+	return name
+}
