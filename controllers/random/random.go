@@ -1,0 +1,81 @@
+// Package random is the random-search baseline of the paper's Figure 5: it
+// uses the same action space as the RL controller (actspace) with uniform
+// choices: every candidate layer of a wider step is widened with probability
+// 1/2; a deeper step picks a block, then a position in it, then a kernel
+// size, each uniformly.
+package random
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/eas-go/eas/controllers/internal/actspace"
+	"github.com/eas-go/eas/controllers/internal/rng"
+	"github.com/eas-go/eas/plugins/sdk"
+)
+
+// Controller is the built-in "random".
+type Controller struct {
+	r *rng.R
+}
+
+// New returns a controller (seeded by Configure).
+func New() sdk.Controller { return &Controller{r: rng.New(0)} }
+
+// Describe names the controller.
+func (*Controller) Describe(context.Context) (sdk.Info, error) {
+	return sdk.Info{Name: "random", Kind: sdk.KindController, Version: "1.0", Families: []string{"plain", "densenet"},
+		Description: "random search over the RL controller's action space, uniform choices"}, nil
+}
+
+// Configure seeds the generator.
+func (c *Controller) Configure(_ context.Context, cfg sdk.ControllerConfig) error {
+	c.r = rng.New(cfg.Seed)
+	return nil
+}
+
+// Propose chooses uniformly.
+func (c *Controller) Propose(_ context.Context, req sdk.StepRequest) ([][]sdk.Action, error) {
+	out := make([][]sdk.Action, len(req.Nets))
+	for i, cands := range req.Candidates {
+		if len(cands) == 0 {
+			continue
+		}
+		if actspace.IsMulti(req.Transform) {
+			for _, a := range cands {
+				if c.r.Float64() < 0.5 {
+					out[i] = append(out[i], a)
+				}
+			}
+			continue
+		}
+		t := actspace.TreeOf(req.Nets[i].Arch, req.Transform, cands)
+		b := t.Blocks[c.r.Intn(len(t.Blocks))]
+		p := b.Positions[c.r.Intn(len(b.Positions))]
+		out[i] = []sdk.Action{p.Options[c.r.Intn(len(p.Options))].Action}
+	}
+	return out, nil
+}
+
+// Observe does nothing: random search does not learn.
+func (*Controller) Observe(context.Context, int, []float64, []bool) error { return nil }
+
+type state struct {
+	RNG uint64 `json:"rng"`
+}
+
+// Save stores the generator state.
+func (c *Controller) Save(context.Context) ([]byte, error) {
+	return json.Marshal(state{RNG: c.r.State})
+}
+
+// Load restores it.
+func (c *Controller) Load(_ context.Context, b []byte) error {
+	var s state
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("random controller state: %w", err)
+	}
+	c.r = &rng.R{State: s.RNG}
+	return nil
+}
