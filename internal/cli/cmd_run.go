@@ -1,11 +1,422 @@
 package cli
 
-import "errors"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
 
-// RunCmd is a placeholder until its issue lands.
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/eas-go/eas/controllers/builtin"
+	"github.com/eas-go/eas/core/checkpoint"
+	"github.com/eas-go/eas/core/experiment"
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/nn"
+	"github.com/eas-go/eas/core/report"
+	"github.com/eas-go/eas/core/search"
+	"github.com/eas-go/eas/core/store"
+	"github.com/eas-go/eas/core/train"
+	"github.com/eas-go/eas/dsl"
+	"github.com/eas-go/eas/dsl/diag"
+	"github.com/eas-go/eas/plugins/sdk"
+	tbuiltin "github.com/eas-go/eas/transforms/builtin"
+)
+
+// RunCmd runs the searches of an experiment file.
 type RunCmd struct {
-	Args []string `arg:"" optional:""`
+	File      string            `arg:"" type:"existingfile" help:"Experiment file (.eas)."`
+	Out       string            `default:"runs" help:"Folder for run directories (runs/<experiment>/<search>/)."`
+	Resume    bool              `help:"Continue an interrupted run in the same folder instead of refusing to overwrite it."`
+	Evaluator string            `default:"local" enum:"local,virtual" help:"local: train every child; virtual: score architectures by a deterministic formula (seconds, for dry runs)."`
+	Workers   int               `help:"Children trained in parallel (0: one; each uses all engine workers)."`
+	Data      map[string]string `help:"Dataset location overrides, NAME=PATH (also EAS_DATA_<NAME>)."`
+	Plain     bool              `help:"One line per event instead of progress bars."`
+	Search    []string          `help:"Run only these searches (default: all)."`
 }
 
-// Run reports that the command is not built yet.
-func (c *RunCmd) Run(g *Globals) error { return errors.New("run: not implemented yet") }
+type ckptAdapter struct{}
+
+func (ckptAdapter) Save(path string, n sdk.Network, meta map[string]string) error {
+	return checkpoint.Save(path, n.Arch, n.Input, n.Weights, meta)
+}
+
+func (ckptAdapter) Load(path string) (sdk.Network, error) {
+	ck, err := checkpoint.Load(path)
+	if err != nil {
+		return sdk.Network{}, err
+	}
+	a, l := dsl.ParseArch(path, ck.ArchString)
+	if err := l.Err(); err != nil {
+		return sdk.Network{}, err
+	}
+	g, err := ir.Lower(a, ck.Input)
+	if err != nil {
+		return sdk.Network{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := ck.Verify(g); err != nil {
+		return sdk.Network{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return sdk.Network{Arch: a, Input: ck.Input, Weights: ck.Weights()}, nil
+}
+
+// Run performs the experiment.
+func (c *RunCmd) Run(g *Globals) error {
+	src, err := os.ReadFile(c.File)
+	if err != nil {
+		return err
+	}
+	e, l := dsl.ParseExperiment(c.File, src)
+	diag.Write(g.Stderr, string(src), l)
+	if l.HasErrors() {
+		return Exit(1)
+	}
+	dsl.ResolveData(&e.Dataset, c.Data, filepath.Dir(c.File))
+	expDir := filepath.Join(c.Out, e.Name)
+	if _, err := os.Stat(filepath.Join(expDir, "start.safetensors")); err == nil && !c.Resume {
+		return fmt.Errorf("%s already holds a run: add --resume to continue it, or choose another --out", expDir)
+	}
+	if err := os.MkdirAll(expDir, 0o755); err != nil {
+		return err
+	}
+	if err := writeProvenance(expDir, src); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := newLogger(g, c.Plain)
+	virtual := c.Evaluator == "virtual"
+	var data *splitData
+	in := e.Start.Input
+	if !virtual {
+		log.printf("loading %s data from %s", e.Dataset.Kind, e.Dataset.Path)
+		data, err = loadData(e.Dataset.Kind+":"+e.Dataset.Path, e.Dataset.Validation, e.Dataset.ValidationSeed, e.Dataset.Limit, e.Dataset.Normalize, e.Dataset.Augment)
+		if err != nil {
+			return fmt.Errorf("dataset %q: %w (set --data %s=PATH or EAS_DATA_%s)", e.Dataset.Name, err, e.Dataset.Name, strings.ToUpper(e.Dataset.Name))
+		}
+		in = data.train.Shape
+		log.printf("data: %s", data.describe())
+	}
+	log.printf("engine: %s, %d workers", nn.BLASName(), nn.Workers)
+	start, startAcc, err := c.startNetwork(ctx, e, expDir, in, data, log)
+	if err != nil {
+		return err
+	}
+	var eval search.Evaluator = &search.Virtual{Delay: virtualDelay()}
+	if !virtual {
+		eval = &search.Local{Data: data, Workers: max(1, c.Workers)}
+	}
+	var dirs []string
+	for _, s := range e.Searches {
+		if len(c.Search) > 0 && !contains(c.Search, s.Name) {
+			continue
+		}
+		dir := filepath.Join(expDir, s.Name)
+		dirs = append(dirs, dir)
+		if err := c.runSearch(ctx, e, s, dir, start, startAcc, eval, data, log); err != nil {
+			return fmt.Errorf("search %q: %w", s.Name, err)
+		}
+	}
+	if e.Final.Top > 0 && !virtual {
+		for _, dir := range dirs {
+			if err := c.final(ctx, e, dir, eval, log); err != nil {
+				return err
+			}
+		}
+	}
+	ss, err := report.Load(expDir)
+	if err != nil {
+		return err
+	}
+	every := 10
+	if len(e.Searches) > 0 {
+		every = e.Searches[0].PerEpisode
+	}
+	fmt.Fprintln(g.Stdout)
+	files, err := report.Write(g.Stdout, expDir, ss, e.Report, every)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.Stdout, "wrote %d report files to %s (report.md, *.csv, *.png, *.svg)\n", len(files), expDir)
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// virtualDelay reads EAS_VIRTUAL_DELAY (e.g. 50ms), used by crash tests.
+func virtualDelay() time.Duration {
+	d, _ := time.ParseDuration(os.Getenv("EAS_VIRTUAL_DELAY"))
+	return d
+}
+
+func writeProvenance(dir string, src []byte) error {
+	if err := store.WriteFileAtomic(filepath.Join(dir, "experiment.eas"), src); err != nil {
+		return err
+	}
+	v := map[string]string{"go": runtime.Version(), "blas": nn.BLASName(), "os": runtime.GOOS + "/" + runtime.GOARCH,
+		"started": time.Now().UTC().Format(time.RFC3339)}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v["eas"] = bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				v["revision"] = s.Value
+			}
+		}
+	}
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return store.WriteFileAtomic(filepath.Join(dir, "versions.json"), b)
+}
+
+// startNetwork trains (or loads) the start network once for all searches.
+func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir string, in ir.Shape, data *splitData, log *logger) (sdk.Network, float64, error) {
+	path := filepath.Join(dir, "start.safetensors")
+	ck := ckptAdapter{}
+	if n, err := ck.Load(path); err == nil {
+		meta, _ := checkpoint.Load(path)
+		var acc float64
+		fmt.Sscan(meta.Meta["val_acc"], &acc)
+		log.printf("start network from %s: %s (validation accuracy %.2f%%)", path, n.Arch, 100*acc)
+		return n, acc, nil
+	}
+	var net sdk.Network
+	if e.Start.Checkpoint != "" {
+		n, err := ck.Load(e.Start.Checkpoint)
+		if err != nil {
+			return net, 0, err
+		}
+		net = n
+	} else {
+		a := e.Start.Arch
+		g, err := ir.Lower(a, in)
+		if err != nil {
+			return net, 0, fmt.Errorf("start network on %s images: %w", shapeHWC(in), err)
+		}
+		net = sdk.Network{Arch: a, Input: in, Weights: nn.InitParams(g, e.Start.Train.Seed+1)}
+	}
+	g, err := ir.Lower(net.Arch, net.Input)
+	if err != nil {
+		return net, 0, err
+	}
+	var acc float64
+	if data == nil {
+		acc = search.VirtualScore(net.Arch, net.Input)
+	} else {
+		if got := g.Nodes[g.Output()].Out.C; got != data.train.Classes {
+			return net, 0, fmt.Errorf("the start network ends in SM(%d) but the data set has %d classes", got, data.train.Classes)
+		}
+		tr := e.Start.Train
+		if e.Start.Checkpoint != "" && tr.Epochs == experiment.PaperChild().Epochs {
+			tr.Epochs = 0 // a given checkpoint is used as it is unless epochs are set
+		}
+		log.printf("training the start network %s for %d epochs", net.Arch, tr.Epochs)
+		bar := newEpochBar(log.w, c.Plain)
+		res, err := train.Train(ctx, g, net.Weights, data.Train(tr.Seed, tr.Batch), data.Val(256), train.Config{Training: tr}, bar.event)
+		if err != nil {
+			return net, 0, fmt.Errorf("training the start network: %w", err)
+		}
+		acc = res.ValAcc
+	}
+	if err := checkpoint.Save(path, net.Arch, net.Input, net.Weights, map[string]string{"val_acc": fmt.Sprint(acc)}); err != nil {
+		return net, 0, err
+	}
+	log.printf("start network: %s, validation accuracy %.2f%%", net.Arch, 100*acc)
+	return net, acc, nil
+}
+
+func (c *RunCmd) runSearch(ctx context.Context, e *experiment.Experiment, s experiment.Search, dir string, start sdk.Network, startAcc float64,
+	eval search.Evaluator, data *splitData, log *logger) error {
+	st, err := store.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if st.Dropped {
+		log.printf("%s: dropped a torn last record left by a crash", dir)
+	}
+	hasStart := false
+	for _, r := range st.Records() {
+		hasStart = hasStart || r.Kind == "start"
+	}
+	if !hasStart {
+		g, _ := ir.Lower(start.Arch, start.Input)
+		p, m := g.Cost()
+		if err := st.Append(store.Record{Kind: "start", Stage: 1, Arch: start.Arch.String(), Hash: start.Arch.Hash(), Depth: start.Arch.Depth(),
+			Params: p, MAdds: m, ValAcc: startAcc, Status: store.StatusOK, Weights: "../start.safetensors"}); err != nil {
+			return err
+		}
+	}
+	ctrl, ok := builtin.Get(s.Controller)
+	if !ok {
+		return fmt.Errorf("controller %q is not built in (built-ins: %s); plugin controllers need the plugin host", s.Controller, strings.Join(builtin.Names(), ", "))
+	}
+	tfs := map[string]sdk.Transform{}
+	for _, step := range s.Steps {
+		t, ok := tbuiltin.Get(step.Transform)
+		if !ok {
+			return fmt.Errorf("transform %q is not built in (built-ins: %s); plugin transforms need the plugin host", step.Transform, strings.Join(tbuiltin.Names(), ", "))
+		}
+		tfs[step.Transform] = t
+	}
+	var d search.Data
+	if data != nil {
+		d = data
+	}
+	r := &search.Runner{Exp: e, Search: s, Transforms: tfs, Controller: ctrl, Eval: eval, Data: d, Store: st, Ckpt: ckptAdapter{},
+		Start: start, StartAcc: startAcc, OnEvent: log.progress}
+	log.begin(s)
+	err = r.Run(ctx)
+	log.end()
+	return err
+}
+
+// final trains the top networks of a search on the full training data and
+// scores them on the test set.
+func (c *RunCmd) final(ctx context.Context, e *experiment.Experiment, dir string, eval search.Evaluator, log *logger) error {
+	st, err := store.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	done := map[string]bool{}
+	for _, r := range st.Records() {
+		if r.Kind == "final" {
+			done[r.Arch] = true
+		}
+	}
+	for _, top := range search.Top(st.Records(), e.Final.Top) {
+		if done[top.Arch] {
+			continue
+		}
+		var net sdk.Network
+		if top.Weights != "" {
+			if n, err := (ckptAdapter{}).Load(filepath.Join(dir, top.Weights)); err == nil {
+				net = n
+			}
+		}
+		if net.Weights == nil { // no checkpoint kept: train from scratch
+			a, l := dsl.ParseArch(dir, top.Arch)
+			if err := l.Err(); err != nil {
+				return err
+			}
+			start, err := (ckptAdapter{}).Load(filepath.Join(filepath.Dir(dir), "start.safetensors"))
+			if err != nil {
+				return err
+			}
+			g, err := ir.Lower(a, start.Input)
+			if err != nil {
+				return err
+			}
+			net = sdk.Network{Arch: a, Input: start.Input, Weights: nn.InitParams(g, e.Final.Training.Seed+7)}
+		}
+		log.printf("final training of network %d (%s) for %d epochs", top.ID, net.Arch, e.Final.Training.Epochs)
+		out := eval.Evaluate(ctx, []search.Job{{ID: top.ID, Arch: net.Arch, Input: net.Input, Weights: net.Weights, Training: e.Final.Training, Full: e.Final.FullData}}, nil)
+		rec := store.Record{ID: top.ID, Kind: "final", Arch: top.Arch, Hash: top.Hash, Depth: top.Depth, Params: top.Params, MAdds: top.MAdds,
+			ValAcc: top.ValAcc, Epochs: e.Final.Training.Epochs, Seconds: out[0].Duration.Seconds(), Status: store.StatusOK}
+		if out[0].Err != nil {
+			if errors.Is(out[0].Err, context.Canceled) {
+				return out[0].Err
+			}
+			rec.Status, rec.Error = store.StatusFailed, out[0].Err.Error()
+		} else {
+			rec.TestAcc = out[0].Acc
+			rec.Weights = filepath.Join("checkpoints", fmt.Sprintf("final-%04d.safetensors", top.ID))
+			checkpoint.Save(filepath.Join(dir, rec.Weights), net.Arch, net.Input, net.Weights, map[string]string{"test_acc": fmt.Sprint(out[0].Acc)})
+		}
+		if err := st.Append(rec); err != nil {
+			return err
+		}
+		log.printf("network %d: test accuracy %.2f%%", top.ID, 100*rec.TestAcc)
+	}
+	return nil
+}
+
+// logger prints search progress: a bar on a terminal, plain lines otherwise.
+type logger struct {
+	w     *os.File
+	plain bool
+	bar   *progressbar.ProgressBar
+	out   func(string)
+}
+
+func newLogger(g *Globals, plain bool) *logger {
+	l := &logger{plain: plain || !isTerminal(g.Stderr)}
+	if f, ok := g.Stderr.(*os.File); ok {
+		l.w = f
+	}
+	l.out = func(s string) { fmt.Fprintln(g.Stderr, s) }
+	return l
+}
+
+func (l *logger) printf(format string, args ...any) {
+	if l.bar != nil {
+		l.bar.Clear()
+	}
+	l.out(fmt.Sprintf(format, args...))
+}
+
+func (l *logger) begin(s experiment.Search) {
+	l.printf("search %q: controller %s, %d networks, %d per episode", s.Name, s.Controller, s.Budget, s.PerEpisode)
+	if !l.plain && l.w != nil {
+		l.bar = progressbar.NewOptions(s.Budget, progressbar.OptionSetWriter(l.w), progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(25), progressbar.OptionSetDescription(s.Name))
+	}
+}
+
+func (l *logger) end() {
+	if l.bar != nil {
+		l.bar.Finish()
+		fmt.Fprintln(l.w)
+		l.bar = nil
+	}
+}
+
+func (l *logger) progress(p search.Progress) {
+	eta := ""
+	if p.EstimatedTotal > 0 {
+		eta = ", ETA " + fmtDuration(p.EstimatedTotal-p.Elapsed)
+	}
+	if l.bar != nil {
+		l.bar.Describe(fmt.Sprintf("%s stage %d episode %d best %.2f%%%s", p.Search, max(p.Stage, 1), p.Episode, 100*p.Best, eta))
+		l.bar.Set(p.Done)
+		if p.Last == nil && p.Message != "" {
+			l.printf("%s", p.Message)
+		}
+		return
+	}
+	if p.Last != nil {
+		r := p.Last
+		status := fmt.Sprintf("%.2f%%", 100*r.ValAcc)
+		if r.Status == store.StatusFailed {
+			status = "failed: " + firstLine(r.Error)
+		} else if r.Status == store.StatusCached {
+			status += " (cached)"
+		}
+		l.out(fmt.Sprintf("[%s] stage %d episode %d network %d/%d: %s %s; best %.2f%%%s", p.Search, max(p.Stage, 1), p.Episode, r.ID, p.Total, status, r.Arch, 100*p.Best, eta))
+		return
+	}
+	if p.Message != "" {
+		l.out(fmt.Sprintf("[%s] %s", p.Search, p.Message))
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

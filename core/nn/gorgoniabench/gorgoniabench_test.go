@@ -18,10 +18,9 @@ const benchBatch = 64
 // table1 is the paper's start network in the DSL.
 const table1 = "C(16,3,1) P(2,2,MAX) C(32,3,1) P(2,2,MAX) C(64,3,1) P(2,2,MAX) C(128,3,1) P(4,4,AVG) FC(256) SM(10)"
 
+// TestGorgoniaTable1Steps builds the gorgonia trainer (batch 8, well under a
+// second) and checks two steps give a finite, positive loss.
 func TestGorgoniaTable1Steps(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the gorgonia graph (seconds)")
-	}
 	tr, err := BuildTable1(8)
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +66,7 @@ func BenchmarkOursTable1Train(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Logf("our engine: BLAS %s, %d workers", nn.BLASName(), nn.Workers)
 	opt := train.NewSGD(g, experiment.PaperChild())
 	r := rand.New(rand.NewSource(1))
 	x := tensor.New(benchBatch, 3, 32, 32)

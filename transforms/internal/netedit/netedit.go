@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/nn"
 	"github.com/eas-go/eas/core/refnet"
 	"github.com/eas-go/eas/core/tensor"
 	"github.com/eas-go/eas/plugins/sdk"
@@ -108,7 +109,9 @@ func CheckWeights(net sdk.Network) (*ir.Graph, error) {
 // Activations runs a host batch through net and returns the activations of
 // node id, with the batch size. It uses training mode (batch statistics), as
 // the first training step on that batch will, so a BatchNorm set from these
-// statistics is an identity there as well as in evaluation mode.
+// statistics is an identity there as well as in evaluation mode. It runs on
+// the training engine (float32; the statistics need no more precision) with
+// a copy of the weights, since training mode updates BN running averages.
 func Activations(ctx context.Context, host sdk.Host, g *ir.Graph, w tensor.Map, id, n int) ([]float64, int, error) {
 	if host == nil {
 		return nil, 0, fmt.Errorf("this transform needs a data batch, but no host was given")
@@ -121,15 +124,27 @@ func Activations(ctx context.Context, host sdk.Host, g *ir.Graph, w tensor.Map, 
 		return nil, 0, fmt.Errorf("the host's batch has %d values, not whole %v images", len(x.Data), g.Input)
 	}
 	b := len(x.Data) / g.Input.Size()
-	xs := make([]float64, len(x.Data))
-	for i, v := range x.Data {
-		xs[i] = float64(v)
+	// Dropout off: the statistics are those of the expected activations.
+	g = g.Clone()
+	for i := range g.Nodes {
+		if g.Nodes[i].Op == ir.OpDropout {
+			g.Nodes[i].Rate = 0
+		}
 	}
-	act, err := refnet.Forward(g, refnet.Params(w), xs, b, refnet.Options{Train: true})
+	net, err := nn.Build(g, w.Clone(), b)
 	if err != nil {
 		return nil, 0, err
 	}
-	return act[id], b, nil
+	net.Forward(tensor.FromData(x.Data, b, g.Input.C, g.Input.H, g.Input.W), true)
+	out := net.Output(id)
+	if out == nil {
+		return nil, 0, fmt.Errorf("internal: node %d's activations are not kept by the engine", id)
+	}
+	act := make([]float64, len(out))
+	for i, v := range out {
+		act[i] = float64(v)
+	}
+	return act, b, nil
 }
 
 // ChannelStats is the per-channel mean, variance and minimum of NCHW activations.
