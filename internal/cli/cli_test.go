@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/eas-go/eas/core/store"
+)
+
+func run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func TestCheckArch(t *testing.T) {
+	out, _, code := run(t, "check", Table1, "--input", "32x32x3")
+	if code != 0 || !strings.Contains(out, "133,530") || !strings.Contains(out, "4,016,640") {
+		t.Fatalf("code %d:\n%s", code, out)
+	}
+	_, errs, code := run(t, "check", "C(16,3) SM(10)")
+	if code != 1 || !strings.Contains(errs, "C takes 3 arguments") || !strings.Contains(errs, "^") {
+		t.Fatalf("code %d: %s", code, errs)
+	}
+}
+
+func TestCheckAndFmtExperiments(t *testing.T) {
+	files, _ := filepath.Glob("../../experiments/*.eas")
+	if len(files) < 5 {
+		t.Fatalf("found %d experiment files", len(files))
+	}
+	for _, f := range files {
+		out, errs, code := run(t, "check", f)
+		if code != 0 || !strings.Contains(out, ": ok") {
+			t.Errorf("%s: code %d\n%s%s", f, code, out, errs)
+		}
+		out, _, code = run(t, "fmt", "-l", f)
+		if code != 0 || out != "" {
+			t.Errorf("%s is not formatted: %s", f, out)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.eas")
+	os.WriteFile(bad, []byte("dataset cifar10 { path = \"x\" }\nstart { arch = \"C(16,3,1) SM(10)\" }\nsearch \"s\" { controller = reinforc steps = [wider] budget = 1 }\n"), 0o644)
+	_, errs, code := run(t, "check", bad)
+	if code != 1 || !strings.Contains(errs, "did you mean reinforce") {
+		t.Errorf("code %d: %s", code, errs)
+	}
+}
+
+func TestTransformJSON(t *testing.T) {
+	out, errs, code := run(t, "transform", "--arch", Table1, "--apply", "wider(layer=3, to=64); deeper(after=2, kernel=3)", "--verify", "--json")
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errs)
+	}
+	var rep struct {
+		NewArch    string  `json:"new_arch"`
+		MaxRelDiff float64 `json:"max_rel_diff"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.MaxRelDiff > 1e-5 || !strings.Contains(rep.NewArch, "C(16,3,1) C(64,3,1)") {
+		t.Errorf("%+v", rep)
+	}
+	_, errs, code = run(t, "transform", "--arch", Table1, "--apply", "wider(layer=3, to=16)")
+	if code == 0 || !strings.Contains(errs, "must be larger") {
+		t.Errorf("narrowing accepted: %s", errs)
+	}
+}
+
+const tinyExperiment = `experiment "tiny"
+dataset cifar10 {
+  path = "/nowhere"
+}
+start {
+  arch = "C(16,3,1) P(2,2,MAX) C(32,3,1) P(2,2,MAX) FC(64) SM(10)"
+}
+search "rl" {
+  controller = reinforce
+  steps = [wider x 2, deeper x 2]
+  per_episode = 3
+  budget = 12
+  seed = 1
+}
+search "random" {
+  controller = random
+  steps = [wider x 2, deeper x 2]
+  per_episode = 3
+  budget = 12
+  seed = 1
+}
+`
+
+func TestVirtualRunAndReport(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "tiny.eas")
+	os.WriteFile(f, []byte(tinyExperiment), 0o644)
+	out, errs, code := run(t, "run", f, "--evaluator", "virtual", "--out", filepath.Join(dir, "runs"), "--plain")
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errs)
+	}
+	if !strings.Contains(out, "Best / mean validation accuracy") || !strings.Contains(errs, "[rl] stage 1 episode 4 network 12/12") {
+		t.Errorf("missing output:\n%s\n%s", out, errs)
+	}
+	for _, p := range []string{"report.md", "rl_vs_random.png", "progress-rl.svg", "summary.csv", "rl/networks.jsonl", "random/controller.json", "start.safetensors", "versions.json"} {
+		if _, err := os.Stat(filepath.Join(dir, "runs", "tiny", p)); err != nil {
+			t.Errorf("missing %s", p)
+		}
+	}
+	_, errs, code = run(t, "run", f, "--evaluator", "virtual", "--out", filepath.Join(dir, "runs"))
+	if code == 0 || !strings.Contains(errs, "--resume") {
+		t.Errorf("rerun without --resume: %d %s", code, errs)
+	}
+	out, _, code = run(t, "report", filepath.Join(dir, "runs", "tiny"))
+	if code != 0 || !strings.Contains(out, "Searches") {
+		t.Errorf("report: %d\n%s", code, out)
+	}
+}
+
+var buildOnce sync.Once
+var binPath string
+
+func easrunBinary(t *testing.T) string {
+	buildOnce.Do(func() {
+		dir, _ := os.MkdirTemp("", "easrun-test")
+		binPath = filepath.Join(dir, "easrun")
+		cmd := exec.Command("go", "build", "-o", binPath, "../../cmd/easrun")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build: %v\n%s", err, out)
+		}
+	})
+	return binPath
+}
+
+func records(t *testing.T, dir string) []store.Record {
+	s, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := s.Records()
+	sort.SliceStable(r, func(i, j int) bool { return r[i].Kind+string(rune(r[i].ID)) < r[j].Kind+string(rune(r[j].ID)) })
+	return r
+}
+
+// TestKill9Resume kills a real easrun process in the middle of a search and
+// resumes it: every finished network is kept and the final records equal an
+// uninterrupted run's.
+func TestKill9Resume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := easrunBinary(t)
+	dir := t.TempDir()
+	f := filepath.Join(dir, "tiny.eas")
+	os.WriteFile(f, []byte(tinyExperiment), 0o644)
+	full := exec.Command(bin, f, "--evaluator", "virtual", "--out", filepath.Join(dir, "full"), "--plain")
+	if out, err := full.CombinedOutput(); err != nil {
+		t.Fatalf("uninterrupted run: %v\n%s", err, out)
+	}
+	for _, killAfter := range []int{4, 16} { // inside the first search, and inside the second
+		out := filepath.Join(dir, "killed", string(rune('a'+killAfter)))
+		cmd := exec.Command(bin, f, "--evaluator", "virtual", "--out", out, "--plain")
+		cmd.Env = append(os.Environ(), "EAS_VIRTUAL_DELAY=40ms")
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stderr)
+		n := 0
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), " network ") {
+				if n++; n == killAfter {
+					cmd.Process.Signal(syscall.SIGKILL)
+					break
+				}
+			}
+		}
+		cmd.Wait()
+		time.Sleep(50 * time.Millisecond)
+		res := exec.Command(bin, f, "--evaluator", "virtual", "--out", out, "--plain", "--resume")
+		if o, err := res.CombinedOutput(); err != nil {
+			t.Fatalf("resume: %v\n%s", err, o)
+		}
+		for _, s := range []string{"rl", "random"} {
+			a, b := records(t, filepath.Join(dir, "full", "tiny", s)), records(t, filepath.Join(out, "tiny", s))
+			if len(a) != len(b) {
+				t.Fatalf("kill after %d: search %s has %d records after resume, want %d", killAfter, s, len(b), len(a))
+			}
+			for i := range a {
+				if a[i].Arch != b[i].Arch || a[i].ValAcc != b[i].ValAcc || a[i].Status != b[i].Status || a[i].Episode != b[i].Episode {
+					t.Errorf("kill after %d, %s record %d:\n%+v\n%+v", killAfter, s, i, a[i], b[i])
+				}
+			}
+		}
+	}
+}
