@@ -293,3 +293,12 @@ func FuzzParseExperiment(f *testing.F) {
 		}
 	})
 }
+
+func TestEBNF(t *testing.T) {
+	e := EBNF()
+	for _, want := range []string{"LayerAST = <ident>", "StmtAST = (<comment>", "ItemAST ="} {
+		if !strings.Contains(e, want) {
+			t.Errorf("EBNF lacks %q:\n%s", want, e)
+		}
+	}
+}

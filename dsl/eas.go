@@ -224,3 +224,8 @@ func lastLine(s *stmtAST) int {
 	}
 	return s.Pos.Line
 }
+
+// EBNF returns both grammars in EBNF, as participle derives them.
+func EBNF() string {
+	return "Architecture strings:\n" + archParser.String() + "\n\n.eas files:\n" + easParser.String() + "\n"
+}
