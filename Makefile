@@ -20,7 +20,8 @@ test-short:
 	$(GO) test -short -count=1 $(PKGS)
 
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./core/nn/ ./transforms/... ./controllers/... ./plugins/host/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./core/nn/ ./core/nn/gorgoniabench/
+	$(GO) test -run '^$$' -bench . -benchtime 5x ./controllers/reinforce/
 	./$(BIN) bench
 
 # Short fuzzing of every parser.
@@ -29,6 +30,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseExperiment$$' -fuzztime $(FUZZTIME) ./dsl/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./core/checkpoint/
 	$(GO) test -run '^$$' -fuzz '^FuzzIDX$$' -fuzztime $(FUZZTIME) ./core/data/
+	$(GO) test -run '^$$' -fuzz '^FuzzMAT$$' -fuzztime $(FUZZTIME) ./core/data/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -37,7 +39,7 @@ lint:
 # A real search on Fashion-MNIST (about 10 minutes on 2 cores).
 demo: build
 	@bash scripts/ensure-fashion-mnist.sh
-	./$(BIN) experiments/quickstart.eas --out runs
+	./$(BIN) experiments/quickstart.eas --out runs --resume
 
 clean:
 	rm -rf bin runs
