@@ -346,3 +346,22 @@ func FuzzMAT(f *testing.F) {
 		ParseSVHN("f", b)
 	})
 }
+
+func TestSampleIsNotThePrefix(t *testing.T) {
+	s := &Set{N: 100, Shape: ir.Shape{C: 1, H: 1, W: 1}, Classes: 10}
+	for i := 0; i < 100; i++ {
+		s.Pixels = append(s.Pixels, byte(i))
+		s.Labels = append(s.Labels, byte(i/10)) // sorted by class, as folders are
+	}
+	sub := s.Sample(30, 1)
+	classes := map[byte]bool{}
+	for _, l := range sub.Labels {
+		classes[l] = true
+	}
+	if sub.N != 30 || len(classes) < 7 {
+		t.Errorf("sample of 30 covers %d classes", len(classes))
+	}
+	if again := s.Sample(30, 1); !bytes.Equal(again.Pixels, sub.Pixels) {
+		t.Error("sample not deterministic")
+	}
+}

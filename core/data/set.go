@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"sort"
 	"strings"
 
 	"github.com/eas-go/eas/core/ir"
@@ -79,15 +80,15 @@ func (s *Set) Split(nVal int, seed int64) (train, val *Set) {
 	return s.Subset(ti), s.Subset(vi)
 }
 
-// Limit returns the first n images (all when n <= 0 or n >= N).
-func (s *Set) Limit(n int) *Set {
+// Sample returns n images chosen at random with seed, in their original
+// order (all when n <= 0 or n >= N). Files are often sorted by class, so the
+// first n images would not be a fair subset.
+func (s *Set) Sample(n int, seed int64) *Set {
 	if n <= 0 || n >= s.N {
 		return s
 	}
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
+	idx := rand.New(rand.NewSource(seed)).Perm(s.N)[:n]
+	sort.Ints(idx)
 	return s.Subset(idx)
 }
 

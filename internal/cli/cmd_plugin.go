@@ -1,11 +1,250 @@
 package cli
 
-import "errors"
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
-// PluginCmd is a placeholder until its issue lands.
+	"github.com/eas-go/eas/core/experiment"
+	"github.com/eas-go/eas/dsl"
+	"github.com/eas-go/eas/plugins/host"
+	"github.com/eas-go/eas/plugins/plugintest"
+	"github.com/eas-go/eas/plugins/sdk"
+
+	cbuiltin "github.com/eas-go/eas/controllers/builtin"
+	tbuiltin "github.com/eas-go/eas/transforms/builtin"
+)
+
+// PluginCmd lists and checks plugins.
 type PluginCmd struct {
-	Args []string `arg:"" optional:""`
+	List  PluginListCmd  `cmd:"" help:"List the built-in and discovered plugins (name, kind, version, protocol, path)."`
+	Check PluginCheckCmd `cmd:"" help:"Run a plugin (an executable, or a built-in's name) through the conformance checks."`
 }
 
-// Run reports that the command is not built yet.
-func (c *PluginCmd) Run(g *Globals) error { return errors.New("plugin: not implemented yet") }
+// PluginListCmd prints every plugin it can find.
+type PluginListCmd struct {
+	Dir []string `help:"Extra plugin directories (repeatable); $EAS_PLUGIN_PATH is searched too." type:"existingdir"`
+	Eas string   `help:"A .eas file: include the plugins/ folder next to it and its searches' plugins = [...]." type:"existingfile"`
+	Log string   `help:"Append plugin logs (and their stderr) to this file."`
+}
+
+// PluginCheckCmd runs plugintest on one plugin.
+type PluginCheckCmd struct {
+	Path      string        `arg:"" help:"Plugin executable, or the name of a built-in transform or controller."`
+	Cases     int           `default:"20" help:"Random networks per family for the preservation check."`
+	Seed      int64         `default:"1" help:"Seed of the random networks and of the determinism checks."`
+	Timeout   time.Duration `default:"2m" help:"Per-call deadline."`
+	InProcess bool          `name:"in-process" help:"Run a built-in inside easrun instead of re-executing it."`
+	Log       string        `help:"Append plugin logs (and their stderr) to this file."`
+}
+
+// ServeCmd is the hidden `easrun __serve KIND NAME`: easrun re-executes
+// itself with it to serve a built-in over the plugin protocol, so built-ins
+// and third-party plugins take the same path.
+type ServeCmd struct {
+	Kind string `arg:"" enum:"transform,controller" help:"transform or controller."`
+	Name string `arg:"" help:"Built-in name."`
+}
+
+// Run serves until the host closes the plugin.
+func (c *ServeCmd) Run(g *Globals) error {
+	if os.Getenv(sdk.MagicCookieKey) == "" {
+		return fmt.Errorf("__serve is run by easrun itself, as a plugin; it is not meant to be typed")
+	}
+	switch c.Kind {
+	case sdk.KindTransform:
+		t, ok := tbuiltin.Get(c.Name)
+		if !ok {
+			return fmt.Errorf("no built-in transform %q (built-ins: %s)", c.Name, strings.Join(tbuiltin.Names(), ", "))
+		}
+		sdk.Serve(t)
+	default:
+		ctl, ok := cbuiltin.Get(c.Name)
+		if !ok {
+			return fmt.Errorf("no built-in controller %q (built-ins: %s)", c.Name, strings.Join(cbuiltin.Names(), ", "))
+		}
+		sdk.Serve(ctl)
+	}
+	return nil
+}
+
+// pluginBuiltins hands the built-in registries to the plugin host.
+func pluginBuiltins() host.Builtins {
+	return host.Builtins{
+		Transform:       tbuiltin.Get,
+		Controller:      cbuiltin.Get,
+		TransformNames:  tbuiltin.Names(),
+		ControllerNames: cbuiltin.Names(),
+	}
+}
+
+// pluginOptions are the host options easrun uses; selfServe overrides the
+// re-exec command (tests use their own binary).
+func pluginOptions(logFile string, timeout time.Duration, inProcess bool) host.Options {
+	return host.Options{LogFile: logFile, CallTimeout: timeout, Builtins: pluginBuiltins(), InProcess: inProcess, Self: selfServe}
+
+}
+
+// selfServe is the command that serves a built-in (nil: os.Executable() __serve).
+var selfServe []string
+
+// openPlugins discovers the plugins of a search (its plugins = [...] list,
+// relative to the .eas file's folder, the plugins/ folder next to it and
+// $EAS_PLUGIN_PATH), launches them and returns the set that resolves
+// transform and controller names, built-ins included. Close it when done.
+func openPlugins(ctx context.Context, easFile string, explicit []string, o host.Options) (*host.Set, error) {
+	base := ""
+	if easFile != "" {
+		base = filepath.Dir(easFile)
+	}
+	found, err := host.Discover(base, explicit, nil)
+	if err != nil {
+		return nil, err
+	}
+	paths := make([]string, len(found))
+	for i, f := range found {
+		paths[i] = f.Path
+	}
+	return host.Open(ctx, paths, o)
+}
+
+// Run prints the table.
+func (c *PluginListCmd) Run(g *Globals) error {
+	ctx := context.Background()
+	defer host.CleanupAll()
+	var rows [][]string
+	proto := fmt.Sprint(sdk.ProtocolVersion)
+	for _, t := range tbuiltin.All() {
+		i, err := t.Describe(ctx)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, []string{i.Name, i.Kind, i.Version, proto, "built-in (easrun __serve)"})
+	}
+	for _, ctl := range cbuiltin.All() {
+		i, err := ctl.Describe(ctx)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, []string{i.Name, i.Kind, i.Version, proto, "built-in (easrun __serve)"})
+	}
+	base, explicit := "", []string(nil)
+	if c.Eas != "" {
+		base = filepath.Dir(c.Eas)
+		src, err := os.ReadFile(c.Eas)
+		if err != nil {
+			return err
+		}
+		e, diags := dsl.ParseExperiment(c.Eas, src)
+		if err := diags.Err(); err != nil {
+			return err
+		}
+		for _, s := range e.Searches {
+			explicit = append(explicit, s.Plugins...)
+		}
+	}
+	found, err := host.Discover(base, explicit, c.Dir)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, f := range found {
+		p, err := host.Launch(ctx, f.Path, host.Options{LogFile: c.Log, CallTimeout: 30 * time.Second, StartTimeout: 30 * time.Second})
+		if err != nil {
+			failed++
+			rows = append(rows, []string{filepath.Base(f.Path), "?", "?", "?", f.Path + " (" + f.From + "): " + err.Error()})
+			continue
+		}
+		for _, i := range p.Infos() {
+			rows = append(rows, []string{i.Name, i.Kind, i.Version, proto, f.Path})
+		}
+		p.Close()
+	}
+	if err := printTable(g.Stdout, []string{"name", "kind", "version", "protocol", "path"}, rows, nil); err != nil {
+		return err
+	}
+	if failed > 0 {
+		fmt.Fprintf(g.Stderr, "%d plugin(s) failed to start\n", failed)
+		return Exit(1)
+	}
+	return nil
+}
+
+// Run checks the plugin and exits non-zero when a check fails.
+func (c *PluginCheckCmd) Run(g *Globals) error {
+	ctx := context.Background()
+	defer host.CleanupAll()
+	o := pluginOptions(c.Log, c.Timeout, c.InProcess)
+	var launch func(ctx context.Context) (*host.Plugin, error)
+	_, isT := tbuiltin.Get(c.Path)
+	_, isC := cbuiltin.Get(c.Path)
+	st, statErr := os.Stat(c.Path)
+	switch {
+	case statErr == nil && !st.IsDir():
+		launch = func(ctx context.Context) (*host.Plugin, error) { return host.Launch(ctx, c.Path, o) }
+	case isT:
+		launch = func(ctx context.Context) (*host.Plugin, error) {
+			return host.Builtin(ctx, sdk.KindTransform, c.Path, o)
+		}
+	case isC:
+		launch = func(ctx context.Context) (*host.Plugin, error) {
+			return host.Builtin(ctx, sdk.KindController, c.Path, o)
+		}
+	default:
+		return fmt.Errorf("plugin check %s: neither a file nor a built-in (built-ins: %s, %s)", c.Path,
+			strings.Join(tbuiltin.Names(), ", "), strings.Join(cbuiltin.Names(), ", "))
+	}
+	ts := map[string]sdk.Transform{}
+	for _, n := range []string{"wider", "deeper"} {
+		if t, ok := tbuiltin.Get(n); ok {
+			ts[n] = t
+		}
+	}
+	rs := plugintest.Check(ctx, plugintest.Target{Launch: launch},
+		plugintest.Options{Cases: c.Cases, Seed: c.Seed, Transforms: ts})
+	rows := make([][]string, len(rs))
+	for i, r := range rs {
+		rows[i] = []string{r.Check, r.Status, r.Detail}
+	}
+	if err := printTable(g.Stdout, []string{"check", "result", "detail"}, rows, nil); err != nil {
+		return err
+	}
+	if plugintest.Failed(rs) {
+		fmt.Fprintf(g.Stderr, "plugin %s: some checks failed\n", c.Path)
+		return Exit(1)
+	}
+	return nil
+}
+
+// searchPlugins resolves a search's controller and step transforms through
+// the plugin host: its plugins = [...] (relative to the .eas file), the
+// plugins/ folder next to the file, $EAS_PLUGIN_PATH, then the built-ins
+// (re-executed as `easrun __serve`, or in-process when inProcess). The
+// returned set must be closed after the search.
+func searchPlugins(ctx context.Context, easFile string, s experiment.Search, o host.Options) (map[string]sdk.Transform, sdk.Controller, *host.Set, error) {
+	set, err := openPlugins(ctx, easFile, s.Plugins, o)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("search %s: %w", s.Name, err)
+	}
+	ctl, err := set.Controller(ctx, s.Controller)
+	if err != nil {
+		set.Close()
+		return nil, nil, nil, fmt.Errorf("search %s: controller: %w", s.Name, err)
+	}
+	tfs := map[string]sdk.Transform{}
+	for _, step := range s.Steps {
+		if _, done := tfs[step.Transform]; done {
+			continue
+		}
+		t, err := set.Transform(ctx, step.Transform)
+		if err != nil {
+			set.Close()
+			return nil, nil, nil, fmt.Errorf("search %s: step %s: %w", s.Name, step.Transform, err)
+		}
+		tfs[step.Transform] = t
+	}
+	return tfs, ctl, set, nil
+}

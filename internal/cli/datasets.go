@@ -25,7 +25,7 @@ func loadData(spec string, nVal int, seed int64, limit int, normKind string, aug
 		return nil, err
 	}
 	tr, va := src.Train.Split(nVal, seed)
-	tr = tr.Limit(limit)
+	tr = tr.Sample(limit, seed+17)
 	norm, err := data.NormFor(normKind, tr)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,183 @@
+package wire
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/tensor"
+)
+
+func TestArchRoundTrip(t *testing.T) {
+	archs := []ir.Arch{
+		{Layers: []ir.Layer{{Kind: ir.Conv, Filters: 16, Kernel: 3, Stride: 1}, {Kind: ir.Pool, Kernel: 2, Stride: 2, Op: ir.Max},
+			{Kind: ir.Dropout, Rate: 0.25}, {Kind: ir.FC, Units: 64}, {Kind: ir.Softmax, Units: 10}}},
+		{Layers: []ir.Layer{{Kind: ir.Conv, Filters: 8, Kernel: 3, Stride: 1},
+			{Kind: ir.DenseBlock, Dense: []ir.DenseLayer{{Growth: 4, Bottleneck: 16}, {Growth: 6}}},
+			{Kind: ir.Transition, Compression: 0.5, Filters: 7}, {Kind: ir.GAP}, {Kind: ir.Softmax, Units: 3}}},
+		{},
+	}
+	for _, a := range archs {
+		b, err := ArchFromProto(ArchToProto(a))
+		if err != nil || !a.Equal(b) {
+			t.Errorf("%s -> %s, %v", a, b, err)
+		}
+	}
+	if _, err := ArchFromProto(&Arch{Layers: []*Layer{{Kind: 1, Filters: 1 << 40}}}); err == nil {
+		t.Error("accepted a huge filter count")
+	}
+	if _, err := ArchFromProto(&Arch{Layers: []*Layer{{Kind: 4, Rate: math.NaN()}}}); err == nil {
+		t.Error("accepted a NaN rate")
+	}
+}
+
+func TestSpaceAndActionRoundTrip(t *testing.T) {
+	s := ir.PaperSpace()
+	got, err := SpaceFromProto(SpaceToProto(s))
+	if err != nil || len(got.Filters) != len(s.Filters) || got.Growth[6] != 64 {
+		t.Errorf("space %+v, %v", got, err)
+	}
+	n, args, err := ActionFromProto(ActionToProto("wider", map[string]int{"layer": 3, "to": 64}))
+	if err != nil || n != "wider" || args["layer"] != 3 || args["to"] != 64 {
+		t.Errorf("action %s %v %v", n, args, err)
+	}
+	if _, _, err := ActionFromProto(&Action{Transform: "x", Args: map[string]int64{"a": 1 << 40}}); err == nil {
+		t.Error("accepted a huge argument")
+	}
+}
+
+func chunksOf(t *testing.T, m tensor.Map) []*TensorChunk {
+	var cs []*TensorChunk
+	if err := SendTensors(m, func(c *TensorChunk) error { cs = append(cs, c); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+func TestTensorChunks(t *testing.T) {
+	big := tensor.New(3, ChunkBytes/4+5) // spans several chunks
+	for i := range big.Data {
+		big.Data[i] = float32(i) * 0.5
+	}
+	m := tensor.Map{"a.weight": big, "b.bias": tensor.FromData([]float32{1, -2, float32(math.Inf(1))}, 3), "c.empty": tensor.New(0)}
+	cs := chunksOf(t, m)
+	if len(cs) != 4+1+1 {
+		t.Errorf("%d chunks, want 6", len(cs))
+	}
+	var a Assembler
+	for _, c := range cs {
+		if len(c.Data) > ChunkBytes {
+			t.Fatalf("chunk of %d bytes", len(c.Data))
+		}
+		if err := a.Add(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := a.Map()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, x := range m {
+		y := got[name]
+		if y == nil || !y.SameShape(x.Shape) {
+			t.Fatalf("%s: got %v", name, y)
+		}
+		for i := range x.Data {
+			if x.Data[i] != y.Data[i] {
+				t.Fatalf("%s[%d]: %g != %g", name, i, y.Data[i], x.Data[i])
+			}
+		}
+	}
+}
+
+func TestAssemblerRejects(t *testing.T) {
+	f := func(vals ...float32) []byte {
+		var cs []*TensorChunk
+		SendTensors(tensor.Map{"x": tensor.FromData(vals, len(vals))}, func(c *TensorChunk) error { cs = append(cs, c); return nil })
+		return cs[0].Data
+	}
+	cases := []struct {
+		name   string
+		chunks []*TensorChunk
+		want   string
+	}{
+		{"odd bytes", []*TensorChunk{{Name: "x", Shape: []int64{1}, Data: []byte{1, 2, 3}}}, "whole float32"},
+		{"no name", []*TensorChunk{{Shape: []int64{1}, Data: f(1)}}, "empty name"},
+		{"starts late", []*TensorChunk{{Name: "x", Shape: []int64{2}, Offset: 1, Data: f(1)}}, "first chunk at offset 1"},
+		{"too many", []*TensorChunk{{Name: "x", Shape: []int64{1}, Data: f(1, 2)}}, "more values than its shape"},
+		{"incomplete", []*TensorChunk{{Name: "x", Shape: []int64{3}, Data: f(1)}}, "1 of 3 values"},
+		{"gap", []*TensorChunk{{Name: "x", Shape: []int64{3}, Data: f(1)}, {Name: "x", Offset: 2, Data: f(1)}}, "out of order"},
+		{"twice", []*TensorChunk{{Name: "x", Shape: []int64{1}, Data: f(1)}, {Name: "y", Shape: []int64{1}, Data: f(1)}, {Name: "x", Shape: []int64{1}, Data: f(1)}}, "sent twice"},
+		{"negative dim", []*TensorChunk{{Name: "x", Shape: []int64{-1}}}, "bad shape"},
+		{"huge", []*TensorChunk{{Name: "x", Shape: []int64{1 << 20, 1 << 20}}}, "bad shape"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var a Assembler
+			var err error
+			for _, ch := range c.chunks {
+				if err = a.Add(ch); err != nil {
+					break
+				}
+			}
+			if err == nil {
+				_, err = a.Map()
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want %q", err, c.want)
+			}
+		})
+	}
+	a := Assembler{MaxElems: 10}
+	if err := a.Add(&TensorChunk{Name: "x", Shape: []int64{11}}); err == nil {
+		t.Error("MaxElems not enforced")
+	}
+}
+
+func TestSendBytes(t *testing.T) {
+	for _, n := range []int{0, 1, ChunkBytes, 2*ChunkBytes + 3} {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i)
+		}
+		var got []byte
+		calls := 0
+		SendBytes(b, func(x *Bytes) error { calls++; got = append(got, x.Data...); return nil })
+		if string(got) != string(b) || calls != max(1, (n+ChunkBytes-1)/ChunkBytes) {
+			t.Errorf("%d bytes: %d back in %d calls", n, len(got), calls)
+		}
+	}
+}
+
+// FuzzAssembler feeds arbitrary chunk sequences: errors are fine, panics are not.
+func FuzzAssembler(f *testing.F) {
+	f.Add("x", int64(2), int64(0), []byte{0, 0, 128, 63, 0, 0, 0, 64}, "x", int64(2), []byte{})
+	f.Add("x", int64(3), int64(0), []byte{0, 0, 128, 63}, "x", int64(1), []byte{0, 0, 0, 64})
+	f.Fuzz(func(t *testing.T, n1 string, d1, off1 int64, b1 []byte, n2 string, off2 int64, b2 []byte) {
+		var a Assembler
+		a.MaxElems = 1 << 16
+		if a.Add(&TensorChunk{Name: n1, Shape: []int64{d1}, Offset: off1, Data: b1}) == nil {
+			_ = a.Add(&TensorChunk{Name: n2, Shape: []int64{d1}, Offset: off2, Data: b2})
+		}
+		_, _ = a.Map()
+	})
+}
+
+// FuzzArch converts arbitrary layer fields: errors are fine, panics are not,
+// and accepted architectures survive a round trip.
+func FuzzArch(f *testing.F) {
+	f.Add(int32(1), int64(16), int64(3), int64(1), int32(0), int64(0), 0.0, int64(4), 0.5)
+	f.Fuzz(func(t *testing.T, kind int32, filters, kernel, stride int64, op int32, units int64, rate float64, growth int64, comp float64) {
+		p := &Arch{Layers: []*Layer{{Kind: kind, Filters: filters, Kernel: kernel, Stride: stride, Op: op, Units: units,
+			Rate: rate, Dense: []*DenseLayer{{Growth: growth}}, Compression: comp}}}
+		a, err := ArchFromProto(p)
+		if err != nil {
+			return
+		}
+		_ = a.Check(ir.Shape{C: 3, H: 8, W: 8})
+		if _, err := ArchFromProto(ArchToProto(a)); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
