@@ -43,6 +43,8 @@ type BenchResult struct {
 	PeakGFLOPS float64 `json:"peak_gflops"`
 	Ratio      float64 `json:"ratio"`
 	RSSMB      float64 `json:"rss_mb"`
+	RSSWarmMB  float64 `json:"rss_after_warmup_mb"` // resident set after the warm-up steps
+	RSSEndMB   float64 `json:"rss_end_mb"`          // resident set after all training steps: flat if close to the above
 	MFLOPImg   float64 `json:"mflop_per_train_image"`
 }
 
@@ -95,11 +97,13 @@ func (c *BenchCmd) Run(g *Globals) error {
 	for i := 0; i < warm; i++ {
 		step()
 	}
+	rssWarm := procStatusMB("VmRSS:")
 	start := time.Now()
 	for i := 0; i < c.Steps; i++ {
 		step()
 	}
 	trainSec := time.Since(start).Seconds()
+	rssEnd := procStatusMB("VmRSS:")
 	start = time.Now()
 	for i := 0; i < c.Steps; i++ {
 		net.Forward(x, false)
@@ -113,7 +117,7 @@ func (c *BenchCmd) Run(g *Globals) error {
 	res.GFLOPS = res.TrainImgS * flopImg / 1e9
 	res.PeakGFLOPS = nn.PeakGFLOPS(1024, 8)
 	res.Ratio = res.GFLOPS / res.PeakGFLOPS
-	res.RSSMB = peakRSSMB()
+	res.RSSMB, res.RSSWarmMB, res.RSSEndMB = procStatusMB("VmHWM:"), rssWarm, rssEnd
 	if c.JSON {
 		enc := json.NewEncoder(g.Stdout)
 		return enc.Encode(res)
@@ -126,18 +130,19 @@ func (c *BenchCmd) Run(g *Globals) error {
 	fmt.Fprintf(w, "achieved      %.1f GFLOP/s\n", res.GFLOPS)
 	fmt.Fprintf(w, "sgemm peak    %.1f GFLOP/s (1024x1024x1024, all cores, measured now)\n", res.PeakGFLOPS)
 	fmt.Fprintf(w, "ratio         %.1f%% of peak\n", 100*res.Ratio)
-	fmt.Fprintf(w, "peak RSS      %.0f MB\n", res.RSSMB)
+	fmt.Fprintf(w, "peak RSS      %.0f MB (resident %.0f MB after warm-up, %.0f MB after %d steps)\n", res.RSSMB, res.RSSWarmMB, res.RSSEndMB, c.Steps)
 	return nil
 }
 
-// peakRSSMB reads VmHWM (peak resident set) from /proc/self/status; 0 where unavailable.
-func peakRSSMB() float64 {
+// procStatusMB reads a memory line (VmHWM: peak resident set, VmRSS: current)
+// from /proc/self/status; 0 where unavailable.
+func procStatusMB(key string) float64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
+		if strings.HasPrefix(line, key) {
 			f := strings.Fields(line)
 			if len(f) >= 2 {
 				kb, _ := strconv.ParseFloat(f[1], 64)
