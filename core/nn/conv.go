@@ -204,16 +204,7 @@ func im2col(src []float32, c, h, w, k, s, p, ho, wo int, col []float32, ld, off 
 			for kj := 0; kj < k; kj++ {
 				row := col[((ci*k+ki)*k+kj)*ld+off:]
 				// valid output columns for this tap: ox*s - p + kj in [0, w)
-				oxLo := 0
-				if p > kj {
-					oxLo = (p - kj + s - 1) / s
-				}
-				oxHi := wo
-				if r := w - 1 + p - kj; r < 0 {
-					oxHi = 0
-				} else if r/s+1 < oxHi {
-					oxHi = r/s + 1
-				}
+				oxLo, oxHi := tapRange(kj, s, p, w, wo)
 				for oy := 0; oy < ho; oy++ {
 					d := row[oy*wo : (oy+1)*wo]
 					iy := oy*s - p + ki
@@ -244,16 +235,7 @@ func col2im(col []float32, ld, off int, c, h, w, k, s, p, ho, wo int, dst []floa
 		for ki := 0; ki < k; ki++ {
 			for kj := 0; kj < k; kj++ {
 				row := col[((ci*k+ki)*k+kj)*ld+off:]
-				oxLo := 0
-				if p > kj {
-					oxLo = (p - kj + s - 1) / s
-				}
-				oxHi := wo
-				if r := w - 1 + p - kj; r < 0 {
-					oxHi = 0
-				} else if r/s+1 < oxHi {
-					oxHi = r/s + 1
-				}
+				oxLo, oxHi := tapRange(kj, s, p, w, wo)
 				for oy := 0; oy < ho; oy++ {
 					iy := oy*s - p + ki
 					if iy < 0 || iy >= h || oxLo >= oxHi {
@@ -275,4 +257,19 @@ func col2im(col []float32, ld, off int, c, h, w, k, s, p, ho, wo int, dst []floa
 			}
 		}
 	}
+}
+
+// tapRange is the range of output columns [lo, hi) whose input column
+// ox*s - p + kj lies inside the image for kernel column kj.
+func tapRange(kj, s, p, w, wo int) (lo, hi int) {
+	if p > kj {
+		lo = (p - kj + s - 1) / s
+	}
+	hi = wo
+	if r := w - 1 + p - kj; r < 0 {
+		hi = 0
+	} else if r/s+1 < hi {
+		hi = r/s + 1
+	}
+	return lo, hi
 }
