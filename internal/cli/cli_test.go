@@ -206,3 +206,15 @@ func TestKill9Resume(t *testing.T) {
 		}
 	}
 }
+
+func TestAutoPool(t *testing.T) {
+	for _, c := range []struct {
+		cores int
+		mem   float64
+		want  int
+	}{{2, 24, 1}, {16, 128, 4}, {16, 5, 2}, {64, 0, 16}, {1, 1, 1}} {
+		if got := autoPool(c.cores, c.mem); got != c.want {
+			t.Errorf("autoPool(%d, %v) = %d, want %d", c.cores, c.mem, got, c.want)
+		}
+	}
+}

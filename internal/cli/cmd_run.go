@@ -36,7 +36,7 @@ type RunCmd struct {
 	Out       string            `default:"runs" help:"Folder for run directories (runs/<experiment>/<search>/)."`
 	Resume    bool              `help:"Continue an interrupted run in the same folder instead of refusing to overwrite it."`
 	Evaluator string            `default:"local" enum:"local,virtual" help:"local: train every child; virtual: score architectures by a deterministic formula (seconds, for dry runs)."`
-	Workers   int               `help:"Children trained in parallel (0: one; each uses all engine workers)."`
+	Workers   int               `help:"Children trained in parallel (0: chosen from cores and memory: one per 4 cores, at most one per 2 GiB; the cores are shared out among them)."`
 	Data      map[string]string `help:"Dataset location overrides, NAME=PATH (also EAS_DATA_<NAME>)."`
 	Plain     bool              `help:"One line per event instead of progress bars."`
 	Search    []string          `help:"Run only these searches (default: all)."`
@@ -114,7 +114,13 @@ func (c *RunCmd) Run(g *Globals) error {
 	}
 	var eval search.Evaluator = &search.Virtual{Delay: virtualDelay()}
 	if !virtual {
-		eval = &search.Local{Data: data, Workers: max(1, c.Workers)}
+		pool := c.Workers
+		if pool <= 0 {
+			pool = autoPool(runtime.NumCPU(), totalMemGiB())
+		}
+		nn.Workers = max(1, runtime.NumCPU()/pool)
+		log.printf("evaluator: %d children in parallel, %d engine workers each", pool, nn.Workers)
+		eval = &search.Local{Data: data, Workers: pool}
 	}
 	var dirs []string
 	for _, s := range e.Searches {
@@ -417,4 +423,31 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// autoPool picks how many children train at once: the engine scales well to
+// about 4 cores per network (it splits a batch of 64 over its workers), and a
+// child rarely needs more than 2 GiB.
+func autoPool(cores int, memGiB float64) int {
+	p := max(1, cores/4)
+	if memGiB > 0 {
+		p = min(p, max(1, int(memGiB/2)))
+	}
+	return p
+}
+
+// totalMemGiB reads MemTotal from /proc/meminfo (0 where unavailable).
+func totalMemGiB() float64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+			var kb float64
+			fmt.Sscan(f[1], &kb)
+			return kb / (1 << 20)
+		}
+	}
+	return 0
 }
