@@ -218,7 +218,10 @@ func (r *Runner) Run(ctx context.Context) error {
 			episode++
 		}
 		if si < len(stages) {
-			next, acc, err := r.nextStart(ctx, si, st)
+			next, acc, err := r.resumedStart(si + 1)
+			if err == nil && next.Weights == nil { // not retrained before a crash: do it now
+				next, acc, err = r.nextStart(ctx, si, st)
+			}
 			if err != nil {
 				return err
 			}
@@ -389,6 +392,18 @@ func contains(cands []sdk.Action, a sdk.Action) bool {
 		}
 	}
 	return false
+}
+
+// resumedStart returns stage's recorded start network (Weights nil when
+// there is none yet), so a resumed run never retrains a stage start twice.
+func (r *Runner) resumedStart(stage int) (sdk.Network, float64, error) {
+	for _, rec := range r.Store.Records() {
+		if rec.Kind == "stage-start" && rec.Stage == stage {
+			net, err := r.Ckpt.Load(filepath.Join(r.Store.Dir, rec.Weights))
+			return net, rec.ValAcc, err
+		}
+	}
+	return sdk.Network{}, 0, nil
 }
 
 // nextStart retrains the stage's best network and records it as the next

@@ -178,3 +178,63 @@ func TestVirtualScoreIsDeterministicAndBounded(t *testing.T) {
 		}
 	}
 }
+
+// memCkpt keeps checkpoints in memory, counting saves.
+type memCkpt struct {
+	m     map[string]sdk.Network
+	saves int
+}
+
+func (c *memCkpt) Save(path string, n sdk.Network, _ map[string]string) error {
+	c.m[path] = n
+	c.saves++
+	return nil
+}
+
+func (c *memCkpt) Load(path string) (sdk.Network, error) {
+	n, ok := c.m[path]
+	if !ok {
+		return sdk.Network{}, fmt.Errorf("no checkpoint %s", path)
+	}
+	return n, nil
+}
+
+// TestStagesResumeWithoutRetraining: a run killed just after the second
+// stage's start network was retrained resumes without retraining it again.
+func TestStagesResumeWithoutRetraining(t *testing.T) {
+	dir := t.TempDir()
+	ck := &memCkpt{m: map[string]sdk.Network{}}
+	mk := func() *Runner {
+		r := testRunner(t, dir, &Virtual{}, fcWider{})
+		r.Search.Budget, r.Search.Stages = 16, []experiment.Stage{{Budget: 8, RetrainEpochs: 1}, {Budget: 8}}
+		r.Ckpt = ck
+		return r
+	}
+	r := mk()
+	ctx, cancel := context.WithCancel(context.Background())
+	r.OnEvent = func(p Progress) {
+		if p.Stage == 2 && p.Last == nil { // stage 2's first episode begins: the stage start is recorded
+			cancel()
+		}
+	}
+	if err := r.Run(ctx); err == nil {
+		t.Fatal("the interrupted run did not stop")
+	}
+	r.Store.Close()
+	r2 := mk()
+	if err := r2.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	starts, samples := 0, 0
+	for _, rec := range r2.Store.Records() {
+		switch rec.Kind {
+		case "stage-start":
+			starts++
+		case "sample":
+			samples++
+		}
+	}
+	if starts != 1 || samples != 16 {
+		t.Errorf("after resume: %d stage-start records (want 1), %d samples (want 16)", starts, samples)
+	}
+}
