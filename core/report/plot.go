@@ -71,9 +71,12 @@ func ProgressPlot(s Search, dir string, formats []string) ([]string, error) {
 		p.Legend.Add("start point", start)
 	}
 	p.Legend.Top, p.Legend.Left = false, false
-	p.Legend.YOffs = vg.Points(-30) * 0
 	p.Add(plotter.NewGrid())
 	p.X.Min = 0
+	if a := s.StartAcc(); !math.IsNaN(a) { // functions do not widen the axis: make the start line visible
+		p.Y.Min = math.Min(p.Y.Min, 100*a-0.5)
+		p.Y.Max = math.Max(p.Y.Max, 100*a+0.5)
+	}
 	return save(p, dir, "progress-"+s.Name, formats)
 }
 
