@@ -218,3 +218,56 @@ func TestAutoPool(t *testing.T) {
 		}
 	}
 }
+
+// writeIDX writes a tiny MNIST-style data set whose class is the bright quadrant.
+func writeIDX(t *testing.T, dir string) {
+	t.Helper()
+	img := func(n int) ([]byte, []byte) {
+		im := []byte{0, 0, 8, 3, 0, 0, 0, byte(n), 0, 0, 0, 8, 0, 0, 0, 8}
+		lb := []byte{0, 0, 8, 1, 0, 0, 0, byte(n)}
+		for i := 0; i < n; i++ {
+			c := i % 4
+			for y := 0; y < 8; y++ {
+				for x := 0; x < 8; x++ {
+					v := byte(20)
+					if (y/4)*2+x/4 == c {
+						v = 220
+					}
+					im = append(im, v)
+				}
+			}
+			lb = append(lb, byte(c))
+		}
+		return im, lb
+	}
+	a, b := img(200)
+	os.WriteFile(filepath.Join(dir, "train-images-idx3-ubyte"), a, 0o644)
+	os.WriteFile(filepath.Join(dir, "train-labels-idx1-ubyte"), b, 0o644)
+	a, b = img(40)
+	os.WriteFile(filepath.Join(dir, "t10k-images-idx3-ubyte"), a, 0o644)
+	os.WriteFile(filepath.Join(dir, "t10k-labels-idx1-ubyte"), b, 0o644)
+}
+
+func TestTrainSaveResume(t *testing.T) {
+	dir := t.TempDir()
+	writeIDX(t, dir)
+	ck := filepath.Join(dir, "net.safetensors")
+	arch := "C(4,3,1) P(2,2,MAX) FC(8) SM(10)"
+	out, errs, code := run(t, "train", "--data", "idx:"+dir, "--arch", arch, "--epochs", "2", "--validation", "40", "--batch", "16", "--lr", "0.05", "--save", ck, "--plain")
+	if code != 0 || !strings.Contains(out, "test accuracy") || !strings.Contains(errs, "epoch 2/2") {
+		t.Fatalf("train: %d\n%s\n%s", code, out, errs)
+	}
+	out, errs, code = run(t, "train", "--data", "idx:"+dir, "--resume", ck, "--epochs", "3", "--validation", "40", "--batch", "16", "--lr", "0.05", "--plain")
+	if code != 0 || strings.Contains(errs, "epoch 1/3") || !strings.Contains(errs, "epoch 3/3") {
+		t.Fatalf("resume should run only epoch 3: %d\n%s\n%s", code, out, errs)
+	}
+	os.WriteFile(ck, []byte("garbage"), 0o644)
+	_, errs, code = run(t, "train", "--data", "idx:"+dir, "--resume", ck)
+	if code == 0 || !strings.Contains(errs, "net.safetensors") {
+		t.Errorf("corrupt checkpoint: %d %s", code, errs)
+	}
+	_, errs, code = run(t, "train", "--data", "idx:"+filepath.Join(dir, "missing"))
+	if code == 0 || !strings.Contains(errs, "missing") {
+		t.Errorf("missing data: %d %s", code, errs)
+	}
+}
