@@ -213,7 +213,22 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 			m := min(r.Search.PerEpisode, stageEnd-r.sampled)
 			if err := r.episode(ctx, si, len(stages), episode, m, stageStart); err != nil {
-				return err
+				// A controller plugin that crashed is restarted by the host with
+				// the state saved after the last episode: replay this episode
+				// once, reusing every network it already recorded.
+				var re interface{ Restarted() bool }
+				if ctx.Err() != nil || !errors.As(err, &re) || !re.Restarted() {
+					return err
+				}
+				r.emit(Progress{Stage: si, Episode: episode, Message: fmt.Sprintf("episode %d: %v; replaying it with the restarted plugin", episode, err)})
+				for _, rec := range r.Store.Records() {
+					if rec.Kind == "sample" && rec.Episode == episode {
+						r.resumed[[2]int{rec.Episode, rec.Index}] = rec
+					}
+				}
+				if err := r.episode(ctx, si, len(stages), episode, m, stageStart); err != nil {
+					return err
+				}
 			}
 			episode++
 		}

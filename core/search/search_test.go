@@ -238,3 +238,47 @@ func TestStagesResumeWithoutRetraining(t *testing.T) {
 		t.Errorf("after resume: %d stage-start records (want 1), %d samples (want 16)", starts, samples)
 	}
 }
+
+// crashOnce is a controller whose Propose fails once with a restartable
+// fault, like a crashed plugin the host restarted.
+type crashOnce struct {
+	pick
+	crashed bool
+	saved   []byte
+}
+
+type restartedErr struct{}
+
+func (restartedErr) Error() string   { return "plugin exited" }
+func (restartedErr) Restarted() bool { return true }
+
+func (c *crashOnce) Propose(ctx context.Context, req sdk.StepRequest) ([][]sdk.Action, error) {
+	if req.Episode == 2 && req.Step == 1 && !c.crashed {
+		c.crashed = true
+		c.pick.Load(ctx, c.saved) // the host restores the last saved state on restart
+		return nil, restartedErr{}
+	}
+	return c.pick.Propose(ctx, req)
+}
+
+func (c *crashOnce) Save(ctx context.Context) ([]byte, error) {
+	b, err := c.pick.Save(ctx)
+	c.saved = b
+	return b, err
+}
+
+func TestCrashedControllerDoesNotLoseTheSearch(t *testing.T) {
+	want := testRunner(t, t.TempDir(), &Virtual{}, fcWider{})
+	if err := want.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := testRunner(t, t.TempDir(), &Virtual{}, fcWider{})
+	r.Controller = &crashOnce{}
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatalf("search lost: %v", err)
+	}
+	a, b := want.Store.Records(), r.Store.Records()
+	if len(a) != len(b) {
+		t.Fatalf("%d records, want %d", len(b), len(a))
+	}
+}
