@@ -59,6 +59,9 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 			panic(r)
 		}
 	}()
+	if len(args) == 0 {
+		args = []string{"--help"} // a bare easrun explains itself
+	}
 	ctx, err := parser.Parse(args)
 	if err != nil {
 		parser.Errorf("%s", err)
