@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/store"
 	"github.com/eas-go/eas/core/tensor"
 )
 
@@ -76,23 +76,7 @@ func Save(path string, arch ir.Arch, input ir.Shape, params tensor.Map, meta map
 	buf := binary.LittleEndian.AppendUint64(nil, uint64(len(hb)))
 	buf = append(buf, hb...)
 	buf = append(buf, data...)
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return store.WriteFileAtomic(path, buf)
 }
 
 // Load reads and checks a checkpoint file.

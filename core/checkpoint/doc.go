@@ -15,6 +15,6 @@
 // section, checked on load so tampered bytes are caught) and the caller's
 // entries (training state).
 //
-// checkpoint imports core/ir and core/tensor only; parsing the architecture
+// checkpoint imports core/ir, core/tensor and core/store (atomic writes); parsing the architecture
 // string is the caller's job (package dsl).
 package checkpoint
