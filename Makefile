@@ -15,6 +15,8 @@ build:
 test: build
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+	# the engine again with the Go bodies of the vector kernels (no AVX2 CPUs, other arches)
+	EAS_SIMD=off $(GO) test -count=1 ./core/nn
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

@@ -30,10 +30,7 @@ func (l *bnReluLayer) forward(train bool) {
 			shift := beta[ch] - bn.mean[ch]*scale
 			for i := 0; i < b; i++ {
 				o := (i*c + ch) * hw
-				src, dst := x[o:o+hw], y[o:o+hw]
-				for j := range dst {
-					dst[j] = max(src[j]*scale+shift, 0) // branch-free: signs are random
-				}
+				scaleShiftRelu(y[o:o+hw], x[o:o+hw], scale, shift)
 			}
 		}
 	})
@@ -53,13 +50,7 @@ func (l *bnReluLayer) backward() {
 			var sdy, sdyx float64
 			for i := 0; i < b; i++ {
 				o := (i*c + ch) * hw
-				xs, ys, gs := x[o:o+hw], y[o:o+hw], dy[o:o+hw]
-				var s1, s2 float32
-				for j := range gs {
-					g := reluGrad(gs[j], ys[j])
-					s1 += g
-					s2 += g * (xs[j] - mean)
-				}
+				s1, s2 := reluGradSums(x[o:o+hw], y[o:o+hw], dy[o:o+hw], mean)
 				sdy += float64(s1)
 				sdyx += float64(s2) * float64(invstd)
 			}
@@ -72,16 +63,7 @@ func (l *bnReluLayer) backward() {
 			}
 			for i := 0; i < b; i++ {
 				o := (i*c + ch) * hw
-				xs, ys, gs, d := x[o:o+hw], y[o:o+hw], dy[o:o+hw], dx[o:o+hw]
-				if bn.add {
-					for j := range d {
-						d[j] += k * (reluGrad(gs[j], ys[j]) - a - (xs[j]-mean)*bb)
-					}
-				} else {
-					for j := range d {
-						d[j] = k * (reluGrad(gs[j], ys[j]) - a - (xs[j]-mean)*bb)
-					}
-				}
+				bnReluBack(dx[o:o+hw], x[o:o+hw], y[o:o+hw], dy[o:o+hw], k, a, bb, mean, bn.add)
 			}
 		}
 	})
@@ -109,12 +91,7 @@ func (l *bnLayer) stats(train bool) {
 			shift := x[ch*hw]
 			var s, ss float64
 			for i := 0; i < b; i++ {
-				var p, q float32
-				for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-					d := v - shift
-					p += d
-					q += d * d
-				}
+				p, q := sumShift(x[(i*c+ch)*hw:(i*c+ch+1)*hw], shift)
 				s += float64(p)
 				ss += float64(q)
 			}

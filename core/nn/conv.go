@@ -198,6 +198,75 @@ func (l *convLayer) colBuf(w, i0 int) []float32 {
 // im2col writes one image's patches into columns [off, off+ho*wo) of col,
 // a [c*k*k, ld] row-major matrix; out-of-image taps are zero.
 func im2col(src []float32, c, h, w, k, s, p, ho, wo int, col []float32, ld, off int) {
+	if s == 1 && ho == h && wo == w {
+		im2colSame(src, c, h, w, k, p, col, ld, off)
+		return
+	}
+	im2colGeneric(src, c, h, w, k, s, p, ho, wo, col, ld, off)
+}
+
+// im2colSame is im2col for stride 1 with same-size output. A tap's output
+// rows then read consecutive input rows at a fixed shift, so the whole tap
+// is one contiguous copy; only the few entries whose column falls outside
+// the image (they wrapped to the neighbouring row) are zeroed afterwards.
+// Row-by-row copies of 4- to 32-float rows cost more in call overhead.
+func im2colSame(src []float32, c, h, w, k, p int, col []float32, ld, off int) {
+	hw := h * w
+	for ci := 0; ci < c; ci++ {
+		img := src[ci*hw : (ci+1)*hw]
+		for ki := 0; ki < k; ki++ {
+			oyLo, oyHi := tapRange(ki, 1, p, h, h)
+			for kj := 0; kj < k; kj++ {
+				row := col[((ci*k+ki)*k+kj)*ld+off:][:hw]
+				oxLo, oxHi := tapRange(kj, 1, p, w, w)
+				if oyLo >= oyHi || oxLo >= oxHi {
+					clear(row)
+					continue
+				}
+				clear(row[:oyLo*w])
+				clear(row[oyHi*w:])
+				a, b, start := sameSpan(oyLo, oyHi, ki, kj, p, w, hw)
+				copy(row[a:b], img[start:])
+				zeroEdges(row, oyLo, oyHi, oxLo, oxHi, w)
+			}
+		}
+	}
+}
+
+// sameSpan maps a stride-1 same-size tap to one flat range: entries
+// [a, b) of the tap's row read img[start : start+b-a]. Entries cut off at
+// either end lie in invalid columns.
+func sameSpan(oyLo, oyHi, ki, kj, p, w, hw int) (a, b, start int) {
+	a, b = oyLo*w, oyHi*w
+	start = (oyLo-p+ki)*w + kj - p
+	if start < 0 {
+		a -= start
+		start = 0
+	}
+	if end := start + b - a; end > hw {
+		b -= end - hw
+	}
+	return a, b, start
+}
+
+// zeroEdges clears the out-of-image columns [0, oxLo) and [oxHi, w) of rows
+// [oyLo, oyHi) of a tap's row; there are at most k-1 per row.
+func zeroEdges(row []float32, oyLo, oyHi, oxLo, oxHi, w int) {
+	if oxLo == 0 && oxHi == w {
+		return
+	}
+	for oy := oyLo; oy < oyHi; oy++ {
+		r := row[oy*w : (oy+1)*w]
+		for j := 0; j < oxLo; j++ {
+			r[j] = 0
+		}
+		for j := oxHi; j < w; j++ {
+			r[j] = 0
+		}
+	}
+}
+
+func im2colGeneric(src []float32, c, h, w, k, s, p, ho, wo int, col []float32, ld, off int) {
 	for ci := 0; ci < c; ci++ {
 		img := src[ci*h*w : (ci+1)*h*w]
 		for ki := 0; ki < k; ki++ {
@@ -228,8 +297,38 @@ func im2col(src []float32, c, h, w, k, s, p, ho, wo int, col []float32, ld, off 
 	}
 }
 
-// col2im adds columns [off, off+ho*wo) of col back into one image's gradient.
+// col2im adds columns [off, off+ho*wo) of col back into one image's
+// gradient. The stride-1 same-size path zeroes the invalid entries of col
+// (it is scratch) so each tap becomes one contiguous vector add.
 func col2im(col []float32, ld, off int, c, h, w, k, s, p, ho, wo int, dst []float32) {
+	if s == 1 && ho == h && wo == w {
+		col2imSame(col, ld, off, c, h, w, k, p, dst)
+		return
+	}
+	col2imGeneric(col, ld, off, c, h, w, k, s, p, ho, wo, dst)
+}
+
+func col2imSame(col []float32, ld, off int, c, h, w, k, p int, dst []float32) {
+	hw := h * w
+	for ci := 0; ci < c; ci++ {
+		img := dst[ci*hw : (ci+1)*hw]
+		for ki := 0; ki < k; ki++ {
+			oyLo, oyHi := tapRange(ki, 1, p, h, h)
+			for kj := 0; kj < k; kj++ {
+				oxLo, oxHi := tapRange(kj, 1, p, w, w)
+				if oyLo >= oyHi || oxLo >= oxHi {
+					continue
+				}
+				row := col[((ci*k+ki)*k+kj)*ld+off:][:hw]
+				zeroEdges(row, oyLo, oyHi, oxLo, oxHi, w)
+				a, b, start := sameSpan(oyLo, oyHi, ki, kj, p, w, hw)
+				addTo(img[start:start+b-a], row[a:b])
+			}
+		}
+	}
+}
+
+func col2imGeneric(col []float32, ld, off int, c, h, w, k, s, p, ho, wo int, dst []float32) {
 	for ci := 0; ci < c; ci++ {
 		img := dst[ci*h*w : (ci+1)*h*w]
 		for ki := 0; ki < k; ki++ {

@@ -7,7 +7,11 @@
 // needed to build); when it is absent, or EAS_BLAS=gonum, a pure-Go gonum
 // sgemm is used. BLASName says which. Work outside GEMMs is split over
 // Workers goroutines (default: the number of CPUs) with a fixed partition, so
-// results depend only on the seed and the worker count.
+// results depend only on the seed and the worker count (and, through
+// rounding, on the kernel set: on amd64 with AVX2+FMA the memory-bound loops
+// of BN, ReLU, pooling and col2im run as assembly in vec_amd64.s, otherwise
+// as their Go bodies in vec.go; KernelsName says which, EAS_SIMD=off forces
+// Go).
 //
 // nn imports core/ir and core/tensor only; it knows nothing of data sets,
 // optimisers or searches.

@@ -99,7 +99,8 @@ func (l *poolLayer) backward() {
 	})
 }
 
-// max22 is the common 2x2 stride-2 max pooling, unrolled.
+// max22 is the common 2x2 stride-2 max pooling: the vector kernel on each
+// row's multiple-of-8 prefix, scalar code on the rest.
 func (l *poolLayer) max22(src, dst []float32, arg []int32) {
 	w := l.w
 	for oy := 0; oy < l.ho; oy++ {
@@ -107,22 +108,35 @@ func (l *poolLayer) max22(src, dst []float32, arg []int32) {
 		r1 := src[(2*oy+1)*w : (2*oy+1)*w+2*l.wo]
 		d := dst[oy*l.wo : (oy+1)*l.wo]
 		a := arg[oy*l.wo : (oy+1)*l.wo]
-		for ox := range d {
-			i0 := int32(2*oy*w + 2*ox)
-			best, bi := r0[2*ox], i0
-			if v := r0[2*ox+1]; v > best {
-				bi = i0 + 1
+		n8 := 0
+		if useSIMD {
+			n8 = l.wo &^ 7
+			if n8 > 0 {
+				max22AVX2(&r0[0], &r1[0], &d[0], &a[0], n8, 2*oy*w, w, &pool22Ramp[0])
 			}
-			best = max(best, r0[2*ox+1])
-			if v := r1[2*ox]; v > best {
-				bi = i0 + int32(w)
-			}
-			best = max(best, r1[2*ox])
-			if v := r1[2*ox+1]; v > best {
-				bi = i0 + int32(w) + 1
-			}
-			d[ox] = max(best, r1[2*ox+1])
-			a[ox] = bi
 		}
+		max22Go(r0, r1, d, a, n8, 2*oy*w, w)
+	}
+}
+
+// pool22Ramp is the input column offset of 8 consecutive outputs.
+var pool22Ramp = [8]int32{0, 2, 4, 6, 8, 10, 12, 14}
+
+// max22Go pools outputs [from, len(d)) of one row; i0 is the index of r0[0]
+// in the image. Ties keep the earlier candidate.
+func max22Go(r0, r1, d []float32, a []int32, from, i0, w int) {
+	for ox := from; ox < len(d); ox++ {
+		i := int32(i0 + 2*ox)
+		best, bi := r0[2*ox], i
+		if v := r0[2*ox+1]; v > best {
+			best, bi = v, i+1
+		}
+		if v := r1[2*ox]; v > best {
+			best, bi = v, i+int32(w)
+		}
+		if v := r1[2*ox+1]; v > best {
+			best, bi = v, i+int32(w)+1
+		}
+		d[ox], a[ox] = best, bi
 	}
 }

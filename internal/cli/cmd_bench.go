@@ -34,6 +34,7 @@ type BenchCmd struct {
 // BenchResult is what bench measures.
 type BenchResult struct {
 	BLAS       string  `json:"blas"`
+	Kernels    string  `json:"kernels"` // vector kernels of the non-GEMM layers: avx2+fma or go
 	Arch       string  `json:"arch"`
 	Batch      int     `json:"batch"`
 	Workers    int     `json:"workers"`
@@ -111,7 +112,7 @@ func (c *BenchCmd) Run(g *Globals) error {
 	evalSec := time.Since(start).Seconds()
 	_, madds := gr.Cost()
 	flopImg := 6 * float64(madds) // forward 2*madds, backward twice that
-	res := BenchResult{BLAS: nn.BLASName(), Arch: a.String(), Batch: c.Batch, Workers: nn.Workers,
+	res := BenchResult{BLAS: nn.BLASName(), Kernels: nn.KernelsName(), Arch: a.String(), Batch: c.Batch, Workers: nn.Workers,
 		TrainImgS: float64(c.Batch*c.Steps) / trainSec, EvalImgS: float64(c.Batch*c.Steps) / evalSec,
 		MFLOPImg: flopImg / 1e6}
 	res.GFLOPS = res.TrainImgS * flopImg / 1e9
@@ -124,6 +125,7 @@ func (c *BenchCmd) Run(g *Globals) error {
 	}
 	w := g.Stdout
 	fmt.Fprintf(w, "BLAS          %s\n", res.BLAS)
+	fmt.Fprintf(w, "kernels       %s (EAS_SIMD=off forces go)\n", res.Kernels)
 	fmt.Fprintf(w, "network       %s (batch %d, %d workers, %.1f MFLOP per training image)\n", res.Arch, res.Batch, res.Workers, res.MFLOPImg)
 	fmt.Fprintf(w, "train         %.0f images/s (forward + backward + SGD update)\n", res.TrainImgS)
 	fmt.Fprintf(w, "eval          %.0f images/s\n", res.EvalImgS)

@@ -107,7 +107,7 @@ func (c *RunCmd) Run(g *Globals) error {
 		in = data.train.Shape
 		log.printf("data: %s", data.describe())
 	}
-	log.printf("engine: %s, %d workers", nn.BLASName(), nn.Workers)
+	log.printf("engine: %s, %s kernels, %d workers", nn.BLASName(), nn.KernelsName(), nn.Workers)
 	start, startAcc, err := c.startNetwork(ctx, e, expDir, in, data, log)
 	if err != nil {
 		return err
@@ -176,7 +176,7 @@ func writeProvenance(dir string, src []byte) error {
 	if err := store.WriteFileAtomic(filepath.Join(dir, "experiment.eas"), src); err != nil {
 		return err
 	}
-	v := map[string]string{"go": runtime.Version(), "blas": nn.BLASName(), "os": runtime.GOOS + "/" + runtime.GOARCH,
+	v := map[string]string{"go": runtime.Version(), "blas": nn.BLASName(), "kernels": nn.KernelsName(), "os": runtime.GOOS + "/" + runtime.GOARCH,
 		"started": time.Now().UTC().Format(time.RFC3339)}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		v["eas"] = bi.Main.Version

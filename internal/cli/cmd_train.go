@@ -91,8 +91,8 @@ func (c *TrainCmd) Run(g *Globals) error {
 		}
 	}
 	p, m := gr.Cost()
-	fmt.Fprintf(g.Stderr, "data: %s\nnetwork: %s (depth %d, %s params, %s mult-adds)\nengine: %s, %d workers\n",
-		d.describe(), arch, arch.Depth(), commas(p), commas(m), nn.BLASName(), nn.Workers)
+	fmt.Fprintf(g.Stderr, "data: %s\nnetwork: %s (depth %d, %s params, %s mult-adds)\nengine: %s, %s kernels, %d workers\n",
+		d.describe(), arch, arch.Depth(), commas(p), commas(m), nn.BLASName(), nn.KernelsName(), nn.Workers)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	tr := experiment.Training{Optimizer: "sgd", LR: c.LR, Momentum: c.Momentum, Nesterov: true, WeightDecay: c.WD,
