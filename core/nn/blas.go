@@ -5,26 +5,21 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"unsafe"
 
 	"github.com/ebitengine/purego"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 )
 
-// CBLAS enum values.
-const (
-	cblasRowMajor = 101
-	cblasNoTrans  = 111
-	cblasTrans    = 112
-)
-
 var (
 	blasOnce    sync.Once
 	blasName    = "gonum (pure Go)"
-	cblasSgemm  func(order, ta, tb, m, n, k int32, alpha float32, a *float32, lda int32, b *float32, ldb int32, beta float32, c *float32, ldc int32)
+	sgemmF      uintptr // OpenBLAS's Fortran-interface sgemm_
 	setThreads  func(n int32)
 	gonumImpl   gonum.Implementation
 	openblasLib uintptr
+	blasThreads = 1
 )
 
 // loadBLAS tries OpenBLAS once; failure leaves the gonum fallback in place.
@@ -39,11 +34,15 @@ func loadBLAS() {
 			if err != nil {
 				continue
 			}
-			sym, err := purego.Dlsym(lib, "cblas_sgemm")
+			// sgemm_ takes every argument by pointer, so it is called with
+			// purego.SyscallN, which does not allocate; a RegisterFunc'd
+			// cblas_sgemm goes through reflect and allocated ~170 times a
+			// training step.
+			sym, err := purego.Dlsym(lib, "sgemm_")
 			if err != nil {
 				continue
 			}
-			purego.RegisterFunc(&cblasSgemm, sym)
+			sgemmF = sym
 			if t, err := purego.Dlsym(lib, "openblas_set_num_threads"); err == nil {
 				purego.RegisterFunc(&setThreads, t)
 			}
@@ -65,10 +64,11 @@ func loadBLAS() {
 func BLASName() string { loadBLAS(); return blasName }
 
 // UsingOpenBLAS reports whether OpenBLAS was loaded.
-func UsingOpenBLAS() bool { loadBLAS(); return cblasSgemm != nil }
+func UsingOpenBLAS() bool { loadBLAS(); return sgemmF != 0 }
 
 // SetBLASThreads sets OpenBLAS's own thread count (no-op for gonum).
 func SetBLASThreads(n int) {
+	blasThreads = n
 	if setThreads != nil {
 		setThreads(int32(n))
 	}
@@ -81,18 +81,8 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		return
 	}
 	loadBLAS()
-	if cblasSgemm != nil {
-		ta, tb := int32(cblasNoTrans), int32(cblasNoTrans)
-		if transA {
-			ta = cblasTrans
-		}
-		if transB {
-			tb = cblasTrans
-		}
-		cblasSgemm(cblasRowMajor, ta, tb, int32(m), int32(n), int32(k), alpha, &a[0], int32(lda), &b[0], int32(ldb), beta, &c[0], int32(ldc))
-		runtime.KeepAlive(a)
-		runtime.KeepAlive(b)
-		runtime.KeepAlive(c)
+	if sgemmF != 0 {
+		fortranSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	tA, tB := blas.NoTrans, blas.NoTrans
@@ -103,4 +93,42 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		tB = blas.Trans
 	}
 	gonumImpl.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemmArgs holds sgemm_'s by-reference scalars. Blocks are pooled, and live
+// on the heap, because concurrent calls each need their own.
+type gemmArgs struct {
+	ta, tb        byte
+	m, n, k       int32
+	lda, ldb, ldc int32
+	alpha, beta   float32
+}
+
+var gemmArgPool = sync.Pool{New: func() any { return new(gemmArgs) }}
+
+// fortranSgemm calls the column-major sgemm_ for a row-major product: a
+// row-major matrix is its column-major transpose, so C^T = op(B)^T op(A)^T
+// with the operands swapped.
+func fortranSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	g := gemmArgPool.Get().(*gemmArgs)
+	g.ta, g.tb = 'N', 'N'
+	if transB {
+		g.ta = 'T'
+	}
+	if transA {
+		g.tb = 'T'
+	}
+	g.m, g.n, g.k = int32(n), int32(m), int32(k)
+	g.lda, g.ldb, g.ldc = int32(ldb), int32(lda), int32(ldc)
+	g.alpha, g.beta = alpha, beta
+	purego.SyscallN(sgemmF,
+		uintptr(unsafe.Pointer(&g.ta)), uintptr(unsafe.Pointer(&g.tb)),
+		uintptr(unsafe.Pointer(&g.m)), uintptr(unsafe.Pointer(&g.n)), uintptr(unsafe.Pointer(&g.k)),
+		uintptr(unsafe.Pointer(&g.alpha)), uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(&g.lda)),
+		uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&g.ldb)),
+		uintptr(unsafe.Pointer(&g.beta)), uintptr(unsafe.Pointer(&c[0])), uintptr(unsafe.Pointer(&g.ldc)))
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
+	runtime.KeepAlive(c)
+	gemmArgPool.Put(g)
 }

@@ -8,29 +8,75 @@ import (
 // Workers is the number of goroutines layers split their work over.
 var Workers = runtime.NumCPU()
 
+// A job is one range of a parallelFor call, run by a pooled goroutine.
+type job struct {
+	f         func(w, lo, hi int)
+	w, lo, hi int
+	done      *sync.WaitGroup
+}
+
+// Pooled goroutines receive jobs from an unbuffered channel, so a send
+// succeeds only when one is idle; otherwise a new one is started (up to
+// maxPooled) or the range runs on the caller. Reusing goroutines instead of
+// starting Workers-1 per call keeps a training step (two or three calls per
+// layer) nearly allocation-free, and running on the caller when the pool is
+// exhausted means nested or concurrent calls (several networks trained at
+// once) can never wait on each other.
+var (
+	jobs      = make(chan job)
+	poolMu    sync.Mutex
+	pooled    int
+	maxPooled = 4*runtime.NumCPU() + 16
+	waitPool  = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
+)
+
+func worker(j job) {
+	for {
+		j.f(j.w, j.lo, j.hi)
+		j.done.Done()
+		j = <-jobs
+	}
+}
+
+// dispatch hands j to an idle pooled goroutine, a new one, or runs it here.
+func dispatch(j job) {
+	select {
+	case jobs <- j:
+		return
+	default:
+	}
+	poolMu.Lock()
+	spawn := pooled < maxPooled
+	if spawn {
+		pooled++
+	}
+	poolMu.Unlock()
+	if spawn {
+		go worker(j)
+		return
+	}
+	j.f(j.w, j.lo, j.hi)
+	j.done.Done()
+}
+
 // parallelFor runs f(w, lo, hi) over [0, n) split into at most Workers
 // contiguous ranges; range w always gets the same indices for a given n and
-// Workers, so per-worker partial sums are deterministic.
+// Workers, so per-worker partial sums are deterministic whichever goroutine
+// runs them.
 func parallelFor(n int, f func(w, lo, hi int)) {
-	nw := Workers
-	if nw > n {
-		nw = n
-	}
+	nw := min(Workers, n)
 	if nw <= 1 {
 		if n > 0 {
 			f(0, 0, n)
 		}
 		return
 	}
-	var wg sync.WaitGroup
+	wg := waitPool.Get().(*sync.WaitGroup)
 	wg.Add(nw - 1)
 	for w := 1; w < nw; w++ {
-		lo, hi := w*n/nw, (w+1)*n/nw
-		go func(w, lo, hi int) {
-			defer wg.Done()
-			f(w, lo, hi)
-		}(w, lo, hi)
+		dispatch(job{f: f, w: w, lo: w * n / nw, hi: (w + 1) * n / nw, done: wg})
 	}
 	f(0, 0, n/nw)
 	wg.Wait()
+	waitPool.Put(wg)
 }

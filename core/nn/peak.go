@@ -16,11 +16,9 @@ func PeakGFLOPS(n, reps int) float64 {
 	for i := range a {
 		a[i], b[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
 	}
-	SetBLASThreads(runtime.NumCPU())
-	defer SetBLASThreads(1)
-	if cblasSgemm == nil {
-		// gonum parallelises internally; nothing to set.
-	}
+	prev := blasThreads
+	SetBLASThreads(runtime.NumCPU()) // gonum parallelises internally regardless
+	defer SetBLASThreads(prev)
 	Sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
 	start := time.Now()
 	for i := 0; i < reps; i++ {
