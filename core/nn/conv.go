@@ -255,13 +255,13 @@ func zeroEdges(row []float32, oyLo, oyHi, oxLo, oxHi, w int) {
 	if oxLo == 0 && oxHi == w {
 		return
 	}
-	for oy := oyLo; oy < oyHi; oy++ {
-		r := row[oy*w : (oy+1)*w]
-		for j := 0; j < oxLo; j++ {
-			r[j] = 0
+	row = row[:oyHi*w]
+	for base := oyLo * w; base < len(row); base += w {
+		for j := base; j < base+oxLo; j++ {
+			row[j] = 0
 		}
-		for j := oxHi; j < w; j++ {
-			r[j] = 0
+		for j := base + oxHi; j < base+w; j++ {
+			row[j] = 0
 		}
 	}
 }
