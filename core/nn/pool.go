@@ -80,11 +80,15 @@ func (l *poolLayer) backward() {
 				clear(d)
 			}
 			g := dy[pl*l.ho*l.wo : (pl+1)*l.ho*l.wo]
-			for o, v := range g {
-				if l.max {
-					d[l.arg[pl*l.ho*l.wo+o]] += v
-					continue
+			if l.max {
+				arg := l.arg[pl*l.ho*l.wo : (pl+1)*l.ho*l.wo]
+				arg = arg[:len(g)]
+				for o, v := range g {
+					d[arg[o]] += v
 				}
+				continue
+			}
+			for o, v := range g {
 				oy, ox := o/l.wo, o%l.wo
 				base := oy*l.s*l.w + ox*l.s
 				v *= inv
