@@ -66,7 +66,7 @@ func TestTransformFaults(t *testing.T) {
 	}{
 		{"panic", fake.ModePanic, FaultPanic, "panicked: fake panics on purpose", false},
 		{"exit", fake.ModeExit, FaultExit, "exited", true},
-		{"hang", fake.ModeHang, FaultHang, "did not answer within its 2s deadline", false},
+		{"hang", fake.ModeHang, FaultHang, "did not answer within its " + testTimeout.String() + " deadline", false},
 		{"bad shape", fake.ModeBadShape, FaultMalformed, "ir.Lower(arch).Params() says", false},
 		{"nan", fake.ModeNaN, FaultMalformed, "non-finite weight", false},
 		{"bad arch", fake.ModeBadArch, FaultMalformed, "fails ir.Arch.Check", false},

@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand"
 	"testing"
-	"time"
 
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/refnet"
@@ -89,18 +88,15 @@ func rel(a, b []float64) float64 {
 	return n / d
 }
 
-// TestWidenLargeLayerIsFast: widening a layer of a 23M-parameter network takes well under a second.
-func TestWidenLargeLayerIsFast(t *testing.T) {
-	if testing.Short() {
-		t.Skip("allocates about 200 MB")
-	}
+// largeWiden widens layer 4 of a 38M-parameter network to 768 filters.
+func largeWiden(tb testing.TB) (sdk.ApplyResult, int64) {
 	a := ir.Arch{Layers: []ir.Layer{{Kind: ir.Conv, Filters: 512, Kernel: 3, Stride: 1}, {Kind: ir.Conv, Filters: 512, Kernel: 3, Stride: 1},
 		{Kind: ir.Pool, Kernel: 2, Stride: 2, Op: ir.Max}, {Kind: ir.Conv, Filters: 512, Kernel: 3, Stride: 1}, {Kind: ir.Pool, Kernel: 2, Stride: 2, Op: ir.Max},
 		{Kind: ir.FC, Units: 1024}, {Kind: ir.Softmax, Units: 10}}}
 	in := ir.Shape{C: 3, H: 32, W: 32}
 	g, err := ir.Lower(a, in)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	p, _ := g.Cost()
 	w := tensor.Map{}
@@ -108,15 +104,40 @@ func TestWidenLargeLayerIsFast(t *testing.T) {
 		w[q.Name] = tensor.New(q.Shape...)
 	}
 	tr, _ := Get("wider")
-	start := time.Now()
-	_, err = tr.Apply(context.Background(), sdk.ApplyRequest{Net: sdk.Network{Arch: a, Input: in, Weights: w},
+	res, err := tr.Apply(context.Background(), sdk.ApplyRequest{Net: sdk.Network{Arch: a, Input: in, Weights: w},
 		Action: sdk.Action{Transform: "wider", Args: map[string]int{"layer": 4, "to": 768}}, Space: ir.PaperSpace()}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res, p
+}
+
+// TestWidenLargeLayer: widening a big layer gives the new width and weights of
+// the widened graph's shapes. Its speed is BenchmarkWidenLargeLayer's job.
+func TestWidenLargeLayer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates about 300 MB")
+	}
+	res, _ := largeWiden(t)
+	if f := res.Net.Arch.Layers[3].Filters; f != 768 {
+		t.Fatalf("layer 4 has %d filters, want 768", f)
+	}
+	g, err := ir.Lower(res.Net.Arch, res.Net.Input)
 	if err != nil {
 		t.Fatal(err)
 	}
-	el := time.Since(start)
-	t.Logf("widening layer 4 of a %.1fM-parameter network took %v", float64(p)/1e6, el)
-	if el > 2*time.Second {
-		t.Errorf("took %v", el)
+	for _, q := range g.Params() {
+		wt, ok := res.Net.Weights[q.Name]
+		if !ok || wt.Len() != tensor.New(q.Shape...).Len() {
+			t.Fatalf("%s: missing or of the wrong size", q.Name)
+		}
+	}
+}
+
+// BenchmarkWidenLargeLayer: go test -run '^$' -bench WidenLarge ./transforms/builtin
+func BenchmarkWidenLargeLayer(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		_, p := largeWiden(b)
+		b.ReportMetric(float64(p)/1e6, "Mparams")
 	}
 }
