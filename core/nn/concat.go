@@ -47,9 +47,7 @@ func (l *concatLayer) backward() {
 				if in != 0 {
 					d := n.grad[in][i*sz : (i+1)*sz]
 					if l.add[k] {
-						for j, v := range src {
-							d[j] += v
-						}
+						addTo(d, src)
 					} else {
 						copy(d, src)
 					}

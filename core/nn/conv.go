@@ -167,9 +167,7 @@ func (l *convLayer) backward() {
 	copy(gw, l.dwst[0])
 	nw := min(Workers, n.batch)
 	for w := 1; w < nw; w++ {
-		for i, v := range l.dwst[w] {
-			gw[i] += v
-		}
+		addTo(gw, l.dwst[w])
 	}
 	if l.bName != "" {
 		gb := n.grads[l.bName]
