@@ -40,14 +40,28 @@ type entry struct {
 // Save writes arch, input and params (plus meta) to path atomically
 // (temporary file, fsync, rename).
 func Save(path string, arch ir.Arch, input ir.Shape, params tensor.Map, meta map[string]string) error {
+	buf, err := Encode(arch, input, params, meta)
+	if err != nil {
+		return err
+	}
+	return store.WriteFileAtomic(path, buf)
+}
+
+// Encode returns the checkpoint file's bytes (what Save writes and Parse
+// reads), for sending weights over the network.
+func Encode(arch ir.Arch, input ir.Shape, params tensor.Map, meta map[string]string) ([]byte, error) {
 	names := params.Names()
 	header := map[string]any{}
 	var off int64
-	data := make([]byte, 0)
+	total := 0
+	for _, n := range names {
+		total += 4 * len(params[n].Data)
+	}
+	data := make([]byte, 0, total)
 	for _, n := range names {
 		t := params[n]
 		if len(t.Data) != tensor.Numel(t.Shape) {
-			return fmt.Errorf("checkpoint: tensor %s has %d values for shape %v", n, len(t.Data), t.Shape)
+			return nil, fmt.Errorf("checkpoint: tensor %s has %d values for shape %v", n, len(t.Data), t.Shape)
 		}
 		size := int64(4 * len(t.Data))
 		header[n] = entry{Dtype: "F32", Shape: append([]int{}, t.Shape...), Offsets: [2]int64{off, off + size}}
@@ -68,7 +82,7 @@ func Save(path string, arch ir.Arch, input ir.Shape, params tensor.Map, meta map
 	header["__metadata__"] = md
 	hb, err := json.Marshal(header)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for len(hb)%8 != 0 { // keep the data 8-byte aligned, as the reference writer does
 		hb = append(hb, ' ')
@@ -76,7 +90,7 @@ func Save(path string, arch ir.Arch, input ir.Shape, params tensor.Map, meta map
 	buf := binary.LittleEndian.AppendUint64(nil, uint64(len(hb)))
 	buf = append(buf, hb...)
 	buf = append(buf, data...)
-	return store.WriteFileAtomic(path, buf)
+	return buf, nil
 }
 
 // Load reads and checks a checkpoint file.

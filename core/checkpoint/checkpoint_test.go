@@ -146,3 +146,29 @@ func FuzzParse(f *testing.F) {
 		Parse(b) // must not panic
 	})
 }
+
+// TestEncodeIsWhatSaveWrites: weights sent over the network are byte for
+// byte the checkpoint file, so one parser checks both.
+func TestEncodeIsWhatSaveWrites(t *testing.T) {
+	a, _, m := sample(t)
+	in := ir.Shape{C: 2, H: 4, W: 4}
+	path := filepath.Join(t.TempDir(), "net.safetensors")
+	if err := Save(path, a, in, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Encode(a, in, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.ReadFile(path)
+	if string(f) != string(b) {
+		t.Fatalf("Encode gives %d bytes that differ from the %d bytes Save wrote", len(b), len(f))
+	}
+	if _, err := Parse(b); err != nil {
+		t.Fatal(err)
+	}
+	m["l1.conv.weight"].Data = m["l1.conv.weight"].Data[:1]
+	if _, err := Encode(a, in, m, nil); err == nil || !strings.Contains(err.Error(), "l1.conv.weight") {
+		t.Errorf("inconsistent tensor: %v", err)
+	}
+}
