@@ -7,21 +7,16 @@ import (
 	"math"
 	"time"
 
+	"github.com/eas-go/eas/core/data"
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/nn"
 	"github.com/eas-go/eas/core/tensor"
 )
 
-// Source yields batches. core/data's loaders implement it.
-type Source interface {
-	// Epoch calls fn for every batch of epoch e, in order; x is [b,C,H,W] and
-	// y holds b labels; both are valid only during the call. An error from fn
-	// stops the epoch and is returned.
-	Epoch(e int, fn func(x *tensor.Tensor, y []int32) error) error
-	// Len is the number of examples in one epoch.
-	Len() int
-}
+// Source yields batches; it is core/data's Batches, which its loaders
+// implement.
+type Source = data.Batches
 
 // Config says how to train.
 type Config struct {

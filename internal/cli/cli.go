@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/alecthomas/kong"
 )
@@ -80,5 +79,3 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 
 // Exit returns an error that makes Main return code without printing more.
 func Exit(code int) error { return exitError{code} }
-
-var _ = os.Stdout

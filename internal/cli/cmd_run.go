@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +20,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/eas-go/eas/core/checkpoint"
+	"github.com/eas-go/eas/core/data"
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/nn"
@@ -42,6 +46,55 @@ type RunCmd struct {
 	Search    []string          `help:"Run only these searches (default: all)."`
 	Isolate   bool              `help:"Serve the built-in transforms and controllers from separate easrun processes over the plugin wire too (default: in-process, measured about 15x cheaper per call); third-party plugins always run as separate processes."`
 	Timeout   time.Duration     `default:"10m" help:"Deadline of one plugin call (a hung plugin is restarted and its network marked failed)."`
+
+	// Deps are the command's collaborators besides the file system; easrun
+	// leaves them empty and gets the defaults built from the flags, tests
+	// inject their own.
+	Deps RunDeps `kong:"-"`
+}
+
+// RunDeps are what `easrun run` trains with, reads data from and resolves
+// plugins through. Nil fields take the defaults.
+type RunDeps struct {
+	// Data opens the experiment's data set (default: data.LoadSplit of the
+	// dataset's KIND:PATH). It is not called with --evaluator virtual.
+	Data func(d experiment.Dataset) (*data.Split, error)
+	// Evaluator trains and scores the children (default: search.Local with
+	// --workers children at once, or search.Virtual with --evaluator virtual).
+	Evaluator search.Evaluator
+	// Plugins resolves a search's transforms and controller (default: the
+	// plugin host with the built-ins, in-process unless --isolate).
+	Plugins PluginHost
+}
+
+// PluginHost resolves the transforms and the controller of a search; the
+// closer ends the plugins it started.
+type PluginHost interface {
+	Search(ctx context.Context, easFile string, s experiment.Search, logFile string) (map[string]sdk.Transform, sdk.Controller, io.Closer, error)
+}
+
+// hostPlugins is the default PluginHost: plugins/host with the built-ins.
+type hostPlugins struct {
+	timeout   time.Duration
+	inProcess bool
+}
+
+func (h hostPlugins) Search(ctx context.Context, easFile string, s experiment.Search, logFile string) (map[string]sdk.Transform, sdk.Controller, io.Closer, error) {
+	tfs, ctl, set, err := searchPlugins(ctx, easFile, s, pluginOptions(logFile, h.timeout, h.inProcess))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return tfs, ctl, closerFunc(set.Close), nil
+}
+
+type closerFunc func()
+
+func (f closerFunc) Close() error { f(); return nil }
+
+// loadSplit is the default RunDeps.Data.
+func loadSplit(d experiment.Dataset) (*data.Split, error) {
+	return data.LoadSplit(d.Kind+":"+d.Path, data.SplitOptions{Validation: d.Validation, Seed: d.ValidationSeed,
+		Limit: d.Limit, Normalize: d.Normalize, Augment: d.Augment})
 }
 
 type ckptAdapter struct{}
@@ -51,22 +104,29 @@ func (ckptAdapter) Save(path string, n sdk.Network, meta map[string]string) erro
 }
 
 func (ckptAdapter) Load(path string) (sdk.Network, error) {
+	n, _, err := loadNetwork(path)
+	return n, err
+}
+
+// loadNetwork reads a checkpoint and checks its weights against its
+// architecture; the checkpoint is returned for its metadata.
+func loadNetwork(path string) (sdk.Network, *checkpoint.Checkpoint, error) {
 	ck, err := checkpoint.Load(path)
 	if err != nil {
-		return sdk.Network{}, err
+		return sdk.Network{}, nil, err
 	}
 	a, l := dsl.ParseArch(path, ck.ArchString)
 	if err := l.Err(); err != nil {
-		return sdk.Network{}, err
+		return sdk.Network{}, nil, err
 	}
 	g, err := ir.Lower(a, ck.Input)
 	if err != nil {
-		return sdk.Network{}, fmt.Errorf("%s: %w", path, err)
+		return sdk.Network{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := ck.Verify(g); err != nil {
-		return sdk.Network{}, fmt.Errorf("%s: %w", path, err)
+		return sdk.Network{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return sdk.Network{Arch: a, Input: ck.Input, Weights: ck.Weights()}, nil
+	return sdk.Network{Arch: a, Input: ck.Input, Weights: ck.Weights()}, ck, nil
 }
 
 // Run performs the experiment.
@@ -96,40 +156,56 @@ func (c *RunCmd) Run(g *Globals) error {
 	defer stop()
 	log := newLogger(g, c.Plain)
 	virtual := c.Evaluator == "virtual"
-	var data *splitData
+	var split *data.Split
 	in := e.Start.Input
 	if !virtual {
+		load := c.Deps.Data
+		if load == nil {
+			load = loadSplit
+		}
 		log.printf("loading %s data from %s", e.Dataset.Kind, e.Dataset.Path)
-		data, err = loadData(e.Dataset.Kind+":"+e.Dataset.Path, e.Dataset.Validation, e.Dataset.ValidationSeed, e.Dataset.Limit, e.Dataset.Normalize, e.Dataset.Augment)
+		split, err = load(e.Dataset)
 		if err != nil {
 			return fmt.Errorf("dataset %q: %w (set --data %s=PATH or EAS_DATA_%s)", e.Dataset.Name, err, e.Dataset.Name, strings.ToUpper(e.Dataset.Name))
 		}
-		in = data.train.Shape
-		log.printf("data: %s", data.describe())
+		in = split.TrainSet.Shape
+		log.printf("data: %s", split.Describe())
 	}
 	log.printf("engine: %s, %s kernels, %d workers", nn.BLASName(), nn.KernelsName(), nn.Workers)
-	start, startAcc, err := c.startNetwork(ctx, e, expDir, in, data, log)
+	start, startAcc, err := c.startNetwork(ctx, e, expDir, in, split, log)
 	if err != nil {
 		return err
 	}
-	var eval search.Evaluator = &search.Virtual{Delay: virtualDelay()}
-	if !virtual {
+	eval := c.Deps.Evaluator
+	switch {
+	case eval != nil:
+	case virtual:
+		d, err := virtualDelay()
+		if err != nil {
+			return err
+		}
+		eval = &search.Virtual{Delay: d}
+	default:
 		pool := c.Workers
 		if pool <= 0 {
 			pool = autoPool(runtime.NumCPU(), totalMemGiB())
 		}
 		nn.Workers = max(1, runtime.NumCPU()/pool)
 		log.printf("evaluator: %d children in parallel, %d engine workers each", pool, nn.Workers)
-		eval = &search.Local{Data: data, Workers: pool}
+		eval = &search.Local{Data: split, Workers: pool}
+	}
+	plugins := c.Deps.Plugins
+	if plugins == nil {
+		plugins = hostPlugins{timeout: c.Timeout, inProcess: !c.Isolate}
 	}
 	var dirs []string
 	for _, s := range e.Searches {
-		if len(c.Search) > 0 && !contains(c.Search, s.Name) {
+		if len(c.Search) > 0 && !slices.Contains(c.Search, s.Name) {
 			continue
 		}
 		dir := filepath.Join(expDir, s.Name)
 		dirs = append(dirs, dir)
-		if err := c.runSearch(ctx, e, s, dir, start, startAcc, eval, data, log); err != nil {
+		if err := c.runSearch(ctx, e, s, dir, start, startAcc, eval, split, plugins, log); err != nil {
 			return fmt.Errorf("search %q: %w", s.Name, err)
 		}
 	}
@@ -157,19 +233,17 @@ func (c *RunCmd) Run(g *Globals) error {
 	return nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // virtualDelay reads EAS_VIRTUAL_DELAY (e.g. 50ms), used by crash tests.
-func virtualDelay() time.Duration {
-	d, _ := time.ParseDuration(os.Getenv("EAS_VIRTUAL_DELAY"))
-	return d
+func virtualDelay() (time.Duration, error) {
+	v := os.Getenv("EAS_VIRTUAL_DELAY")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("EAS_VIRTUAL_DELAY: %w", err)
+	}
+	return d, nil
 }
 
 func writeProvenance(dir string, src []byte) error {
@@ -186,18 +260,26 @@ func writeProvenance(dir string, src []byte) error {
 			}
 		}
 	}
-	b, _ := json.MarshalIndent(v, "", "  ")
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
 	return store.WriteFileAtomic(filepath.Join(dir, "versions.json"), b)
 }
 
 // startNetwork trains (or loads) the start network once for all searches.
-func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir string, in ir.Shape, data *splitData, log *logger) (sdk.Network, float64, error) {
+func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir string, in ir.Shape, split *data.Split, log *logger) (sdk.Network, float64, error) {
 	path := filepath.Join(dir, "start.safetensors")
 	ck := ckptAdapter{}
-	if n, err := ck.Load(path); err == nil {
-		meta, _ := checkpoint.Load(path)
-		var acc float64
-		fmt.Sscan(meta.Meta["val_acc"], &acc)
+	if _, err := os.Stat(path); err == nil {
+		n, meta, err := loadNetwork(path)
+		if err != nil {
+			return sdk.Network{}, 0, fmt.Errorf("resuming: %w", err)
+		}
+		acc, err := strconv.ParseFloat(meta.Meta["val_acc"], 64)
+		if err != nil {
+			return sdk.Network{}, 0, fmt.Errorf("resuming: %s: metadata val_acc %q: not a number", path, meta.Meta["val_acc"])
+		}
 		log.printf("start network from %s: %s (validation accuracy %.2f%%)", path, n.Arch, 100*acc)
 		return n, acc, nil
 	}
@@ -221,11 +303,11 @@ func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir
 		return net, 0, err
 	}
 	var acc float64
-	if data == nil {
+	if split == nil {
 		acc = search.VirtualScore(net.Arch, net.Input)
 	} else {
-		if got := g.Nodes[g.Output()].Out.C; got != data.train.Classes {
-			return net, 0, fmt.Errorf("the start network ends in SM(%d) but the data set has %d classes", got, data.train.Classes)
+		if got := g.Nodes[g.Output()].Out.C; got != split.TrainSet.Classes {
+			return net, 0, fmt.Errorf("the start network ends in SM(%d) but the data set has %d classes", got, split.TrainSet.Classes)
 		}
 		tr := e.Start.Train
 		if e.Start.Checkpoint != "" && tr.Epochs == experiment.PaperChild().Epochs {
@@ -233,7 +315,7 @@ func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir
 		}
 		log.printf("training the start network %s for %d epochs", net.Arch, tr.Epochs)
 		bar := newEpochBar(log.w, c.Plain)
-		res, err := train.Train(ctx, g, net.Weights, data.Train(tr.Seed, tr.Batch), data.Val(256), train.Config{Training: tr}, bar.event)
+		res, err := train.Train(ctx, g, net.Weights, split.Train(tr.Seed, tr.Batch), split.Val(256), train.Config{Training: tr}, bar.event)
 		if err != nil {
 			return net, 0, fmt.Errorf("training the start network: %w", err)
 		}
@@ -247,7 +329,7 @@ func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir
 }
 
 func (c *RunCmd) runSearch(ctx context.Context, e *experiment.Experiment, s experiment.Search, dir string, start sdk.Network, startAcc float64,
-	eval search.Evaluator, data *splitData, log *logger) error {
+	eval search.Evaluator, split *data.Split, plugins PluginHost, log *logger) error {
 	st, err := store.Open(dir)
 	if err != nil {
 		return err
@@ -261,7 +343,10 @@ func (c *RunCmd) runSearch(ctx context.Context, e *experiment.Experiment, s expe
 		hasStart = hasStart || r.Kind == "start"
 	}
 	if !hasStart {
-		g, _ := ir.Lower(start.Arch, start.Input)
+		g, err := ir.Lower(start.Arch, start.Input)
+		if err != nil {
+			return fmt.Errorf("start network: %w", err)
+		}
 		p, m := g.Cost()
 		if err := st.Append(store.Record{Kind: "start", Stage: 1, Arch: start.Arch.String(), Hash: start.Arch.Hash(), Depth: start.Arch.Depth(),
 			Params: p, MAdds: m, ValAcc: startAcc, Status: store.StatusOK, Weights: "../start.safetensors"}); err != nil {
@@ -271,14 +356,14 @@ func (c *RunCmd) runSearch(ctx context.Context, e *experiment.Experiment, s expe
 	// Transforms and controllers come from the plugin host: built-ins
 	// (in-process, or separate processes with --isolate) and the search's
 	// plugins (plugins = [...], ./plugins next to the file, $EAS_PLUGIN_PATH).
-	tfs, ctrl, set, err := searchPlugins(ctx, c.File, s, pluginOptions(filepath.Join(filepath.Dir(dir), "plugins.log"), c.Timeout, !c.Isolate))
+	tfs, ctrl, set, err := plugins.Search(ctx, c.File, s, filepath.Join(filepath.Dir(dir), "plugins.log"))
 	if err != nil {
 		return err
 	}
 	defer set.Close()
 	var d search.Data
-	if data != nil {
-		d = data
+	if split != nil {
+		d = split
 	}
 	r := &search.Runner{Exp: e, Search: s, Transforms: tfs, Controller: ctrl, Eval: eval, Data: d, Store: st, Ckpt: ckptAdapter{},
 		Start: start, StartAcc: startAcc, OnEvent: log.progress}
@@ -308,9 +393,11 @@ func (c *RunCmd) final(ctx context.Context, e *experiment.Experiment, dir string
 		}
 		var net sdk.Network
 		if top.Weights != "" {
-			if n, err := (ckptAdapter{}).Load(filepath.Join(dir, top.Weights)); err == nil {
-				net = n
+			n, err := (ckptAdapter{}).Load(filepath.Join(dir, top.Weights))
+			if err != nil {
+				log.printf("network %d: %v; training it from scratch", top.ID, err)
 			}
+			net = n
 		}
 		if net.Weights == nil { // no checkpoint kept: train from scratch
 			a, l := dsl.ParseArch(dir, top.Arch)
@@ -339,7 +426,9 @@ func (c *RunCmd) final(ctx context.Context, e *experiment.Experiment, dir string
 		} else {
 			rec.TestAcc = out[0].Acc
 			rec.Weights = filepath.Join("checkpoints", fmt.Sprintf("final-%04d.safetensors", top.ID))
-			checkpoint.Save(filepath.Join(dir, rec.Weights), net.Arch, net.Input, net.Weights, map[string]string{"test_acc": fmt.Sprint(out[0].Acc)})
+			if err := checkpoint.Save(filepath.Join(dir, rec.Weights), net.Arch, net.Input, net.Weights, map[string]string{"test_acc": fmt.Sprint(out[0].Acc)}); err != nil {
+				return fmt.Errorf("network %d: %w", top.ID, err)
+			}
 		}
 		if err := st.Append(rec); err != nil {
 			return err
@@ -349,22 +438,19 @@ func (c *RunCmd) final(ctx context.Context, e *experiment.Experiment, dir string
 	return nil
 }
 
-// logger prints search progress: a bar on a terminal, plain lines otherwise.
+// logger prints search progress to the command's Stderr: a bar on a
+// terminal, plain lines otherwise.
 type logger struct {
-	w     *os.File
+	w     io.Writer
 	plain bool
 	bar   *progressbar.ProgressBar
-	out   func(string)
 }
 
 func newLogger(g *Globals, plain bool) *logger {
-	l := &logger{plain: plain || !isTerminal(g.Stderr)}
-	if f, ok := g.Stderr.(*os.File); ok {
-		l.w = f
-	}
-	l.out = func(s string) { fmt.Fprintln(g.Stderr, s) }
-	return l
+	return &logger{w: g.Stderr, plain: plain || !isTerminal(g.Stderr)}
 }
+
+func (l *logger) out(s string) { fmt.Fprintln(l.w, s) }
 
 func (l *logger) printf(format string, args ...any) {
 	if l.bar != nil {
@@ -375,7 +461,7 @@ func (l *logger) printf(format string, args ...any) {
 
 func (l *logger) begin(s experiment.Search) {
 	l.printf("search %q: controller %s, %d networks, %d per episode", s.Name, s.Controller, s.Budget, s.PerEpisode)
-	if !l.plain && l.w != nil {
+	if !l.plain {
 		l.bar = progressbar.NewOptions(s.Budget, progressbar.OptionSetWriter(l.w), progressbar.OptionShowCount(),
 			progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(25), progressbar.OptionSetDescription(s.Name))
 	}
@@ -444,8 +530,10 @@ func totalMemGiB() float64 {
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
-			var kb float64
-			fmt.Sscan(f[1], &kb)
+			kb, err := strconv.ParseFloat(f[1], 64)
+			if err != nil {
+				return 0
+			}
 			return kb / (1 << 20)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/eas-go/eas/core/checkpoint"
+	"github.com/eas-go/eas/core/data"
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/nn"
@@ -43,11 +44,11 @@ func (c *TrainCmd) Run(g *Globals) error {
 	if c.Workers > 0 {
 		nn.Workers = c.Workers
 	}
-	d, err := loadData(c.Data, c.Validation, c.Seed, c.Limit, c.Normalize, c.Augment)
+	d, err := data.LoadSplit(c.Data, data.SplitOptions{Validation: c.Validation, Seed: c.Seed, Limit: c.Limit, Normalize: c.Normalize, Augment: c.Augment})
 	if err != nil {
 		return err
 	}
-	in := d.train.Shape
+	in := d.TrainSet.Shape
 	var arch ir.Arch
 	var params, opt tensor.Map
 	startEpoch := 0
@@ -79,8 +80,8 @@ func (c *TrainCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	if got := gr.Nodes[gr.Output()].Out.C; got != d.train.Classes {
-		return fmt.Errorf("the network ends in SM(%d) but the data set has %d classes", got, d.train.Classes)
+	if got := gr.Nodes[gr.Output()].Out.C; got != d.TrainSet.Classes {
+		return fmt.Errorf("the network ends in SM(%d) but the data set has %d classes", got, d.TrainSet.Classes)
 	}
 	if params == nil {
 		params = nn.InitParams(gr, c.Seed)
@@ -92,7 +93,7 @@ func (c *TrainCmd) Run(g *Globals) error {
 	}
 	p, m := gr.Cost()
 	fmt.Fprintf(g.Stderr, "data: %s\nnetwork: %s (depth %d, %s params, %s mult-adds)\nengine: %s, %s kernels, %d workers\n",
-		d.describe(), arch, arch.Depth(), commas(p), commas(m), nn.BLASName(), nn.KernelsName(), nn.Workers)
+		d.Describe(), arch, arch.Depth(), commas(p), commas(m), nn.BLASName(), nn.KernelsName(), nn.Workers)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	tr := experiment.Training{Optimizer: "sgd", LR: c.LR, Momentum: c.Momentum, Nesterov: true, WeightDecay: c.WD,
