@@ -2,7 +2,6 @@ package dsl
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -50,9 +49,6 @@ var archParser = participle.MustBuild[archAST](
 	participle.Elide("Whitespace"),
 	participle.UseLookahead(2),
 )
-
-// layerNames are the layer spellings, for did-you-mean.
-var layerNames = []string{"C", "P", "FC", "SM", "DO", "GAP", "DB", "T"}
 
 // span is the source range of one parsed layer.
 type span struct{ off, len int }
@@ -186,174 +182,56 @@ func (s archSource) syntaxError(err error) diag.Diagnostic {
 	return s.diag(off, 1, "syntax error: %s", msg)
 }
 
-// layer converts one parsed layer, checking its name, arity and values.
+// layer converts one parsed layer. Names, arity, argument types and values
+// all come from the kind table in core/ir; this only maps its problems back
+// to source positions.
 func (s archSource) layer(la *layerAST) (ir.Layer, diag.List) {
-	var l diag.List
-	n := la.EndPos.Offset - la.Pos.Offset
-	bad := func(format string, args ...any) { l = append(l, s.diag(la.Pos.Offset, n, format, args...)) }
-	name := strings.ToUpper(la.Name)
-	arity := map[string]int{"C": 3, "P": 3, "FC": 1, "SM": 1, "DO": 1, "GAP": 0, "T": 1, "DB": -1}
-	want, known := arity[name]
-	if !known {
-		d := s.diag(la.Pos.Offset, len(la.Name), "unknown layer %q: layers are C, P, FC, SM, DO, GAP, DB, T", la.Name)
-		d.Suggest = diag.DidYouMean(la.Name, layerNames)
+	args := make([]ir.Arg, len(la.Args))
+	for i, a := range la.Args {
+		args[i] = a.arg()
+	}
+	out, probs, ok := ir.FromArgs(la.Name, args)
+	if !ok {
+		d := s.diag(la.Pos.Offset, len(la.Name), "unknown layer %q: layers are %s", la.Name, strings.Join(ir.KindNames(), ", "))
+		d.Suggest = diag.DidYouMean(la.Name, ir.KindNames())
 		return ir.Layer{}, diag.List{d}
 	}
-	usage := map[string]string{"C": "C(filters,kernel,stride)", "P": "P(kernel,stride,MAX|AVG)", "FC": "FC(units)",
-		"SM": "SM(classes)", "DO": "DO(rate)", "GAP": "GAP", "T": "T(compression) or T(compression,channels)", "DB": "DB(growth,...)"}[name]
-	if name == "T" && len(la.Args) == 2 {
-		want = 2 // T(compression, channels): a transition whose width a transform fixed
-	}
-	if want >= 0 && len(la.Args) != want {
-		bad("%s takes %d argument%s, got %d: write %s", name, want, plural(want), len(la.Args), usage)
-		return ir.Layer{}, l
-	}
-	if want < 0 && len(la.Args) == 0 {
-		bad("DB needs at least one growth rate: write e.g. DB(6x40) or DB(40,44,48)")
-		return ir.Layer{}, l
-	}
-	// Typed argument readers that record a diagnostic and return 0 on error.
-	intArg := func(i int, what string, min int) int {
-		a := la.Args[i]
-		if a.Word != nil || a.Num == nil {
-			l = append(l, s.diag(a.Pos.Offset, 1, "%s: %s must be an integer, got %q", name, what, argText(a)))
-			return 0
+	var l diag.List
+	for _, p := range probs {
+		if p.Arg < 0 || p.Arg >= len(la.Args) {
+			l = append(l, s.diag(la.Pos.Offset, la.EndPos.Offset-la.Pos.Offset, "%s", p.Msg))
+			continue
 		}
-		if a.Rep != nil || a.Bott != nil {
-			l = append(l, s.diag(a.Pos.Offset, 1, "%s: %s must be a plain integer, got %q", name, what, argText(a)))
-			return 0
+		a := la.Args[p.Arg]
+		n := p.Len
+		if n == 0 {
+			n = len(a.arg().Text())
 		}
-		v, err := strconv.Atoi(*a.Num)
-		if err != nil {
-			l = append(l, s.diag(a.Pos.Offset, len(*a.Num), "%s: %s must be an integer, got %s", name, what, *a.Num))
-			return 0
+		d := s.diag(a.Pos.Offset, n, "%s", p.Msg)
+		if a.Word != nil && len(p.Choices) > 0 {
+			d.Suggest = diag.DidYouMean(*a.Word, p.Choices)
 		}
-		if a.Neg {
-			v = -v
-		}
-		if v < min {
-			l = append(l, s.diag(a.Pos.Offset, len(argText(a)), "%s: %s must be at least %d, got %d", name, what, min, v))
-			return 0
-		}
-		return v
-	}
-	floatArg := func(i int, what string) float64 {
-		a := la.Args[i]
-		if a.Word != nil || a.Num == nil || a.Rep != nil || a.Bott != nil {
-			l = append(l, s.diag(a.Pos.Offset, 1, "%s: %s must be a number, got %q", name, what, argText(a)))
-			return 0
-		}
-		v, err := strconv.ParseFloat(*a.Num, 64)
-		if err != nil {
-			l = append(l, s.diag(a.Pos.Offset, len(*a.Num), "%s: %s must be a number, got %s", name, what, *a.Num))
-			return 0
-		}
-		if a.Neg {
-			v = -v
-		}
-		return v
-	}
-	var out ir.Layer
-	switch name {
-	case "C":
-		out = ir.Layer{Kind: ir.Conv, Filters: intArg(0, "number of filters", 1), Kernel: intArg(1, "kernel size", 1), Stride: intArg(2, "stride", 1)}
-		if out.Kernel > 0 && out.Kernel%2 == 0 {
-			a := la.Args[1]
-			l = append(l, s.diag(a.Pos.Offset, len(argText(a)), "C: kernel size must be odd (same padding), got %d", out.Kernel))
-		}
-	case "P":
-		out = ir.Layer{Kind: ir.Pool, Kernel: intArg(0, "kernel size", 1), Stride: intArg(1, "stride", 1)}
-		a := la.Args[2]
-		switch w := strings.ToUpper(argText(a)); {
-		case a.Word != nil && w == "MAX":
-			out.Op = ir.Max
-		case a.Word != nil && w == "AVG":
-			out.Op = ir.Avg
-		default:
-			d := s.diag(a.Pos.Offset, len(argText(a)), "P: pooling must be MAX or AVG, got %q", argText(a))
-			if a.Word != nil {
-				d.Suggest = diag.DidYouMean(*a.Word, []string{"MAX", "AVG"})
-			}
-			l = append(l, d)
-		}
-	case "FC":
-		out = ir.Layer{Kind: ir.FC, Units: intArg(0, "number of units", 1)}
-	case "SM":
-		out = ir.Layer{Kind: ir.Softmax, Units: intArg(0, "number of classes", 1)}
-	case "DO":
-		out = ir.Layer{Kind: ir.Dropout, Rate: floatArg(0, "rate")}
-		if !(out.Rate >= 0 && out.Rate < 1) {
-			bad("DO: dropout rate must be in [0, 1), got %s", argText(la.Args[0]))
-		}
-	case "GAP":
-		out = ir.Layer{Kind: ir.GAP}
-	case "T":
-		out = ir.Layer{Kind: ir.Transition, Compression: floatArg(0, "compression")}
-		if len(la.Args) == 2 {
-			out.Filters = intArg(1, "output channels", 1)
-		}
-		if !(out.Compression > 0 && out.Compression <= 1) {
-			bad("T: compression must be in (0, 1], got %s", argText(la.Args[0]))
-		}
-	case "DB":
-		out = ir.Layer{Kind: ir.DenseBlock}
-		for _, a := range la.Args {
-			if a.Word != nil || a.Num == nil {
-				l = append(l, s.diag(a.Pos.Offset, 1, "DB: growth rates must be integers like 40, 6x40 or 44:176, got %q", argText(a)))
-				continue
-			}
-			rep := 1
-			if a.Rep != nil {
-				rep, _ = strconv.Atoi(strings.TrimRight(*a.Rep, "xX"))
-				if rep < 1 || rep > 10000 {
-					l = append(l, s.diag(a.Pos.Offset, len(*a.Rep), "DB: repeat count must be between 1 and 10000, got %d", rep))
-					continue
-				}
-			}
-			g, err := strconv.Atoi(*a.Num)
-			if err != nil || a.Neg || g < 1 {
-				l = append(l, s.diag(a.Pos.Offset, len(argText(a)), "DB: growth rate must be a positive integer, got %s", argText(a)))
-				continue
-			}
-			b := ir.DefaultBottleneck(g)
-			if a.Bott != nil {
-				b, err = strconv.Atoi(*a.Bott)
-				if err != nil || b < 0 {
-					l = append(l, s.diag(a.Pos.Offset, len(argText(a)), "DB: bottleneck width must be a non-negative integer, got %s", *a.Bott))
-					continue
-				}
-			}
-			for k := 0; k < rep; k++ {
-				out.Dense = append(out.Dense, ir.DenseLayer{Growth: g, Bottleneck: b})
-			}
-		}
+		l = append(l, d)
 	}
 	return out, l
 }
 
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
-}
-
-func argText(a *argAST) string {
+// arg is the argument as the kind table reads it.
+func (a *argAST) arg() ir.Arg {
+	var r ir.Arg
 	if a.Word != nil {
-		return *a.Word
+		r.Word = *a.Word
+		return r
 	}
-	s := ""
-	if a.Neg {
-		s = "-"
-	}
+	r.Neg = a.Neg
 	if a.Rep != nil {
-		s += *a.Rep
+		r.Rep = *a.Rep
 	}
 	if a.Num != nil {
-		s += *a.Num
+		r.Num = *a.Num
 	}
 	if a.Bott != nil {
-		s += ":" + *a.Bott
+		r.Bott = *a.Bott
 	}
-	return s
+	return r
 }

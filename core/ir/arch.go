@@ -22,12 +22,9 @@ const (
 	Softmax                    // SM(classes): final linear layer + softmax
 )
 
-var kindNames = map[Kind]string{Conv: "C", Pool: "P", FC: "FC", Dropout: "DO", GAP: "GAP",
-	DenseBlock: "DB", Transition: "T", Softmax: "SM"}
-
 func (k Kind) String() string {
-	if s, ok := kindNames[k]; ok {
-		return s
+	if info := k.Info(); info != nil {
+		return info.Name
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -90,11 +87,12 @@ const (
 	FamilyDenseNet Family = "densenet"
 )
 
-// Family is densenet when the architecture has a dense block, plain otherwise.
+// Family is the family of the first layer whose kind names one (a dense
+// block: densenet), plain otherwise.
 func (a Arch) Family() Family {
 	for _, l := range a.Layers {
-		if l.Kind == DenseBlock {
-			return FamilyDenseNet
+		if k := l.Kind.Info(); k != nil && k.Family != "" {
+			return k.Family
 		}
 	}
 	return FamilyPlain
@@ -133,30 +131,17 @@ func (a Arch) Hash() string {
 
 func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
-// String prints one layer canonically.
+// String prints one layer canonically: its name, then its arguments in
+// parentheses (none for a kind written bare).
 func (l Layer) String() string {
-	switch l.Kind {
-	case Conv:
-		return fmt.Sprintf("C(%d,%d,%d)", l.Filters, l.Kernel, l.Stride)
-	case Pool:
-		return fmt.Sprintf("P(%d,%d,%s)", l.Kernel, l.Stride, l.Op)
-	case FC:
-		return fmt.Sprintf("FC(%d)", l.Units)
-	case Softmax:
-		return fmt.Sprintf("SM(%d)", l.Units)
-	case Dropout:
-		return fmt.Sprintf("DO(%s)", fmtFloat(l.Rate))
-	case GAP:
-		return "GAP"
-	case Transition:
-		if l.Filters > 0 {
-			return fmt.Sprintf("T(%s,%d)", fmtFloat(l.Compression), l.Filters)
-		}
-		return fmt.Sprintf("T(%s)", fmtFloat(l.Compression))
-	case DenseBlock:
-		return "DB(" + denseString(l.Dense) + ")"
+	k := l.Kind.Info()
+	if k == nil {
+		return l.Kind.String()
 	}
-	return l.Kind.String()
+	if k.Args == nil {
+		return k.Name
+	}
+	return k.Name + "(" + k.Args(l) + ")"
 }
 
 // denseString run-length encodes equal consecutive layers: "6x40", "40,44:160,2x40".
@@ -191,16 +176,8 @@ func DefaultBottleneck(growth int) int { return 4 * growth }
 func (a Arch) Depth() int {
 	d := 0
 	for _, l := range a.Layers {
-		switch l.Kind {
-		case Conv, FC, Softmax, Transition:
-			d++
-		case DenseBlock:
-			for _, dl := range l.Dense {
-				d++
-				if dl.Bottleneck > 0 {
-					d++
-				}
-			}
+		if k := l.Kind.Info(); k != nil && k.Depth != nil {
+			d += k.Depth(l)
 		}
 	}
 	return d

@@ -33,164 +33,94 @@ func (p Problem) Error() string {
 // Check lists every problem of a against input shape in, in layer order.
 // An empty list means Lower will succeed.
 func (a Arch) Check(in Shape) []Problem {
-	var ps []Problem
-	add := func(i int, format string, args ...any) {
-		ps = append(ps, Problem{Layer: i + 1, Msg: fmt.Sprintf(format, args...)})
-	}
-	if len(a.Layers) == 0 {
-		return []Problem{{Msg: "empty architecture: expected layers ending with SM(n)"}}
-	}
-	if in.C <= 0 || in.H <= 0 || in.W <= 0 {
-		return []Problem{{Msg: fmt.Sprintf("input shape %s must be positive", in)}}
-	}
-	dense := a.Family() == FamilyDenseNet
-	seenFC, seenGAP, seenDB := false, false, false
-	lastDB := false
-	cur := in
-	shapeOK := true
-	for i, l := range a.Layers {
-		if l.Kind == Softmax && i != len(a.Layers)-1 {
-			add(i, "SM must be the last layer")
-		}
-		if i == len(a.Layers)-1 && l.Kind != Softmax {
-			add(i, "the last layer must be SM(n), found %s", l.Kind)
-		}
-		spatial := l.Kind == Conv || l.Kind == Pool || l.Kind == GAP || l.Kind == DenseBlock || l.Kind == Transition
-		if spatial && seenFC {
-			add(i, "%s after a fully-connected layer: layers after FC must be FC, DO or SM", l.Kind)
-		} else if spatial && seenGAP {
-			add(i, "%s after global average pooling: only FC, DO or SM may follow GAP", l.Kind)
-		}
-		switch l.Kind {
-		case Conv:
-			if l.Filters <= 0 {
-				add(i, "C: number of filters must be positive, got %d", l.Filters)
-			}
-			if l.Kernel <= 0 || l.Kernel%2 == 0 {
-				add(i, "C: kernel size must be a positive odd number (same padding), got %d", l.Kernel)
-			}
-			if l.Stride <= 0 {
-				add(i, "C: stride must be positive, got %d", l.Stride)
-			}
-			if dense && seenDB {
-				add(i, "C after a dense block: in a DenseNet, plain convolutions form the stem before the first DB")
-			}
-		case Pool:
-			if l.Kernel <= 0 || l.Stride <= 0 {
-				add(i, "P: kernel and stride must be positive, got %d and %d", l.Kernel, l.Stride)
-			}
-			if l.Op != Max && l.Op != Avg {
-				add(i, "P: pooling must be MAX or AVG")
-			}
-		case FC:
-			if l.Units <= 0 {
-				add(i, "FC: number of units must be positive, got %d", l.Units)
-			}
-		case Softmax:
-			if l.Units <= 0 {
-				add(i, "SM: number of classes must be positive, got %d", l.Units)
-			}
-		case Dropout:
-			if !(l.Rate >= 0 && l.Rate < 1) {
-				add(i, "DO: rate must be in [0, 1), got %s", fmtFloat(l.Rate))
-			}
-		case GAP:
-		case DenseBlock:
-			if len(l.Dense) == 0 {
-				add(i, "DB: a dense block needs at least one layer")
-			}
-			for j, d := range l.Dense {
-				if d.Growth <= 0 {
-					add(i, "DB: layer %d growth rate must be positive, got %d", j+1, d.Growth)
-				}
-				if d.Bottleneck < 0 {
-					add(i, "DB: layer %d bottleneck must be >= 0, got %d", j+1, d.Bottleneck)
-				}
-			}
-		case Transition:
-			if !(l.Compression > 0 && l.Compression <= 1) {
-				add(i, "T: compression must be in (0, 1], got %s", fmtFloat(l.Compression))
-			}
-			if l.Filters < 0 {
-				add(i, "T: output channels must be positive, got %d", l.Filters)
-			}
-			if !lastDB {
-				add(i, "T: a transition must follow a dense block")
-			}
-		default:
-			add(i, "unknown layer kind %d", int(l.Kind))
-		}
-		// Shapes, as long as they are still meaningful.
-		if shapeOK {
-			next, err := layerOut(l, cur)
-			if err != "" {
-				add(i, "%s", err)
-				shapeOK = false
-			} else {
-				cur = next
-			}
-		}
-		switch l.Kind {
-		case FC:
-			seenFC = true
-		case GAP:
-			seenGAP = true
-		case DenseBlock:
-			seenDB = true
-		}
-		if l.Kind != Dropout {
-			lastDB = l.Kind == DenseBlock
-		}
-	}
+	_, ps := build(a, in)
 	return ps
 }
 
-// layerOut infers one layer's output shape; a non-empty string says why it can't.
-func layerOut(l Layer, in Shape) (Shape, string) {
-	switch l.Kind {
-	case Conv:
-		if l.Stride <= 0 || l.Filters <= 0 {
-			return in, "bad convolution"
-		}
-		return Shape{l.Filters, ceilDiv(in.H, l.Stride), ceilDiv(in.W, l.Stride)}, ""
-	case Pool:
-		if l.Kernel <= 0 || l.Stride <= 0 {
-			return in, "bad pooling"
-		}
-		if in.H < l.Kernel || in.W < l.Kernel {
-			return in, fmt.Sprintf("P(%d,%d,%s) on a %dx%d map would shrink it below 1x1", l.Kernel, l.Stride, l.Op, in.H, in.W)
-		}
-		return Shape{in.C, (in.H-l.Kernel)/l.Stride + 1, (in.W-l.Kernel)/l.Stride + 1}, ""
-	case FC, Softmax:
-		return Shape{l.Units, 1, 1}, ""
-	case Dropout:
-		return in, ""
-	case GAP:
-		return Shape{in.C, 1, 1}, ""
-	case DenseBlock:
-		c := in.C
-		for _, d := range l.Dense {
-			c += d.Growth
-		}
-		return Shape{c, in.H, in.W}, ""
-	case Transition:
-		c := l.TransitionWidth(in.C)
-		if c < 1 {
-			return in, fmt.Sprintf("T(%s) leaves no channels", fmtFloat(l.Compression))
-		}
-		if in.H < 2 || in.W < 2 {
-			return in, fmt.Sprintf("T: the transition's 2x2 average pooling on a %dx%d map would shrink it below 1x1", in.H, in.W)
-		}
-		return Shape{c, in.H / 2, in.W / 2}, ""
+// build checks a and lowers it in the same pass, one layer at a time, so
+// that each layer is checked against the shape its predecessors produce.
+// The graph is complete only when there are no problems. Everything
+// kind-specific comes from the kind table; the rules here are about order.
+func build(a Arch, in Shape) (*Graph, []Problem) {
+	if len(a.Layers) == 0 {
+		return nil, []Problem{{Msg: "empty architecture: expected layers ending with SM(n)"}}
 	}
-	return in, "unknown layer"
+	if in.C <= 0 || in.H <= 0 || in.W <= 0 {
+		return nil, []Problem{{Msg: fmt.Sprintf("input shape %s must be positive", in)}}
+	}
+	var ps []Problem
+	add := func(i int, msg string) { ps = append(ps, Problem{Layer: i + 1, Msg: msg}) }
+	g := NewGraph(in)
+	b := &Builder{g: g, Dense: a.Family() == FamilyDenseNet}
+	place := Place{Dense: b.Dense, seen: map[Kind]bool{}}
+	flat := ""      // the message of the last Flat layer seen
+	shapeOK := true // shapes are meaningful up to here
+	last := len(a.Layers) - 1
+	for i, l := range a.Layers {
+		k := l.Kind.Info()
+		if k == nil {
+			add(i, fmt.Sprintf("unknown layer kind %d", int(l.Kind)))
+			shapeOK = false
+			continue
+		}
+		if k.Final && i != last {
+			add(i, k.Name+" must be the last layer")
+		}
+		if i == last && !k.Final {
+			add(i, fmt.Sprintf("the last layer must be %s(n), found %s", finalName(), k.Name))
+		}
+		if k.Spatial && flat != "" {
+			add(i, k.Name+" "+flat)
+		}
+		vals := l.CheckValues()
+		for _, p := range vals {
+			add(i, p.Msg)
+		}
+		if k.Place != nil {
+			if msg := k.Place(place); msg != "" {
+				add(i, msg)
+			}
+		}
+		if len(vals) > 0 {
+			shapeOK = false
+		}
+		if shapeOK && k.Fits != nil {
+			if msg := k.Fits(l, g.Nodes[b.Cur].Out); msg != "" {
+				add(i, msg)
+				shapeOK = false
+			}
+		}
+		if shapeOK {
+			b.Layer = i + 1
+			k.Lower(b, l)
+		}
+		if k.Flat != "" {
+			flat = k.Flat
+		}
+		place.seen[l.Kind] = true
+		if !k.Inert {
+			place.Prev = l.Kind
+		}
+	}
+	return g, ps
+}
+
+// finalName is the spelling of the kind that must end a network.
+func finalName() string {
+	for _, k := range kinds {
+		if k.Final {
+			return k.Name
+		}
+	}
+	return "SM"
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // Validate returns all problems joined into one error, or nil.
-func (a Arch) Validate(in Shape) error {
-	ps := a.Check(in)
+func (a Arch) Validate(in Shape) error { return joinProblems(a.Check(in)) }
+
+func joinProblems(ps []Problem) error {
 	if len(ps) == 0 {
 		return nil
 	}

@@ -9,6 +9,10 @@
 //     concatenation nodes, shapes inferred, parameters named. The training
 //     engine executes a Graph; checkpoints store its parameters by name.
 //
+// Layer kinds are data: the table in kinds.go (KindInfo) drives parsing
+// (dsl hands it the written arguments), checking, lowering, printing and
+// depth; names.go holds the parameter-name helpers every other package uses.
+//
 // ir imports only the standard library: no parser (that is package dsl),
 // no engine, no protobuf.
 package ir

@@ -93,90 +93,103 @@ func (p Param) Size() int {
 // Lower builds the graph of a for input shape in. Plain networks are
 // post-activation (conv -> BN -> ReLU), DenseNets pre-activation
 // (BN -> ReLU -> conv inside blocks and transitions, the stem conv bare, and a
-// BN -> ReLU before the final GAP).
+// BN -> ReLU before the final GAP). Each kind's nodes come from its entry in
+// the kind table.
 func Lower(a Arch, in Shape) (*Graph, error) {
-	if err := a.Validate(in); err != nil {
+	g, ps := build(a, in)
+	if err := joinProblems(ps); err != nil {
 		return nil, err
 	}
-	g := &Graph{Arch: a.Clone(), Input: in}
-	g.Nodes = append(g.Nodes, Node{ID: 0, Op: OpInput, Out: in})
-	dense := a.Family() == FamilyDenseNet
-	add := g.Add
-	cur := 0
-	for i, l := range a.Layers {
-		li := i + 1
-		p := fmt.Sprintf("l%d", li)
-		switch l.Kind {
-		case Conv:
-			cur = add(Node{Op: OpConv, Name: p + ".conv", Layer: li, Filters: l.Filters, Kernel: l.Kernel, Stride: l.Stride, Pad: (l.Kernel - 1) / 2}, cur)
-			if !dense {
-				cur = add(Node{Op: OpBN, Name: p + ".bn", Layer: li}, cur)
-				cur = add(Node{Op: OpReLU, Layer: li}, cur)
-			}
-		case Pool:
-			op := OpMaxPool
-			if l.Op == Avg {
-				op = OpAvgPool
-			}
-			cur = add(Node{Op: op, Layer: li, Kernel: l.Kernel, Stride: l.Stride}, cur)
-		case FC:
-			cur = add(Node{Op: OpFC, Name: p + ".fc", Layer: li, Units: l.Units}, cur)
-			cur = add(Node{Op: OpBN, Name: p + ".bn", Layer: li}, cur)
-			cur = add(Node{Op: OpReLU, Layer: li}, cur)
-		case Dropout:
-			cur = add(Node{Op: OpDropout, Layer: li, Rate: l.Rate}, cur)
-		case GAP:
-			if dense {
-				cur = add(Node{Op: OpBN, Name: p + ".bn", Layer: li}, cur)
-				cur = add(Node{Op: OpReLU, Layer: li}, cur)
-			}
-			cur = add(Node{Op: OpGAP, Layer: li}, cur)
-		case DenseBlock:
-			for j, d := range l.Dense {
-				q := fmt.Sprintf("%s.%d", p, j+1)
-				h := cur
-				if d.Bottleneck > 0 {
-					h = add(Node{Op: OpBN, Name: q + ".bn1", Layer: li, Sub: j + 1}, h)
-					h = add(Node{Op: OpReLU, Layer: li, Sub: j + 1}, h)
-					h = add(Node{Op: OpConv, Name: q + ".conv1", Layer: li, Sub: j + 1, Filters: d.Bottleneck, Kernel: 1, Stride: 1}, h)
-				}
-				h = add(Node{Op: OpBN, Name: q + ".bn2", Layer: li, Sub: j + 1}, h)
-				h = add(Node{Op: OpReLU, Layer: li, Sub: j + 1}, h)
-				h = add(Node{Op: OpConv, Name: q + ".conv2", Layer: li, Sub: j + 1, Filters: d.Growth, Kernel: 3, Stride: 1, Pad: 1}, h)
-				cur = add(Node{Op: OpConcat, Layer: li, Sub: j + 1}, cur, h)
-			}
-		case Transition:
-			c := l.TransitionWidth(g.Nodes[cur].Out.C)
-			cur = add(Node{Op: OpBN, Name: p + ".bn", Layer: li}, cur)
-			cur = add(Node{Op: OpReLU, Layer: li}, cur)
-			cur = add(Node{Op: OpConv, Name: p + ".conv", Layer: li, Filters: c, Kernel: 1, Stride: 1}, cur)
-			cur = add(Node{Op: OpAvgPool, Layer: li, Kernel: 2, Stride: 2}, cur)
-		case Softmax:
-			cur = add(Node{Op: OpLinear, Name: p + ".sm", Layer: li, Units: l.Units, Bias: true}, cur)
-		}
-	}
+	g.Arch = a.Clone()
 	return g, nil
 }
 
-func (g *Graph) infer(n Node) Shape {
-	in := g.Nodes[n.Inputs[0]].Out
-	switch n.Op {
-	case OpConv:
-		return Shape{n.Filters, ceilDiv(in.H, n.Stride), ceilDiv(in.W, n.Stride)}
-	case OpMaxPool, OpAvgPool:
-		return Shape{in.C, (in.H-n.Kernel)/n.Stride + 1, (in.W-n.Kernel)/n.Stride + 1}
-	case OpGAP:
-		return Shape{in.C, 1, 1}
-	case OpFC, OpLinear:
-		return Shape{n.Units, 1, 1}
-	case OpConcat:
-		c := 0
-		for _, id := range n.Inputs {
-			c += g.Nodes[id].Out.C
-		}
-		return Shape{c, in.H, in.W}
+// opInfo is what the graph knows about one operation: its output shape, its
+// parameters and its multiply-adds. The engine implements the operations.
+type opInfo struct {
+	infer  func(g *Graph, n Node, in Shape) Shape
+	params func(n Node, in Shape, add func(Param))
+	madds  func(n Node, in Shape) int64
+}
+
+var ops = map[Op]opInfo{
+	OpConv: {
+		infer: func(_ *Graph, n Node, in Shape) Shape {
+			return Shape{n.Filters, ceilDiv(in.H, n.Stride), ceilDiv(in.W, n.Stride)}
+		},
+		params: func(n Node, in Shape, add func(Param)) {
+			add(Param{Name: Weight(n.Name), Shape: []int{n.Filters, in.C, n.Kernel, n.Kernel}, Role: RoleWeight, FanIn: in.C * n.Kernel * n.Kernel})
+			if n.Bias {
+				add(Param{Name: Tensor(n.Name, TensorBias), Shape: []int{n.Filters}, Role: RoleBias})
+			}
+		},
+		madds: func(n Node, in Shape) int64 {
+			return int64(n.Out.H*n.Out.W*n.Filters) * int64(in.C*n.Kernel*n.Kernel)
+		},
+	},
+	OpBN: {
+		params: func(n Node, in Shape, add func(Param)) {
+			for i, t := range BNTensors {
+				add(Param{Name: Tensor(n.Name, t), Shape: []int{in.C}, Role: []Role{RoleGamma, RoleBeta, RoleMean, RoleVar}[i]})
+			}
+		},
+	},
+	OpMaxPool: {infer: poolShape},
+	OpAvgPool: {infer: poolShape},
+	OpGAP:     {infer: func(_ *Graph, _ Node, in Shape) Shape { return Shape{in.C, 1, 1} }},
+	OpFC:      {infer: unitsShape, params: linearParams, madds: linearMAdds},
+	OpLinear:  {infer: unitsShape, params: linearParams, madds: linearMAdds},
+	OpConcat: {
+		infer: func(g *Graph, n Node, in Shape) Shape {
+			c := 0
+			for _, id := range n.Inputs {
+				c += g.Nodes[id].Out.C
+			}
+			return Shape{c, in.H, in.W}
+		},
+	},
+}
+
+func poolShape(_ *Graph, n Node, in Shape) Shape {
+	return Shape{in.C, (in.H-n.Kernel)/n.Stride + 1, (in.W-n.Kernel)/n.Stride + 1}
+}
+
+func unitsShape(_ *Graph, n Node, _ Shape) Shape { return Shape{n.Units, 1, 1} }
+
+func linearParams(n Node, in Shape, add func(Param)) {
+	add(Param{Name: Weight(n.Name), Shape: []int{n.Units, in.Size()}, Role: RoleWeight, FanIn: in.Size()})
+	if n.Bias {
+		add(Param{Name: Tensor(n.Name, TensorBias), Shape: []int{n.Units}, Role: RoleBias})
 	}
-	return in
+}
+
+func linearMAdds(n Node, in Shape) int64 { return int64(n.Units) * int64(in.Size()) }
+
+// in is the shape of a node's first input (zero for the input node).
+func (g *Graph) in(n Node) Shape {
+	if len(n.Inputs) == 0 {
+		return Shape{}
+	}
+	return g.Nodes[n.Inputs[0]].Out
+}
+
+func (g *Graph) infer(n Node) Shape {
+	in := g.in(n)
+	if f := ops[n.Op].infer; f != nil {
+		return f(g, n, in)
+	}
+	return in // BN, ReLU, dropout: shape-preserving
+}
+
+// nodeParams appends node n's parameters to ps.
+func (g *Graph) nodeParams(ps []Param, n Node) []Param {
+	if f := ops[n.Op].params; f != nil {
+		f(n, g.in(n), func(p Param) {
+			p.Node = n.ID
+			ps = append(ps, p)
+		})
+	}
+	return ps
 }
 
 // Params lists every parameter tensor in graph order. Names are stable and
@@ -184,50 +197,22 @@ func (g *Graph) infer(n Node) Shape {
 func (g *Graph) Params() []Param {
 	var ps []Param
 	for _, n := range g.Nodes {
-		in := Shape{}
-		if len(n.Inputs) > 0 {
-			in = g.Nodes[n.Inputs[0]].Out
-		}
-		switch n.Op {
-		case OpConv:
-			ps = append(ps, Param{Name: n.Name + ".weight", Shape: []int{n.Filters, in.C, n.Kernel, n.Kernel}, Role: RoleWeight, Node: n.ID, FanIn: in.C * n.Kernel * n.Kernel})
-			if n.Bias {
-				ps = append(ps, Param{Name: n.Name + ".bias", Shape: []int{n.Filters}, Role: RoleBias, Node: n.ID})
-			}
-		case OpFC, OpLinear:
-			ps = append(ps, Param{Name: n.Name + ".weight", Shape: []int{n.Units, in.Size()}, Role: RoleWeight, Node: n.ID, FanIn: in.Size()})
-			if n.Bias {
-				ps = append(ps, Param{Name: n.Name + ".bias", Shape: []int{n.Units}, Role: RoleBias, Node: n.ID})
-			}
-		case OpBN:
-			c := in.C
-			ps = append(ps,
-				Param{Name: n.Name + ".weight", Shape: []int{c}, Role: RoleGamma, Node: n.ID},
-				Param{Name: n.Name + ".bias", Shape: []int{c}, Role: RoleBeta, Node: n.ID},
-				Param{Name: n.Name + ".running_mean", Shape: []int{c}, Role: RoleMean, Node: n.ID},
-				Param{Name: n.Name + ".running_var", Shape: []int{c}, Role: RoleVar, Node: n.ID})
-		}
+		ps = g.nodeParams(ps, n)
 	}
 	return ps
 }
 
-// NodeCost is the parameter count and multiply-adds of one node.
+// NodeCost is the trainable parameter count and multiply-adds of one node.
+// It looks at that node only, so costing every node is linear in the graph.
 func (g *Graph) NodeCost(id int) (params, madds int64) {
 	n := g.Nodes[id]
-	for _, p := range g.Params() {
-		if p.Node == id && p.Trainable() {
+	for _, p := range g.nodeParams(nil, n) {
+		if p.Trainable() {
 			params += int64(p.Size())
 		}
 	}
-	if len(n.Inputs) == 0 {
-		return
-	}
-	in := g.Nodes[n.Inputs[0]].Out
-	switch n.Op {
-	case OpConv:
-		madds = int64(n.Out.H*n.Out.W*n.Filters) * int64(in.C*n.Kernel*n.Kernel)
-	case OpFC, OpLinear:
-		madds = int64(n.Units) * int64(in.Size())
+	if f := ops[n.Op].madds; f != nil && len(n.Inputs) > 0 {
+		madds = f(n, g.in(n))
 	}
 	return
 }
@@ -235,13 +220,9 @@ func (g *Graph) NodeCost(id int) (params, madds int64) {
 // Cost is the total trainable parameter count and forward multiply-adds
 // (convolutions and fully-connected layers; BN, ReLU and pooling not counted).
 func (g *Graph) Cost() (params, madds int64) {
-	for _, p := range g.Params() {
-		if p.Trainable() {
-			params += int64(p.Size())
-		}
-	}
 	for id := range g.Nodes {
-		_, m := g.NodeCost(id)
+		p, m := g.NodeCost(id)
+		params += p
 		madds += m
 	}
 	return

@@ -337,7 +337,7 @@ func makeEpisode(ctx context.Context, o Options, r *rand.Rand) (*episode, error)
 		for _, n := range e.nets {
 			var acts []sdk.Action
 			for i, l := range n.Arch.Layers {
-				if l.Kind == ir.Conv || l.Kind == ir.FC {
+				if l.Kind.Width() != nil {
 					acts = append(acts, sdk.Action{Transform: "wider", Args: map[string]int{"layer": i + 1}})
 				}
 			}

@@ -32,10 +32,11 @@ func (Transform) Describe(context.Context) (sdk.Info, error) {
 }
 
 // fcRegion reports whether a layer inserted after layer `after` must be FC:
-// it follows an FC layer or the global average pooling.
+// it follows a layer whose output is a vector (an FC layer or the global
+// average pooling).
 func fcRegion(a ir.Arch, after int) bool {
 	for _, l := range a.Layers[:after] {
-		if l.Kind == ir.FC || l.Kind == ir.GAP {
+		if k := l.Kind.Info(); k != nil && k.Flat != "" {
 			return true
 		}
 	}
@@ -47,7 +48,7 @@ func fcRegion(a ir.Arch, after int) bool {
 // there does ReLU(identity(x)) = x hold.
 func nonNegative(a ir.Arch, after int) bool {
 	for _, l := range a.Layers[:after] {
-		if l.Kind == ir.Conv || l.Kind == ir.FC {
+		if k := l.Kind.Info(); k != nil && k.ReLU {
 			return true
 		}
 	}
@@ -125,7 +126,6 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 	var kw *tensor.Tensor
 	var mean, variance []float64
 	ni := after + 1
-	prefix := fmt.Sprintf("l%d", ni)
 	if fc {
 		u := shape.Size()
 		layer = ir.Layer{Kind: ir.FC, Units: u}
@@ -134,7 +134,6 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 			kw.Data[i*u+i] = 1
 		}
 		mean, variance, _ = netedit.ChannelStats(act, b, ir.Shape{C: u, H: 1, W: 1})
-		prefix += ".fc"
 	} else {
 		c := shape.C
 		layer = ir.Layer{Kind: ir.Conv, Filters: c, Kernel: kernel, Stride: 1}
@@ -144,8 +143,8 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 			kw.Data[((i*c+i)*kernel+centre)*kernel+centre] = 1
 		}
 		mean, variance, _ = netedit.ChannelStats(act, b, shape)
-		prefix += ".conv"
 	}
+	prefix := ir.LayerName(ni, layer.Kind.Info().Weights)
 	if noise > 0 {
 		std := netedit.Std(kw.Data)
 		for i := range kw.Data {
@@ -153,8 +152,8 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 		}
 	}
 	w := netedit.Shift(net.Weights, after, 1)
-	w[prefix+".weight"] = kw
-	for k, v := range netedit.IdentityBN(fmt.Sprintf("l%d.bn", ni), mean, variance, nil) {
+	w[ir.Weight(prefix)] = kw
+	for k, v := range netedit.IdentityBN(ir.LayerName(ni, ir.PartBN), mean, variance, nil) {
 		w[k] = v
 	}
 	a := net.Arch.Clone()

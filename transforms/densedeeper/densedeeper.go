@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
-	"regexp"
-	"strconv"
 
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/tensor"
@@ -46,8 +44,6 @@ func (Transform) Actions(_ context.Context, net sdk.Network, _ ir.Space) ([]sdk.
 	}
 	return out, nil
 }
-
-var denseName = regexp.MustCompile(`^l(\d+)\.(\d+)\.(.*)$`)
 
 // Apply inserts the layer.
 func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host) (sdk.ApplyResult, error) {
@@ -98,15 +94,9 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 	// Rename later dense layers of the block: l{L}.{m} -> l{L}.{m+1} for m > after.
 	w := tensor.Map{}
 	for k, v := range net.Weights {
-		if sm := denseName.FindStringSubmatch(k); sm != nil && sm[1] == strconv.Itoa(L) {
-			if m, _ := strconv.Atoi(sm[2]); m > after {
-				k = fmt.Sprintf("l%d.%d.%s", L, m+1, sm[3])
-			}
-		}
-		w[k] = v
+		w[ir.ShiftDense(k, L, after, 1)] = v
 	}
-	p := fmt.Sprintf("l%d.%d", L, after+1)
-	for k, v := range netedit.IdentityBN(p+".bn1", mean, variance, shift) {
+	for k, v := range netedit.IdentityBN(ir.DenseName(L, after+1, ir.PartBN1), mean, variance, shift) {
 		w[k] = v
 	}
 	sel := tensor.New(growth, cin, 1, 1)
@@ -115,7 +105,7 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 		sel.Data[k*cin+c] = 1
 		zMean[k], zVar[k] = mean[c]+shift[c], variance[c]
 	}
-	for k, v := range netedit.IdentityBN(p+".bn2", zMean, zVar, nil) {
+	for k, v := range netedit.IdentityBN(ir.DenseName(L, after+1, ir.PartBN2), zMean, zVar, nil) {
 		w[k] = v
 	}
 	id := tensor.New(growth, growth, 3, 3)
@@ -130,7 +120,7 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 			}
 		}
 	}
-	w[p+".conv1.weight"], w[p+".conv2.weight"] = sel, id
+	w[ir.Weight(ir.DenseName(L, after+1, ir.PartConv1))], w[ir.Weight(ir.DenseName(L, after+1, ir.PartConv2))] = sel, id
 	// Consumers: channels [cin, cin+growth) are the replicas; later ones move up.
 	copies := make([]int, cin)
 	for _, c := range pick {
@@ -139,7 +129,7 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 	for ci, c := range consumers {
 		if ci < len(consumers)-1 { // a later dense layer, renamed
 			m := after + 1 + ci
-			c = netedit.Consumer{BN: rename(c.BN, L, m), Weight: rename(c.Weight, L, m)}
+			c = netedit.Consumer{BN: ir.ShiftDense(c.BN, L, m-1, 1), Weight: ir.ShiftDense(c.Weight, L, m-1, 1)}
 		}
 		inOld := widths[len(widths)-1]
 		if ci < len(consumers)-1 {
@@ -172,13 +162,4 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 		Record: fmt.Sprintf("densedeeper block %d: inserted layer %d (growth %d) replicating channels %v; inverse: remove it and merge the replicas",
 			L, after+1, growth, pick),
 		Details: map[string][]int{"layer": {L}, "after": {after}, "growth": {growth}, "channels": pick}}, nil
-}
-
-// rename moves "l{L}.{m}.x" to "l{L}.{m+1}.x" (the consumer list was built on
-// the old numbering).
-func rename(name string, L, m int) string {
-	if sm := denseName.FindStringSubmatch(name); sm != nil && sm[1] == strconv.Itoa(L) && sm[2] == strconv.Itoa(m) {
-		return fmt.Sprintf("l%d.%d.%s", L, m+1, sm[3])
-	}
-	return name
 }

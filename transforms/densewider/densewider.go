@@ -79,7 +79,7 @@ func (Transform) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk
 	widths := netedit.BlockWidths(g, net.Arch, L)
 	w := netedit.Clone(net.Weights)
 	// The widened layer's 3x3 convolution: copy output filters.
-	name := fmt.Sprintf("l%d.%d.conv2.weight", L, j)
+	name := ir.Weight(ir.DenseName(L, j, ir.PartConv2))
 	ow := net.Weights[name]
 	row := len(ow.Data) / old
 	nt := tensor.New(append([]int{nw}, ow.Shape[1:]...)...)

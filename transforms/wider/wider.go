@@ -27,20 +27,6 @@ func (Transform) Describe(context.Context) (sdk.Info, error) {
 		Description: "Net2Wider: widen a C or FC layer to the next width of the search space (or to=N), preserving the function"}, nil
 }
 
-func widthList(l ir.Layer, s ir.Space) []int {
-	if l.Kind == ir.Conv {
-		return s.Filters
-	}
-	return s.Units
-}
-
-func width(l ir.Layer) int {
-	if l.Kind == ir.Conv {
-		return l.Filters
-	}
-	return l.Units
-}
-
 // Actions lists every conv and FC layer below the maximum of its width list.
 func (Transform) Actions(_ context.Context, net sdk.Network, s ir.Space) ([]sdk.Action, error) {
 	if net.Arch.Family() != ir.FamilyPlain {
@@ -48,10 +34,11 @@ func (Transform) Actions(_ context.Context, net sdk.Network, s ir.Space) ([]sdk.
 	}
 	var out []sdk.Action
 	for i, l := range net.Arch.Layers {
-		if l.Kind != ir.Conv && l.Kind != ir.FC {
+		wd := l.Kind.Width()
+		if wd == nil {
 			continue
 		}
-		if _, ok := ir.Next(widthList(l, s), width(l)); ok {
+		if _, ok := ir.Next(wd.Space(s), wd.Get(l)); ok {
 			out = append(out, sdk.Action{Transform: "wider", Args: map[string]int{"layer": i + 1}})
 		}
 	}
@@ -73,13 +60,14 @@ func (Transform) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk
 		return sdk.ApplyResult{}, err
 	}
 	l := net.Arch.Layers[li-1]
-	if l.Kind != ir.Conv && l.Kind != ir.FC {
+	wd := l.Kind.Width()
+	if wd == nil {
 		return sdk.ApplyResult{}, fmt.Errorf("layer %d is %s: only C and FC layers can be widened", li, l)
 	}
-	old := width(l)
+	old := wd.Get(l)
 	nw, ok := req.Action.Args["to"]
 	if !ok {
-		if nw, ok = ir.Next(widthList(l, req.Space), old); !ok {
+		if nw, ok = ir.Next(wd.Space(req.Space), old); !ok {
 			return sdk.ApplyResult{}, fmt.Errorf("layer %d (%s) is already at the largest width of the search space", li, l)
 		}
 	}
@@ -90,13 +78,10 @@ func (Transform) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk
 	remap := netedit.Remap(old, nw, r)
 	counts := netedit.Counts(remap, old)
 	w := netedit.Clone(net.Weights)
-	prefix := fmt.Sprintf("l%d.conv", li)
-	if l.Kind == ir.FC {
-		prefix = fmt.Sprintf("l%d.fc", li)
-	}
+	prefix := ir.LayerName(li, l.Kind.Info().Weights)
 	noise := netedit.NoiseScale(req.Noise, DefaultNoise)
 	// The widened layer: copy output units (rows) by the remap, noise on new ones.
-	ow := net.Weights[prefix+".weight"]
+	ow := net.Weights[ir.Weight(prefix)]
 	row := len(ow.Data) / old
 	nt := tensor.New(append([]int{nw}, ow.Shape[1:]...)...)
 	std := netedit.Std(ow.Data)
@@ -108,12 +93,12 @@ func (Transform) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk
 			}
 		}
 	}
-	w[prefix+".weight"] = nt
-	if b, ok := net.Weights[prefix+".bias"]; ok {
-		w[prefix+".bias"] = gather(b, remap, 1)
+	w[ir.Weight(prefix)] = nt
+	if b, ok := net.Weights[ir.Tensor(prefix, ir.TensorBias)]; ok {
+		w[ir.Tensor(prefix, ir.TensorBias)] = gather(b, remap, 1)
 	}
-	for _, s := range []string{".weight", ".bias", ".running_mean", ".running_var"} {
-		name := fmt.Sprintf("l%d.bn%s", li, s)
+	for _, t := range ir.BNTensors {
+		name := ir.Tensor(ir.LayerName(li, ir.PartBN), t)
 		w[name] = gather(net.Weights[name], remap, 1)
 	}
 	// The next weight layer reads the widened units: split its input weights.
@@ -123,28 +108,25 @@ func (Transform) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk
 	}
 	first := g.LayerNodes(ci)[0]
 	in := g.Nodes[g.Nodes[first].Inputs[0]].Out
-	cname := g.Nodes[first].Name + ".weight"
+	cname := ir.Weight(g.Nodes[first].Name)
 	cw := net.Weights[cname]
 	w[cname] = splitInputs(cw, remap, counts, old, in.H*in.W)
 	a := net.Arch.Clone()
-	if l.Kind == ir.Conv {
-		a.Layers[li-1].Filters = nw
-	} else {
-		a.Layers[li-1].Units = nw
-	}
+	wd.Set(&a.Layers[li-1], nw)
 	return sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: net.Input, Weights: w},
 		Record:  fmt.Sprintf("wider layer %d: %s -> %s (new units copy %v)", li, l, a.Layers[li-1], remap[old:]),
 		Details: map[string][]int{"layer": {li}, "old": {old}, "new": {nw}, "remap": remap}}, nil
 }
 
-// consumer is the first weight layer after li (pooling, dropout and GAP pass
-// channels through unchanged).
+// consumer is the first weight layer after li (pass-through kinds such as
+// pooling, dropout and GAP keep channels one to one).
 func consumer(a ir.Arch, li int) (int, error) {
 	for k := li + 1; k <= len(a.Layers); k++ {
-		switch a.Layers[k-1].Kind {
-		case ir.Pool, ir.Dropout, ir.GAP:
+		info := a.Layers[k-1].Kind.Info()
+		switch {
+		case info != nil && info.PassThrough:
 			continue
-		case ir.Conv, ir.FC, ir.Softmax:
+		case info != nil && info.Weights != "":
 			return k, nil
 		default:
 			return 0, fmt.Errorf("layer %d (%s) after the widened layer is not supported by wider", k, a.Layers[k-1])

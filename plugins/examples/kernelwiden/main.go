@@ -76,7 +76,7 @@ func (KernelWiden) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (s
 	out.Arch.Layers[li-1].Kernel = to
 	if req.Net.Weights != nil {
 		out.Weights = req.Net.Weights.Clone()
-		name := fmt.Sprintf("l%d.conv.weight", li)
+		name := ir.Weight(ir.LayerName(li, ir.PartConv))
 		w := req.Net.Weights[name]
 		if w == nil || len(w.Shape) != 4 || w.Shape[2] != l.Kernel || w.Shape[3] != l.Kernel {
 			return sdk.ApplyResult{}, fmt.Errorf("kernelwiden: %s missing or not [F,C,%d,%d]", name, l.Kernel, l.Kernel)

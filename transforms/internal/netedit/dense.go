@@ -32,9 +32,9 @@ func BlockConsumers(a ir.Arch, L, from int) ([]Consumer, error) {
 	var cs []Consumer
 	for m := from; m <= len(db.Dense); m++ {
 		if db.Dense[m-1].Bottleneck > 0 {
-			cs = append(cs, Consumer{BN: fmt.Sprintf("l%d.%d.bn1", L, m), Weight: fmt.Sprintf("l%d.%d.conv1.weight", L, m)})
+			cs = append(cs, Consumer{BN: ir.DenseName(L, m, ir.PartBN1), Weight: ir.Weight(ir.DenseName(L, m, ir.PartConv1))})
 		} else {
-			cs = append(cs, Consumer{BN: fmt.Sprintf("l%d.%d.bn2", L, m), Weight: fmt.Sprintf("l%d.%d.conv2.weight", L, m)})
+			cs = append(cs, Consumer{BN: ir.DenseName(L, m, ir.PartBN2), Weight: ir.Weight(ir.DenseName(L, m, ir.PartConv2))})
 		}
 	}
 	if L >= len(a.Layers) {
@@ -42,24 +42,20 @@ func BlockConsumers(a ir.Arch, L, from int) ([]Consumer, error) {
 	}
 	switch next := a.Layers[L]; next.Kind {
 	case ir.Transition:
-		cs = append(cs, Consumer{BN: fmt.Sprintf("l%d.bn", L+1), Weight: fmt.Sprintf("l%d.conv.weight", L+1)})
+		cs = append(cs, Consumer{BN: ir.LayerName(L+1, ir.PartBN), Weight: ir.Weight(ir.LayerName(L+1, ir.PartConv))})
 	case ir.GAP:
 		k := L + 2
-		for k <= len(a.Layers) && a.Layers[k-1].Kind == ir.Dropout {
+		for k <= len(a.Layers) && a.Layers[k-1].Kind.Info().PassThrough {
 			k++
 		}
 		if k > len(a.Layers) {
 			return nil, fmt.Errorf("no classifier after GAP")
 		}
-		w := fmt.Sprintf("l%d.fc.weight", k)
-		switch a.Layers[k-1].Kind {
-		case ir.Softmax:
-			w = fmt.Sprintf("l%d.sm.weight", k)
-		case ir.FC:
-		default:
+		info := a.Layers[k-1].Kind.Info()
+		if info.Weights == "" || info.Spatial {
 			return nil, fmt.Errorf("layer %d (%s) after GAP is not supported", k, a.Layers[k-1])
 		}
-		cs = append(cs, Consumer{BN: fmt.Sprintf("l%d.bn", L+1), Weight: w})
+		cs = append(cs, Consumer{BN: ir.LayerName(L+1, ir.PartBN), Weight: ir.Weight(ir.LayerName(k, info.Weights))})
 	default:
 		return nil, fmt.Errorf("dense block %d is followed by %s; dense transforms need T or GAP after a block", L, next)
 	}

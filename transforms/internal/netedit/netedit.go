@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
-	"regexp"
-	"strconv"
 
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/nn"
@@ -61,19 +59,12 @@ func Std(v []float32) float64 {
 	return math.Sqrt(math.Max(sq/n-m*m, 0))
 }
 
-var layerName = regexp.MustCompile(`^l(\d+)\.(.*)$`)
-
 // Shift renames parameters of layers numbered > after to number+by, as an
 // insertion after layer `after` requires. Tensors are shared, not copied.
 func Shift(m tensor.Map, after, by int) tensor.Map {
 	out := tensor.Map{}
 	for k, v := range m {
-		if sm := layerName.FindStringSubmatch(k); sm != nil {
-			if i, _ := strconv.Atoi(sm[1]); i > after {
-				k = fmt.Sprintf("l%d.%s", i+by, sm[2])
-			}
-		}
-		out[k] = v
+		out[ir.ShiftLayers(k, after, by)] = v
 	}
 	return out
 }
@@ -185,7 +176,9 @@ func IdentityBN(prefix string, mean, variance, shift []float64) tensor.Map {
 			b.Data[i] = float32(float64(rm.Data[i]) + shift[i])
 		}
 	}
-	m[prefix+".weight"], m[prefix+".bias"], m[prefix+".running_mean"], m[prefix+".running_var"] = g, b, rm, rv
+	for i, t := range []*tensor.Tensor{g, b, rm, rv} {
+		m[ir.Tensor(prefix, ir.BNTensors[i])] = t
+	}
 	return m
 }
 
