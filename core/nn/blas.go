@@ -1,10 +1,10 @@
 package nn
 
 import (
-	"os"
+	"fmt"
 	"runtime"
-	"strconv"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
@@ -20,15 +20,14 @@ var (
 	gonumImpl   gonum.Implementation
 	openblasLib uintptr
 	blasThreads = 1
+	// forceGonum is SetBLAS("gonum"): the pure-Go sgemm even when OpenBLAS
+	// is (or could be) loaded.
+	forceGonum atomic.Bool
 )
 
 // loadBLAS tries OpenBLAS once; failure leaves the gonum fallback in place.
 func loadBLAS() {
 	blasOnce.Do(func() {
-		if os.Getenv("EAS_BLAS") == "gonum" {
-			blasName = "gonum (pure Go, EAS_BLAS=gonum)"
-			return
-		}
 		for _, name := range []string{"libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"} {
 			lib, err := purego.Dlopen(name, purego.RTLD_NOW|purego.RTLD_GLOBAL)
 			if err != nil {
@@ -49,24 +48,59 @@ func loadBLAS() {
 			openblasLib = lib
 			blasName = "openblas (" + name + ")"
 			// The engine parallelises over images itself; one BLAS thread per
-			// call keeps results deterministic and avoids oversubscription.
-			threads := 1
-			if v, err := strconv.Atoi(os.Getenv("EAS_BLAS_THREADS")); err == nil && v > 0 {
-				threads = v
-			}
-			SetBLASThreads(threads)
+			// call (the default of blasThreads) keeps results deterministic
+			// and avoids oversubscription.
+			SetBLASThreads(blasThreads)
 			return
 		}
 	})
 }
 
+// BLAS choices for SetBLAS.
+const (
+	BLASAuto     = "auto"     // OpenBLAS when it loads, else gonum
+	BLASOpenBLAS = "openblas" // OpenBLAS or an error
+	BLASGonum    = "gonum"    // the pure-Go sgemm
+)
+
+// SetBLAS chooses the sgemm of every net in the process (the library is
+// loaded once per process, so this is not a per-net setting): BLASAuto (or
+// ""), BLASOpenBLAS, which fails when the library cannot be loaded, or
+// BLASGonum. Call it before training starts, not while nets run.
+func SetBLAS(choice string) error {
+	switch choice {
+	case "", BLASAuto:
+		forceGonum.Store(false)
+	case BLASGonum:
+		forceGonum.Store(true)
+	case BLASOpenBLAS:
+		loadBLAS()
+		if sgemmF == 0 {
+			return fmt.Errorf("nn: OpenBLAS was asked for but could not be loaded (libopenblas.so.0, libopenblas.so, libopenblas.dylib); install libopenblas0")
+		}
+		forceGonum.Store(false)
+	default:
+		return fmt.Errorf("nn: unknown BLAS %q (want %s, %s or %s)", choice, BLASAuto, BLASOpenBLAS, BLASGonum)
+	}
+	return nil
+}
+
 // BLASName says which BLAS the engine uses.
-func BLASName() string { loadBLAS(); return blasName }
+func BLASName() string {
+	if forceGonum.Load() {
+		return "gonum (pure Go, chosen)"
+	}
+	loadBLAS()
+	return blasName
+}
 
-// UsingOpenBLAS reports whether OpenBLAS was loaded.
-func UsingOpenBLAS() bool { loadBLAS(); return sgemmF != 0 }
+// UsingOpenBLAS reports whether the engine's GEMMs go to OpenBLAS.
+func UsingOpenBLAS() bool { return !forceGonum.Load() && loaded() }
 
-// SetBLASThreads sets OpenBLAS's own thread count (no-op for gonum).
+func loaded() bool { loadBLAS(); return sgemmF != 0 }
+
+// SetBLASThreads sets OpenBLAS's own thread count (default 1; it only
+// matters for OpenBLAS).
 func SetBLASThreads(n int) {
 	blasThreads = n
 	if setThreads != nil {
@@ -80,8 +114,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	if m == 0 || n == 0 {
 		return
 	}
-	loadBLAS()
-	if sgemmF != 0 {
+	if !forceGonum.Load() && loaded() {
 		fortranSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}

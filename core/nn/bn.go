@@ -25,7 +25,7 @@ func (l *bnLayer) forward(train bool) {
 	gamma, beta := n.param(l.name+".weight"), n.param(l.name+".bias")
 	b, c, hw := n.batch, l.c, l.hw
 	l.stats(train)
-	parallelFor(c, func(_, lo, hi int) {
+	n.parallelFor(c, func(_, lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			scale := gamma[ch] * l.invstd[ch]
 			shift := beta[ch] - l.mean[ch]*scale
@@ -47,7 +47,7 @@ func (l *bnLayer) backward() {
 	dgamma, dbeta := n.grads[l.name+".weight"], n.grads[l.name+".bias"]
 	b, c, hw := n.batch, l.c, l.hw
 	train := n.train
-	parallelFor(c, func(_, lo, hi int) {
+	n.parallelFor(c, func(_, lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			mean, invstd := l.mean[ch], l.invstd[ch]
 			var sdy, sdyx float64 // sum dy, sum dy*xhat

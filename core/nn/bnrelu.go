@@ -24,7 +24,7 @@ func (l *bnReluLayer) forward(train bool) {
 	b, c, hw := n.batch, bn.c, bn.hw
 	bn.stats(train)
 	gamma, beta := n.param(bn.name+".weight"), n.param(bn.name+".bias")
-	parallelFor(c, func(_, lo, hi int) {
+	n.parallelFor(c, func(_, lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			scale := gamma[ch] * bn.invstd[ch]
 			shift := beta[ch] - bn.mean[ch]*scale
@@ -44,7 +44,7 @@ func (l *bnReluLayer) backward() {
 	dgamma, dbeta := n.grads[bn.name+".weight"], n.grads[bn.name+".bias"]
 	b, c, hw := n.batch, bn.c, bn.hw
 	train := n.train
-	parallelFor(c, func(_, lo, hi int) {
+	n.parallelFor(c, func(_, lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			mean, invstd := bn.mean[ch], bn.invstd[ch]
 			var sdy, sdyx float64
@@ -83,7 +83,7 @@ func (l *bnLayer) stats(train bool) {
 		}
 		return
 	}
-	parallelFor(c, func(_, lo, hi int) {
+	n.parallelFor(c, func(_, lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			// One pass: sums of (x - shift) and its square, shifted by the
 			// channel's first value to avoid cancellation; float32 within an

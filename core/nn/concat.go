@@ -23,7 +23,7 @@ func newConcat(n *Net, nd ir.Node, add []bool) *concatLayer {
 func (l *concatLayer) forward(bool) {
 	n := l.n
 	y := n.act[l.id]
-	parallelFor(n.batch, func(_, lo, hi int) {
+	n.parallelFor(n.batch, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			off := i * l.out
 			for k, in := range l.ins {
@@ -38,7 +38,7 @@ func (l *concatLayer) forward(bool) {
 func (l *concatLayer) backward() {
 	n := l.n
 	dy := n.grad[l.id]
-	parallelFor(n.batch, func(_, lo, hi int) {
+	n.parallelFor(n.batch, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			off := i * l.out
 			for k, in := range l.ins {

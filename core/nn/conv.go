@@ -48,7 +48,7 @@ func newConv(n *Net, nd ir.Node, in ir.Shape, add bool) *convLayer {
 	if !l.direct && n.MaxBatch*l.ckk*l.hw <= colCacheBudget {
 		l.cache = make([]float32, n.MaxBatch*l.ckk*l.hw)
 	}
-	for w := 0; w < Workers; w++ {
+	for w := 0; w < n.workers; w++ {
 		if !l.direct {
 			if l.cache == nil {
 				l.col = append(l.col, make([]float32, l.ckk*cols))
@@ -68,7 +68,7 @@ func (l *convLayer) forward(train bool) {
 	x, y := n.act[l.in], n.act[l.id]
 	wt := n.param(l.wName)
 	insz, outsz := l.c*l.h*l.w, l.f*l.hw
-	parallelFor(n.batch, func(w, lo, hi int) {
+	n.parallelFor(n.batch, func(w, lo, hi int) {
 		for i0 := lo; i0 < hi; i0 += l.chunk {
 			nc := min(l.chunk, hi-i0)
 			cols := nc * l.hw
@@ -113,7 +113,7 @@ func (l *convLayer) backward() {
 	wt := n.param(l.wName)
 	insz, outsz := l.c*l.h*l.w, l.f*l.hw
 	needDx := l.in != 0
-	parallelFor(n.batch, func(w, lo, hi int) {
+	n.parallelFor(n.batch, func(w, lo, hi int) {
 		dw := l.dwst[w]
 		clear(dw)
 		for i0 := lo; i0 < hi; i0 += l.chunk {
@@ -165,7 +165,7 @@ func (l *convLayer) backward() {
 	// Sum the per-worker partial weight gradients in a fixed order.
 	gw := n.grads[l.wName]
 	copy(gw, l.dwst[0])
-	nw := min(Workers, n.batch)
+	nw := min(n.workers, n.batch)
 	for w := 1; w < nw; w++ {
 		addTo(gw, l.dwst[w])
 	}

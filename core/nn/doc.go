@@ -4,15 +4,21 @@
 // executes a whole graph with buffers allocated once and reused every step.
 //
 // GEMMs go to OpenBLAS, loaded at run time with purego (no C headers or cgo
-// needed to build); when it is absent, or EAS_BLAS=gonum, a pure-Go gonum
-// sgemm is used. BLASName says which. Work outside GEMMs is split over
-// Workers goroutines (default: the number of CPUs) with a fixed partition, so
-// results depend only on the seed and the worker count (and, through
-// rounding, on the kernel set: on amd64 with AVX2+FMA the memory-bound loops
-// of BN, ReLU, pooling and col2im run as assembly in vec_amd64.s, otherwise
-// as their Go bodies in vec.go; KernelsName says which, EAS_SIMD=off forces
-// Go).
+// needed to build); when it is absent, or SetBLAS(BLASGonum) chose it, a
+// pure-Go gonum sgemm is used. BLASName says which. Work outside GEMMs is
+// split over Options.Workers goroutines per net (default: the number of
+// CPUs) with a fixed partition, so results depend only on the seed and the
+// worker count (and, through rounding, on the kernel set: on amd64 with
+// AVX2+FMA the memory-bound loops of BN, ReLU, pooling and col2im run as
+// assembly in vec_amd64.s, otherwise as their Go bodies in vec.go;
+// KernelsName says which, SetSIMD(false) forces Go).
 //
-// nn imports core/ir and core/tensor only; it knows nothing of data sets,
-// optimisers or searches.
+// Backend (backend.go) is this engine behind core/engine's interfaces,
+// registered as "cpu"; it maps engine.Options to the settings above. The
+// package reads no environment variables: the CLI maps EAS_BLAS,
+// EAS_BLAS_THREADS and EAS_SIMD to options.
+//
+// nn imports core/ir, core/tensor and core/engine (the interfaces it
+// implements, and the host SGD); it knows nothing of data sets, schedules or
+// searches.
 package nn

@@ -32,7 +32,7 @@ func (l *dropoutLayer) forward(train bool) {
 		return
 	}
 	scale := 1 / (1 - l.rate)
-	parallelFor(sz, func(_, lo, hi int) {
+	n.parallelFor(sz, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			if l.keep(i) {
 				y[i] = x[i] * scale
@@ -49,7 +49,7 @@ func (l *dropoutLayer) backward() {
 	dy, dx := n.grad[l.id][:sz], n.grad[l.in][:sz]
 	train := n.train && l.rate > 0
 	scale := 1 / (1 - l.rate)
-	parallelFor(sz, func(_, lo, hi int) {
+	n.parallelFor(sz, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			g := dy[i]
 			if train {

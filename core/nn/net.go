@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"runtime"
 
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/tensor"
@@ -15,8 +16,17 @@ const (
 	BNMomentum = 0.1 // running = (1-m)*running + m*batch (PyTorch convention)
 )
 
-// NoFusion disables fusing BN with its ReLU (for tests that compare both paths).
-var NoFusion bool
+// Options are a Net's engine settings. The zero value is the default: all
+// CPUs, fusion on.
+type Options struct {
+	// Workers is the number of goroutines layers split their work over
+	// (0: runtime.NumCPU()). Results depend on it through the order of
+	// per-worker partial sums, so a seed reproduces a run only with the same
+	// count.
+	Workers int
+	// NoFusion runs BN and its ReLU as two layers (for comparing both paths).
+	NoFusion bool
+}
 
 // layer is one node's forward and backward. Layers read the net's current
 // batch size and buffers; backward writes (or, for nodes with several
@@ -38,17 +48,19 @@ type Net struct {
 	// BN settings (see BNEps, BNMomentum).
 	BNEps, BNMomentum float32
 
-	params tensor.Map
-	grads  map[string][]float32
-	size   []int       // per-example element count of each node
-	act    [][]float32 // activations, MaxBatch*size
-	grad   [][]float32 // activation gradients
-	layers []layer
-	batch  int
-	step   uint64
-	train  bool
-	labels []int32
-	probs  []float32
+	params  tensor.Map
+	grads   map[string][]float32
+	size    []int       // per-example element count of each node
+	act     [][]float32 // activations, MaxBatch*size
+	grad    [][]float32 // activation gradients
+	layers  []layer
+	batch   int
+	step    uint64
+	train   bool
+	labels  []int32
+	probs   []float32
+	opts    Options
+	workers int
 }
 
 // InitParams returns freshly initialised parameters for g: He-normal
@@ -78,12 +90,20 @@ func InitParams(g *ir.Graph, seed int64) tensor.Map {
 	return m
 }
 
-// Build prepares g for batches of up to maxBatch examples. Every parameter of
-// g.Params() must be in params with the right shape; the error names the
-// first one that is missing or misshaped.
+// Build prepares g for batches of up to maxBatch examples with the default
+// Options. Every parameter of g.Params() must be in params with the right
+// shape; the error names the first one that is missing or misshaped.
 func Build(g *ir.Graph, params tensor.Map, maxBatch int) (*Net, error) {
+	return BuildWith(g, params, maxBatch, Options{})
+}
+
+// BuildWith is Build with explicit engine settings.
+func BuildWith(g *ir.Graph, params tensor.Map, maxBatch int, o Options) (*Net, error) {
 	if maxBatch < 1 {
 		return nil, fmt.Errorf("nn: batch size must be positive, got %d", maxBatch)
+	}
+	if o.Workers < 0 {
+		return nil, fmt.Errorf("nn: worker count must not be negative, got %d", o.Workers)
 	}
 	for _, p := range g.Params() {
 		t, ok := params[p.Name]
@@ -95,7 +115,10 @@ func Build(g *ir.Graph, params tensor.Map, maxBatch int) (*Net, error) {
 		}
 	}
 	n := &Net{G: g, MaxBatch: maxBatch, params: params, grads: map[string][]float32{},
-		BNEps: BNEps, BNMomentum: BNMomentum}
+		BNEps: BNEps, BNMomentum: BNMomentum, opts: o, workers: o.Workers}
+	if n.workers == 0 {
+		n.workers = runtime.NumCPU()
+	}
 	n.Classes = g.Nodes[g.Output()].Out.C
 	n.size = make([]int, len(g.Nodes))
 	n.act = make([][]float32, len(g.Nodes))
@@ -142,7 +165,7 @@ func Build(g *ir.Graph, params tensor.Map, maxBatch int) (*Net, error) {
 			return nil, err
 		}
 		// BN whose only consumer is the next node, a ReLU: fuse them.
-		if nd.Op == ir.OpBN && !NoFusion && consumers[i] == 1 && i+1 < len(g.Nodes) &&
+		if nd.Op == ir.OpBN && !o.NoFusion && consumers[i] == 1 && i+1 < len(g.Nodes) &&
 			g.Nodes[i+1].Op == ir.OpReLU && g.Nodes[i+1].Inputs[0] == i {
 			l = &bnReluLayer{bn: l.(*bnLayer), relu: i + 1}
 			n.layers[i+1] = nopLayer{}
@@ -181,6 +204,9 @@ func (n *Net) Params() tensor.Map { return n.params }
 
 // Grads returns the gradients of the last Backward, by parameter name.
 func (n *Net) Grads() map[string][]float32 { return n.grads }
+
+// Workers is the number of goroutines the net splits its layers over.
+func (n *Net) Workers() int { return n.workers }
 
 // Batch is the size of the current batch.
 func (n *Net) Batch() int { return n.batch }

@@ -32,9 +32,7 @@ func TestNetGradients(t *testing.T) {
 			{Kind: ir.Transition, Compression: 0.5}, {Kind: ir.DenseBlock, Dense: []ir.DenseLayer{{Growth: 2, Bottleneck: 8}}},
 			{Kind: ir.GAP}, {Kind: ir.Softmax, Units: 3}},
 	}
-	defer func() { NoFusion = false }()
 	for _, fuse := range []bool{true, false} {
-		NoFusion = !fuse
 		for name, layers := range nets {
 			t.Run(fmt.Sprintf("%s/fused=%v", name, fuse), func(t *testing.T) {
 				r := rand.New(rand.NewSource(5))
@@ -48,7 +46,7 @@ func TestNetGradients(t *testing.T) {
 					}
 				}
 				const b = 4
-				n, err := Build(g, params, b)
+				n, err := BuildWith(g, params, b, Options{NoFusion: !fuse})
 				if err != nil {
 					t.Fatal(err)
 				}

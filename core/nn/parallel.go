@@ -5,9 +5,6 @@ import (
 	"sync"
 )
 
-// Workers is the number of goroutines layers split their work over.
-var Workers = runtime.NumCPU()
-
 // A job is one range of a parallelFor call, run by a pooled goroutine.
 type job struct {
 	f         func(w, lo, hi int)
@@ -18,7 +15,7 @@ type job struct {
 // Pooled goroutines receive jobs from an unbuffered channel, so a send
 // succeeds only when one is idle; otherwise a new one is started (up to
 // maxPooled) or the range runs on the caller. Reusing goroutines instead of
-// starting Workers-1 per call keeps a training step (two or three calls per
+// starting workers-1 per call keeps a training step (two or three calls per
 // layer) nearly allocation-free, and running on the caller when the pool is
 // exhausted means nested or concurrent calls (several networks trained at
 // once) can never wait on each other.
@@ -59,12 +56,16 @@ func dispatch(j job) {
 	j.done.Done()
 }
 
-// parallelFor runs f(w, lo, hi) over [0, n) split into at most Workers
+// parallelFor runs f(w, lo, hi) over [0, count) split into at most the
+// net's worker count of contiguous ranges (see parallelRange).
+func (n *Net) parallelFor(count int, f func(w, lo, hi int)) { parallelRange(n.workers, count, f) }
+
+// parallelRange runs f(w, lo, hi) over [0, n) split into at most workers
 // contiguous ranges; range w always gets the same indices for a given n and
-// Workers, so per-worker partial sums are deterministic whichever goroutine
+// workers, so per-worker partial sums are deterministic whichever goroutine
 // runs them.
-func parallelFor(n int, f func(w, lo, hi int)) {
-	nw := min(Workers, n)
+func parallelRange(workers, n int, f func(w, lo, hi int)) {
+	nw := min(workers, n)
 	if nw <= 1 {
 		if n > 0 {
 			f(0, 0, n)

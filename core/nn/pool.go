@@ -28,7 +28,7 @@ func (l *poolLayer) forward(bool) {
 	x, y := n.act[l.in], n.act[l.id]
 	planes := n.batch * l.c
 	inv := 1 / float32(l.k*l.k)
-	parallelFor(planes, func(_, lo, hi int) {
+	n.parallelFor(planes, func(_, lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			src := x[pl*l.h*l.w : (pl+1)*l.h*l.w]
 			dst := y[pl*l.ho*l.wo : (pl+1)*l.ho*l.wo]
@@ -73,7 +73,7 @@ func (l *poolLayer) backward() {
 	dy, dx := n.grad[l.id], n.grad[l.in]
 	planes := n.batch * l.c
 	inv := 1 / float32(l.k*l.k)
-	parallelFor(planes, func(_, lo, hi int) {
+	n.parallelFor(planes, func(_, lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			d := dx[pl*l.h*l.w : (pl+1)*l.h*l.w]
 			if !l.add {

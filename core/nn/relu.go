@@ -20,7 +20,7 @@ func (l *reluLayer) forward(bool) {
 	n := l.n
 	sz := n.batch * n.size[l.id]
 	x, y := n.act[l.in][:sz], n.act[l.id][:sz]
-	parallelFor(sz, func(_, lo, hi int) {
+	n.parallelFor(sz, func(_, lo, hi int) {
 		dst := y[lo:hi]
 		for i, v := range x[lo:hi] {
 			dst[i] = max(v, 0) // branch-free: signs are random, mispredictions cost more than the work
@@ -32,7 +32,7 @@ func (l *reluLayer) backward() {
 	n := l.n
 	sz := n.batch * n.size[l.id]
 	y, dy, dx := n.act[l.id][:sz], n.grad[l.id][:sz], n.grad[l.in][:sz]
-	parallelFor(sz, func(_, lo, hi int) {
+	n.parallelFor(sz, func(_, lo, hi int) {
 		ys, gs, d := y[lo:hi], dy[lo:hi], dx[lo:hi]
 		if l.add {
 			for i := range d {

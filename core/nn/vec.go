@@ -126,6 +126,11 @@ func addToGo(dst, src []float32) {
 	}
 }
 
+// SetSIMD chooses the vector kernels of every net in the process: on selects
+// the AVX2+FMA assembly where the CPU has it, off the portable Go bodies.
+// Results differ between the two by rounding. Call it before nets run.
+func SetSIMD(on bool) { useSIMD = on && hasSIMD }
+
 // KernelsName says which bodies the vector kernels run: "avx2+fma" or "go".
 func KernelsName() string {
 	if useSIMD {

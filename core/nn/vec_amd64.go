@@ -1,14 +1,13 @@
 package nn
 
-import (
-	"os"
+import "golang.org/x/sys/cpu"
 
-	"golang.org/x/sys/cpu"
+// hasSIMD says whether the CPU runs the AVX2+FMA kernels; useSIMD selects
+// them (SetSIMD(false) forces the Go bodies, for comparison and debugging).
+var (
+	hasSIMD = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	useSIMD = hasSIMD
 )
-
-// useSIMD selects the AVX2+FMA kernels; EAS_SIMD=off forces the Go bodies
-// (for comparison and for debugging).
-var useSIMD = cpu.X86.HasAVX2 && cpu.X86.HasFMA && os.Getenv("EAS_SIMD") != "off"
 
 //go:noescape
 func scaleShiftReluAVX2(dst, src *float32, n int, a, b float32)

@@ -3,7 +3,10 @@
 package nn
 
 // useSIMD is false off amd64: the Go bodies of the vector kernels run.
-var useSIMD = false
+var (
+	hasSIMD = false
+	useSIMD = false
+)
 
 func scaleShiftReluAVX2(dst, src *float32, n int, a, b float32)                { panic("unreachable") }
 func sumShiftAVX2(x *float32, n int, shift float32) (s, ss float32)            { panic("unreachable") }

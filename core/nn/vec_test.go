@@ -182,25 +182,23 @@ func TestMax22MatchesGo(t *testing.T) {
 	}
 }
 
-// parallelFor must cover [0, n) exactly once with the fixed partition, also
+// parallelRange must cover [0, n) exactly once with the fixed partition, also
 // when called from many goroutines at once and when nested (the pool then
 // runs ranges on the caller rather than deadlocking).
 func TestParallelForConcurrentAndNested(t *testing.T) {
-	old := Workers
-	defer func() { Workers = old }()
-	Workers = 3
+	const workers = 3
 	errs := make(chan string, 16)
 	for g := 0; g < 16; g++ {
 		go func() {
 			for rep := 0; rep < 50; rep++ {
 				n := 1 + rep%17
 				hits := make([]int32, n*n)
-				parallelFor(n, func(w, lo, hi int) {
-					if lo != w*n/min(Workers, n) {
+				parallelRange(workers, n, func(w, lo, hi int) {
+					if lo != w*n/min(workers, n) {
 						errs <- "range does not match its worker index"
 					}
 					for i := lo; i < hi; i++ {
-						parallelFor(n, func(_, lo2, hi2 int) {
+						parallelRange(workers, n, func(_, lo2, hi2 int) {
 							for j := lo2; j < hi2; j++ {
 								hits[i*n+j]++
 							}

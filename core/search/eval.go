@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eas-go/eas/core/engine"
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/tensor"
@@ -58,6 +59,9 @@ type Evaluator interface {
 type Local struct {
 	Data    Data
 	Workers int
+	// Backend runs the networks (nil: the default engine with default
+	// options).
+	Backend engine.Backend
 }
 
 // Evaluate runs the jobs, Workers at a time; results come back in job order.
@@ -100,7 +104,7 @@ func (l *Local) one(ctx context.Context, j Job) (o Outcome) {
 	if err != nil {
 		return Outcome{Err: err}
 	}
-	cfg := train.Config{Training: j.Training}
+	cfg := train.Config{Training: j.Training, Backend: l.Backend}
 	src, val := l.Data.Train(j.Training.Seed, j.Training.Batch), l.Data.Val(256)
 	if j.Full {
 		src, val = l.Data.Full(j.Training.Seed, j.Training.Batch), l.Data.Test(256)

@@ -9,6 +9,8 @@
 //
 // Training is deterministic for a given seed and worker count: batch order
 // and augmentation come from the Source, dropout from the net's seed.
-// train imports the engine (core/nn) and plain types; data sets reach it
+// train runs networks only through core/engine's Backend and Model
+// interfaces (Config.Backend; nil means engine.Default, the CPU engine of
+// core/nn, which train links in for that purpose). Data sets reach it
 // through the Source interface, which core/data's loader satisfies.
 package train

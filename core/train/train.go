@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/eas-go/eas/core/data"
+	"github.com/eas-go/eas/core/engine"
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/ir"
-	"github.com/eas-go/eas/core/nn"
 	"github.com/eas-go/eas/core/tensor"
+
+	_ "github.com/eas-go/eas/core/nn" // the CPU engine, engine.Default
 )
 
 // Source yields batches; it is core/data's Batches, which its loaders
@@ -24,8 +26,19 @@ type Config struct {
 	// StartEpoch resumes a run: epochs before it are skipped (the schedule
 	// continues where it was).
 	StartEpoch int
-	// Optimizer state to resume from (from SGD.State), or nil.
+	// Optimizer state to resume from (from Result.OptState), or nil.
 	OptState tensor.Map
+	// Backend runs the network; nil opens engine.Default with default
+	// options.
+	Backend engine.Backend
+}
+
+// backend returns b, or the default backend when b is nil.
+func backend(b engine.Backend) (engine.Backend, error) {
+	if b != nil {
+		return b, nil
+	}
+	return engine.Open(engine.Default, engine.Options{})
 }
 
 // Event reports progress, once per batch and at the end of each epoch.
@@ -57,21 +70,26 @@ type Result struct {
 // ErrDiverged is returned (wrapped) when the loss becomes NaN or infinite.
 var ErrDiverged = errors.New("training diverged: the loss is not finite")
 
-// Train trains params (in place) of graph g on src for cfg.Epochs epochs and
-// evaluates on val (which may be nil). Cancelling ctx stops between batches
-// and returns ctx.Err(). ev, if not nil, receives progress events.
+// Train trains params of graph g on src for cfg.Epochs epochs and evaluates
+// on val (which may be nil). After a successful return params hold the
+// trained values (BN running statistics included); after an error their
+// contents are unspecified. Cancelling ctx stops between batches and
+// returns ctx.Err(). ev, if not nil, receives progress events.
 func Train(ctx context.Context, g *ir.Graph, params tensor.Map, src, val Source, cfg Config, ev func(Event)) (*Result, error) {
 	if cfg.Batch <= 0 {
 		return nil, fmt.Errorf("train: batch size must be positive, got %d", cfg.Batch)
 	}
-	net, err := nn.Build(g, params, cfg.Batch)
+	b, err := backend(cfg.Backend)
 	if err != nil {
 		return nil, err
 	}
-	net.Seed = cfg.Seed
-	opt := NewSGD(g, cfg.Training)
+	net, err := b.Build(g, params, engine.ModelConfig{MaxBatch: cfg.Batch, Seed: cfg.Seed, Optimizer: Optimizer(cfg.Training)})
+	if err != nil {
+		return nil, err
+	}
+	defer net.Close()
 	if cfg.OptState != nil {
-		opt.SetState(cfg.OptState)
+		net.SetOptState(cfg.OptState)
 	}
 	stepsPerEpoch := (src.Len() + cfg.Batch - 1) / cfg.Batch
 	total := stepsPerEpoch * cfg.Epochs
@@ -93,7 +111,7 @@ func Train(ctx context.Context, g *ir.Graph, params tensor.Map, src, val Source,
 				return fmt.Errorf("%w (epoch %d, step %d)", ErrDiverged, e+1, batchNo+1)
 			}
 			net.Backward()
-			opt.Step(params, net.Grads(), float32(lr))
+			net.Step(float32(lr))
 			b := len(y)
 			sumLoss += loss * float64(b)
 			correct += c
@@ -133,31 +151,41 @@ func Train(ctx context.Context, g *ir.Graph, params tensor.Map, src, val Source,
 			return nil, err
 		}
 	}
+	if err := net.ReadParams(params); err != nil {
+		return nil, err
+	}
 	res.Steps = step
 	res.Duration = time.Since(start)
-	res.OptState = opt.State()
+	res.OptState = net.OptState()
 	return res, nil
 }
 
 // Evaluate returns the accuracy and mean loss of params on src, in
-// evaluation mode (running BN statistics, no dropout).
-func Evaluate(ctx context.Context, g *ir.Graph, params tensor.Map, src Source, batch int) (acc, loss float64, err error) {
-	net, err := nn.Build(g, params, batch)
+// evaluation mode (running BN statistics, no dropout), on backend b (nil:
+// the default).
+func Evaluate(ctx context.Context, g *ir.Graph, params tensor.Map, src Source, batch int, b engine.Backend) (acc, loss float64, err error) {
+	b, err = backend(b)
 	if err != nil {
 		return 0, 0, err
 	}
+	net, err := b.Build(g, params, engine.ModelConfig{MaxBatch: batch})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer net.Close()
 	return evaluateNet(ctx, net, src)
 }
 
-func evaluateNet(ctx context.Context, net *nn.Net, src Source) (float64, float64, error) {
+func evaluateNet(ctx context.Context, net engine.Model, src Source) (float64, float64, error) {
 	var correct, seen int
 	var sum float64
 	err := src.Epoch(0, func(x *tensor.Tensor, y []int32) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		for lo := 0; lo < len(y); lo += net.MaxBatch { // sources may batch larger than the net
-			hi := min(len(y), lo+net.MaxBatch)
+		mb := net.MaxBatch()
+		for lo := 0; lo < len(y); lo += mb { // sources may batch larger than the net
+			hi := min(len(y), lo+mb)
 			per := len(x.Data) / len(y)
 			net.Forward(tensor.FromData(x.Data[lo*per:hi*per], hi-lo, x.Shape[1], x.Shape[2], x.Shape[3]), false)
 			l, c := net.Loss(y[lo:hi])

@@ -133,7 +133,7 @@ func TestTrainLearnsAndIsDeterministic(t *testing.T) {
 	if r1.ValAcc != r2.ValAcc {
 		t.Errorf("accuracies differ: %v %v", r1.ValAcc, r2.ValAcc)
 	}
-	acc, _, err := Evaluate(context.Background(), g, p1, synthetic(200, 2), 7)
+	acc, _, err := Evaluate(context.Background(), g, p1, synthetic(200, 2), 7, nil)
 	if err != nil || acc != r1.ValAcc {
 		t.Errorf("Evaluate = %v (%v), want %v", acc, err, r1.ValAcc)
 	}

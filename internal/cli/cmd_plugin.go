@@ -56,6 +56,11 @@ func (c *ServeCmd) Run(g *Globals) error {
 	}
 	switch c.Kind {
 	case sdk.KindTransform:
+		// Transforms run networks on the CPU engine (activation
+		// statistics): the EAS_* engine variables apply to them too.
+		if _, err := openEngine(0); err != nil {
+			return err
+		}
 		t, ok := tbuiltin.Get(c.Name)
 		if !ok {
 			return fmt.Errorf("no built-in transform %q (built-ins: %s)", c.Name, strings.Join(tbuiltin.Names(), ", "))

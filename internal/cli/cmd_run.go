@@ -21,6 +21,7 @@ import (
 
 	"github.com/eas-go/eas/core/checkpoint"
 	"github.com/eas-go/eas/core/data"
+	"github.com/eas-go/eas/core/engine"
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/nn"
@@ -171,8 +172,12 @@ func (c *RunCmd) Run(g *Globals) error {
 		in = split.TrainSet.Shape
 		log.printf("data: %s", split.Describe())
 	}
-	log.printf("engine: %s, %s kernels, %d workers", nn.BLASName(), nn.KernelsName(), nn.Workers)
-	start, startAcc, err := c.startNetwork(ctx, e, expDir, in, split, log)
+	be, err := openEngine(0)
+	if err != nil {
+		return err
+	}
+	log.printf("engine: %s", be.Describe())
+	start, startAcc, err := c.startNetwork(ctx, e, expDir, in, split, be, log)
 	if err != nil {
 		return err
 	}
@@ -190,9 +195,13 @@ func (c *RunCmd) Run(g *Globals) error {
 		if pool <= 0 {
 			pool = autoPool(runtime.NumCPU(), totalMemGiB())
 		}
-		nn.Workers = max(1, runtime.NumCPU()/pool)
-		log.printf("evaluator: %d children in parallel, %d engine workers each", pool, nn.Workers)
-		eval = &search.Local{Data: split, Workers: pool}
+		workers := max(1, runtime.NumCPU()/pool)
+		child, err := openEngine(workers)
+		if err != nil {
+			return err
+		}
+		log.printf("evaluator: %d children in parallel, %d engine workers each", pool, workers)
+		eval = &search.Local{Data: split, Workers: pool, Backend: child}
 	}
 	plugins := c.Deps.Plugins
 	if plugins == nil {
@@ -268,7 +277,7 @@ func writeProvenance(dir string, src []byte) error {
 }
 
 // startNetwork trains (or loads) the start network once for all searches.
-func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir string, in ir.Shape, split *data.Split, log *logger) (sdk.Network, float64, error) {
+func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir string, in ir.Shape, split *data.Split, be engine.Backend, log *logger) (sdk.Network, float64, error) {
 	path := filepath.Join(dir, "start.safetensors")
 	ck := ckptAdapter{}
 	if _, err := os.Stat(path); err == nil {
@@ -315,7 +324,7 @@ func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir
 		}
 		log.printf("training the start network %s for %d epochs", net.Arch, tr.Epochs)
 		bar := newEpochBar(log.w, c.Plain)
-		res, err := train.Train(ctx, g, net.Weights, split.Train(tr.Seed, tr.Batch), split.Val(256), train.Config{Training: tr}, bar.event)
+		res, err := train.Train(ctx, g, net.Weights, split.Train(tr.Seed, tr.Batch), split.Val(256), train.Config{Training: tr, Backend: be}, bar.event)
 		if err != nil {
 			return net, 0, fmt.Errorf("training the start network: %w", err)
 		}

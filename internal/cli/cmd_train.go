@@ -41,8 +41,9 @@ type TrainCmd struct {
 
 // Run trains and reports validation and test accuracy.
 func (c *TrainCmd) Run(g *Globals) error {
-	if c.Workers > 0 {
-		nn.Workers = c.Workers
+	be, err := openEngine(c.Workers)
+	if err != nil {
+		return err
 	}
 	d, err := data.LoadSplit(c.Data, data.SplitOptions{Validation: c.Validation, Seed: c.Seed, Limit: c.Limit, Normalize: c.Normalize, Augment: c.Augment})
 	if err != nil {
@@ -92,18 +93,18 @@ func (c *TrainCmd) Run(g *Globals) error {
 		}
 	}
 	p, m := gr.Cost()
-	fmt.Fprintf(g.Stderr, "data: %s\nnetwork: %s (depth %d, %s params, %s mult-adds)\nengine: %s, %s kernels, %d workers\n",
-		d.Describe(), arch, arch.Depth(), commas(p), commas(m), nn.BLASName(), nn.KernelsName(), nn.Workers)
+	fmt.Fprintf(g.Stderr, "data: %s\nnetwork: %s (depth %d, %s params, %s mult-adds)\nengine: %s\n",
+		d.Describe(), arch, arch.Depth(), commas(p), commas(m), be.Describe())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	tr := experiment.Training{Optimizer: "sgd", LR: c.LR, Momentum: c.Momentum, Nesterov: true, WeightDecay: c.WD,
 		Schedule: c.Schedule, Epochs: c.Epochs, Batch: c.Batch, Seed: c.Seed}
 	bar := newEpochBar(g.Stderr, c.Plain)
-	res, err := train.Train(ctx, gr, params, d.Train(c.Seed, c.Batch), d.Val(256), train.Config{Training: tr, StartEpoch: startEpoch, OptState: opt}, bar.event)
+	res, err := train.Train(ctx, gr, params, d.Train(c.Seed, c.Batch), d.Val(256), train.Config{Training: tr, StartEpoch: startEpoch, OptState: opt, Backend: be}, bar.event)
 	if err != nil {
 		return err
 	}
-	testAcc, _, err := train.Evaluate(ctx, gr, params, d.Test(256), 256)
+	testAcc, _, err := train.Evaluate(ctx, gr, params, d.Test(256), 256, be)
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,7 @@ func BenchmarkOursTable1Train(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("our engine: BLAS %s, %d workers", nn.BLASName(), nn.Workers)
+	b.Logf("our engine: BLAS %s, %d workers", nn.BLASName(), net.Workers())
 	opt := train.NewSGD(g, experiment.PaperChild())
 	r := rand.New(rand.NewSource(1))
 	x := tensor.New(benchBatch, 3, 32, 32)

@@ -1,0 +1,57 @@
+package nn
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/eas-go/eas/core/engine"
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/tensor"
+)
+
+func TestBackendOptions(t *testing.T) {
+	defer func() { SetBLAS(BLASAuto); SetSIMD(true) }()
+	g := mustLower(t, []ir.Layer{conv(4, 3, 1), {Kind: ir.Softmax, Units: 2}}, ir.Shape{C: 1, H: 4, W: 4})
+	bnID := -1
+	for _, nd := range g.Nodes {
+		if nd.Op == ir.OpBN {
+			bnID = nd.ID
+		}
+	}
+	for _, tc := range []struct {
+		o     engine.Options
+		fused bool
+	}{{engine.Options{Workers: 3}, true}, {engine.Options{Workers: 1, NoFusion: true, BLAS: "gonum", NoSIMD: true}, false}} {
+		b, err := engine.Open("cpu", tc.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := b.Build(g, InitParams(g, 1), engine.ModelConfig{MaxBatch: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.(*model).Workers(); got != tc.o.Workers {
+			t.Errorf("%+v: model has %d workers", tc.o, got)
+		}
+		x := tensor.New(1, 1, 4, 4)
+		for i := range x.Data {
+			x.Data[i] = float32(i%5) - 2
+		}
+		m.Forward(x, true)
+		if fused := m.Output(bnID) == nil; fused != tc.fused {
+			t.Errorf("%+v: BN fused = %v, want %v", tc.o, fused, tc.fused)
+		}
+		if gonum := strings.HasPrefix(BLASName(), "gonum"); gonum != (tc.o.BLAS == "gonum") || UsingOpenBLAS() && gonum {
+			t.Errorf("%+v: BLAS %s", tc.o, BLASName())
+		}
+		if simd := KernelsName() != "go"; simd && tc.o.NoSIMD {
+			t.Errorf("%+v: kernels %s", tc.o, KernelsName())
+		}
+	}
+	if _, err := NewBackend(engine.Options{BLAS: "mkl"}); err == nil {
+		t.Error("unknown BLAS accepted")
+	}
+	if err := SetBLAS("mkl"); err == nil || !strings.Contains(err.Error(), `"mkl"`) {
+		t.Errorf("SetBLAS(mkl): %v", err)
+	}
+}

@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/eas-go/eas/core/engine"
+)
+
+// engineOptions maps a command's --workers (0: all CPUs) and the variables
+// EAS_BLAS (auto, openblas, gonum), EAS_BLAS_THREADS (a positive count) and
+// EAS_SIMD (off forces the portable kernels) to engine options. The engine
+// itself reads no environment.
+func engineOptions(workers int) (engine.Options, error) {
+	o := engine.Options{Workers: workers}
+	if workers < 0 {
+		return o, fmt.Errorf("--workers must not be negative, got %d", workers)
+	}
+	switch v := os.Getenv("EAS_BLAS"); v {
+	case "", "auto", "openblas", "gonum":
+		o.BLAS = v
+	default:
+		return o, fmt.Errorf("EAS_BLAS=%q: want auto, openblas or gonum", v)
+	}
+	if v := os.Getenv("EAS_BLAS_THREADS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return o, fmt.Errorf("EAS_BLAS_THREADS=%q: want a positive number of threads", v)
+		}
+		o.BLASThreads = n
+	}
+	switch v := os.Getenv("EAS_SIMD"); v {
+	case "", "on", "auto":
+	case "off":
+		o.NoSIMD = true
+	default:
+		return o, fmt.Errorf("EAS_SIMD=%q: want off (or on, the default)", v)
+	}
+	return o, nil
+}
+
+// openEngine opens the default backend with engineOptions(workers).
+func openEngine(workers int) (engine.Backend, error) {
+	o, err := engineOptions(workers)
+	if err != nil {
+		return nil, err
+	}
+	return engine.Open(engine.Default, o)
+}

@@ -1,0 +1,40 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/eas-go/eas/core/engine"
+)
+
+func TestEngineOptionsFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		blas, threads, simd string
+		workers             int
+		want                engine.Options
+		err                 string
+	}{
+		{want: engine.Options{}},
+		{workers: 3, blas: "gonum", threads: "2", simd: "off", want: engine.Options{Workers: 3, BLAS: "gonum", BLASThreads: 2, NoSIMD: true}},
+		{blas: "openblas", simd: "on", want: engine.Options{BLAS: "openblas"}},
+		{blas: "mkl", err: `EAS_BLAS="mkl"`},
+		{threads: "0", err: `EAS_BLAS_THREADS="0"`},
+		{threads: "two", err: `EAS_BLAS_THREADS="two"`},
+		{simd: "no", err: `EAS_SIMD="no"`},
+		{workers: -1, err: "--workers"},
+	} {
+		t.Setenv("EAS_BLAS", tc.blas)
+		t.Setenv("EAS_BLAS_THREADS", tc.threads)
+		t.Setenv("EAS_SIMD", tc.simd)
+		got, err := engineOptions(tc.workers)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%+v: error %v, want one naming %s", tc, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%+v: %+v, %v; want %+v", tc, got, err, tc.want)
+		}
+	}
+}
