@@ -119,7 +119,7 @@ func (s archSource) parse() (ir.Arch, []span, diag.List) {
 	if d, ok := s.checkParens(); !ok {
 		return ir.Arch{}, nil, diag.List{d}
 	}
-	ast, err := archParser.ParseString(s.file, s.src)
+	ast, err := parseGuarded(func() (*archAST, error) { return archParser.ParseString(s.file, s.src) })
 	if err != nil {
 		return ir.Arch{}, nil, diag.List{s.syntaxError(err)}
 	}

@@ -302,3 +302,40 @@ func TestEBNF(t *testing.T) {
 		}
 	}
 }
+
+// easCrashers made the .eas parser panic (participle: "branch was accepted
+// but did not progress the lexer"), the checker dereference nil, or could
+// overflow the stack; each must now be a diagnostic with a position. The
+// fuzz corpus in testdata/fuzz holds them too.
+var easCrashers = []string{
+	"a{a=}\n",
+	"a {b}",
+	"a x y",
+	"a=[x",
+	"a[",
+	"a b",
+	"a{b c}",
+	"search \"s\" { controller }",
+	strings.Repeat("a{", 10000),
+}
+
+func TestEASCrashersAreDiagnostics(t *testing.T) {
+	for _, src := range easCrashers {
+		_, l := ParseExperiment("c.eas", []byte(src))
+		if !l.HasErrors() {
+			t.Errorf("%.30q: no error", src)
+			continue
+		}
+		if d := l[0]; d.Pos.Line < 1 || d.Pos.Col < 1 {
+			t.Errorf("%.30q: diagnostic without line:col: %+v", src, d)
+		}
+		FormatExperiment([]byte(src)) // must not panic either
+	}
+}
+
+func TestParseGuardTurnsPanicsIntoErrors(t *testing.T) {
+	_, err := parseGuarded(func() (*fileAST, error) { panic("boom") })
+	if err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -26,15 +26,36 @@ type fileAST struct {
 	Stmts []*stmtAST `parser:"@@*"`
 }
 
+// stmtAST: every alternative after the key consumes at least one token
+// (the whole tail is optional instead): participle panics on a disjunction
+// branch that matches without progressing, which a bare key followed by
+// anything but a label or block used to trigger.
 type stmtAST struct {
-	Pos      lexer.Position
-	EndPos   lexer.Position
-	Comment  *string    `parser:"(  @Comment"`
-	Key      string     `parser:" | @Ident"`
-	Value    *valueAST  `parser:"   ( '=' @@"`
-	Label    *labelAST  `parser:"   | @@?"`
-	HasBlock bool       `parser:"     ( @'{'"`
-	Block    []*stmtAST `parser:"       @@* '}' )? ) )"`
+	Pos     lexer.Position
+	EndPos  lexer.Position
+	Comment *string   `parser:"(  @Comment"`
+	Key     string    `parser:" | @Ident"`
+	Value   *valueAST `parser:"   ( '=' @@"`
+	Label   *labelAST `parser:"   | @@"`
+	Body    *blockAST `parser:"     @@? | @@ )? )"`
+
+	// Filled from Body after parsing (see fillBlocks).
+	HasBlock bool
+	Block    []*stmtAST
+}
+
+type blockAST struct {
+	Stmts []*stmtAST `parser:"'{' @@* '}'"`
+}
+
+// fillBlocks copies each statement's parsed body into HasBlock/Block.
+func fillBlocks(ss []*stmtAST) {
+	for _, s := range ss {
+		if s.Body != nil {
+			s.HasBlock, s.Block = true, s.Body.Stmts
+			fillBlocks(s.Block)
+		}
+	}
 }
 
 type labelAST struct {

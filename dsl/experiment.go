@@ -35,7 +35,10 @@ func parseEASFile(name, src string) (*fileAST, diag.List) {
 		off := firstInvalidUTF8(src)
 		return nil, diag.List{{Pos: diag.PosAt(name, src, off), Msg: fmt.Sprintf("input is not valid UTF-8 (byte 0x%02x)", src[off])}}
 	}
-	f, err := easParser.ParseString(name, src)
+	if off, ok := tooDeep(src); !ok {
+		return nil, diag.List{{Pos: diag.PosAt(name, src, off), Len: 1, Msg: fmt.Sprintf("blocks nested more than %d deep", maxNesting)}}
+	}
+	f, err := parseGuarded(func() (*fileAST, error) { return easParser.ParseString(name, src) })
 	if err != nil {
 		off, msg := len(src), err.Error()
 		if pe, ok := err.(participle.Error); ok {
@@ -46,7 +49,63 @@ func parseEASFile(name, src string) (*fileAST, diag.List) {
 		}
 		return nil, diag.List{{Pos: diag.PosAt(name, src, off), Len: 1, Msg: "syntax error: " + msg}}
 	}
+	fillBlocks(f.Stmts)
 	return f, nil
+}
+
+// maxNesting bounds block nesting: the parser recurses once per level, and
+// a stack overflow is fatal in Go (no recover), so depth is checked first.
+const maxNesting = 32
+
+// tooDeep scans for '{' nesting deeper than maxNesting outside strings and
+// comments, returning the offending offset.
+func tooDeep(src string) (int, bool) {
+	depth := 0
+	for i := 0; i < len(src); i++ {
+		switch src[i] {
+		case '"':
+			for i++; i < len(src) && src[i] != '"' && src[i] != '\n'; i++ {
+				if src[i] == '\\' {
+					i++
+				}
+			}
+		case '#':
+			for i < len(src) && src[i] != '\n' {
+				i++
+			}
+		case '/':
+			if i+1 < len(src) && src[i+1] == '/' {
+				for i < len(src) && src[i] != '\n' {
+					i++
+				}
+			}
+		case '{':
+			if depth++; depth > maxNesting {
+				return i, false
+			}
+		case '}':
+			depth--
+		}
+	}
+	return 0, true
+}
+
+// parseGuarded runs a participle parse and turns a panic (participle
+// panics on some grammar/input combinations instead of failing) into an
+// error carrying the parser's position when it has one, so no input can
+// crash check, run or fmt.
+func parseGuarded[T any](parse func() (*T, error)) (out *T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = nil
+			if pe, ok := r.(participle.Error); ok {
+				err = participle.Errorf(pe.Position(), "parser failure: %s", pe.Message())
+				return
+			}
+			err = fmt.Errorf("parser failure: %v", r)
+		}
+	}()
+	return parse()
 }
 
 type walker struct {
@@ -230,7 +289,19 @@ func contains(list []string, s string) bool {
 // ParseExperiment parses and checks a .eas source, filling defaults. The
 // Experiment is meaningful only when the list has no errors; warnings (such
 // as a missing dataset) may accompany a valid one.
-func ParseExperiment(name string, src []byte) (*experiment.Experiment, diag.List) {
+func ParseExperiment(name string, src []byte) (e *experiment.Experiment, l diag.List) {
+	defer func() {
+		// The checker walks a tree of optional parts; a nil it did not
+		// expect must be a diagnostic, never a crash of check, run or fmt.
+		if r := recover(); r != nil {
+			e, l = nil, append(l, diag.Diagnostic{Pos: diag.PosAt(name, string(src), 0), Len: 1,
+				Msg: fmt.Sprintf("internal error while checking this file (please report it): %v", r)})
+		}
+	}()
+	return parseExperiment(name, src)
+}
+
+func parseExperiment(name string, src []byte) (*experiment.Experiment, diag.List) {
 	f, l := parseEASFile(name, string(src))
 	if l.HasErrors() {
 		return nil, l
@@ -461,8 +532,10 @@ func ParseExperiment(name string, src []byte) (*experiment.Experiment, diag.List
 		var text string
 		if name != nil {
 			pos, text = name.Pos, name.text()
-		} else {
+		} else if c.s.Label != nil {
 			pos, text = c.s.Label.Pos, c.s.Label.text()
+		} else {
+			continue // "controller needs a name" was reported
 		}
 		if !contains(BuiltinControllers, text) && !pluginMentions(c.plugins, text) {
 			w.at(pos, len(text), diag.Error, diag.DidYouMean(text, BuiltinControllers),
