@@ -4,7 +4,7 @@ BIN      := bin/easrun
 PKGS     := ./...
 FUZZTIME ?= 10s
 
-.PHONY: all build test test-short bench fuzz lint demo clean deps
+.PHONY: all build test test-short bench fuzz fuzz-long lint demo clean deps
 
 all: build
 
@@ -26,13 +26,20 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./controllers/reinforce/
 	./$(BIN) bench
 
+# Every fuzzer, as package:Name. Crashers the fuzzer finds land in the
+# package's testdata/fuzz/<Name>/ and then run with the ordinary tests.
+FUZZERS := ./dsl/:FuzzParseArch ./dsl/:FuzzParseExperiment ./core/checkpoint/:FuzzParse \
+	./core/data/:FuzzIDX ./core/data/:FuzzMAT ./plugins/internal/wire/:FuzzAssembler ./plugins/internal/wire/:FuzzArch
+FUZZTIME_LONG ?= 10m
+
 # Short fuzzing of every parser.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseArch$$' -fuzztime $(FUZZTIME) ./dsl/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseExperiment$$' -fuzztime $(FUZZTIME) ./dsl/
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./core/checkpoint/
-	$(GO) test -run '^$$' -fuzz '^FuzzIDX$$' -fuzztime $(FUZZTIME) ./core/data/
-	$(GO) test -run '^$$' -fuzz '^FuzzMAT$$' -fuzztime $(FUZZTIME) ./core/data/
+	@for f in $(FUZZERS); do pkg=$${f%%:*}; name=$${f##*:}; echo "== $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
+
+# Each fuzzer for FUZZTIME_LONG (10 minutes by default; over an hour in all); not part of `make test`.
+fuzz-long:
+	$(MAKE) fuzz FUZZTIME=$(FUZZTIME_LONG)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -148,7 +148,12 @@ func (it *itemAST) text() string {
 // FormatExperiment rewrites a .eas source canonically. It is idempotent and
 // keeps comments. It fails only on sources that do not parse.
 func FormatExperiment(src []byte) ([]byte, error) {
-	f, l := parseEASFile("input.eas", string(src))
+	return FormatExperimentFile("input.eas", src)
+}
+
+// FormatExperimentFile is FormatExperiment with errors naming file name.
+func FormatExperimentFile(name string, src []byte) ([]byte, error) {
+	f, l := parseEASFile(name, string(src))
 	if err := l.Err(); err != nil {
 		return nil, err
 	}

@@ -23,9 +23,9 @@ func (c *FmtCmd) Run(g *Globals) error {
 		if err != nil {
 			return err
 		}
-		out, err := dsl.FormatExperiment(src)
+		out, err := dsl.FormatExperimentFile(f, src)
 		if err != nil {
-			return fmt.Errorf("%s: %w", f, err)
+			return err
 		}
 		switch {
 		case c.Check:
