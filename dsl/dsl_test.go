@@ -339,3 +339,19 @@ func TestParseGuardTurnsPanicsIntoErrors(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestCheckFolderName(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"quickstart": true, "rl vs random": true, "a.b_c-1": true, "9": true,
+		"": false, ".": false, "..": false, "../x": false, "a/b": false, `a\b`: false, "/abs": false,
+		".hidden": false, "x ": false, " x": false, "a\x00b": false, "a\nb": false, strings.Repeat("a", 65): false,
+	} {
+		if err := CheckFolderName(name); (err == nil) != ok {
+			t.Errorf("%q: err %v, want ok=%v", name, err, ok)
+		}
+	}
+	_, l := ParseExperiment("..eas", []byte("dataset cifar10 {}\nstart { arch = \"FC(8) SM(10)\" }\nsearch \"s\" { controller = random steps = [wider] budget = 1 }\n"))
+	if err := l.Err(); err == nil || !strings.Contains(err.Error(), "file name gives the experiment name") {
+		t.Errorf("file ..eas: %v", err)
+	}
+}

@@ -326,8 +326,10 @@ func parseExperiment(name string, src []byte) (*experiment.Experiment, diag.List
 			}
 			if s.Label != nil {
 				e.Name = s.Label.text()
+				w.folderName("experiment", e.Name, s.Label.Pos)
 			} else {
 				e.Name = w.str(s)
+				w.folderName("experiment", e.Name, s.Value.Pos)
 			}
 		},
 		"dataset": func(s *stmtAST) {
@@ -377,6 +379,7 @@ func parseExperiment(name string, src []byte) (*experiment.Experiment, diag.List
 			sr := experiment.Search{PerEpisode: 10, Noise: -1, Settings: map[string]string{}}
 			if s.Label != nil {
 				sr.Name = s.Label.text()
+				w.folderName("search", sr.Name, s.Label.Pos)
 			} else {
 				w.errf(s.Pos, len(s.Key), `search needs a name: write search "rl" { ... }`)
 			}
@@ -509,6 +512,9 @@ func parseExperiment(name string, src []byte) (*experiment.Experiment, diag.List
 	})
 	if e.Name == "" {
 		e.Name = strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
+		if err := CheckFolderName(e.Name); err != nil {
+			w.errf(lexer.Position{}, 1, "the file name gives the experiment name %q, which cannot name a folder: it %v; add experiment \"my-study\"", e.Name, err)
+		}
 	}
 	if !hasDataset {
 		w.errf(lexer.Position{}, 1, "no dataset: add e.g. dataset cifar10 { path = \"~/data/cifar10\" }")
@@ -664,4 +670,42 @@ func ResolveData(d *experiment.Dataset, overrides map[string]string, baseDir str
 		}
 	}
 	return from
+}
+
+// maxNameLen bounds experiment and search names, which become folder names.
+const maxNameLen = 64
+
+// CheckFolderName accepts a name that is safe as one folder name inside the
+// run directory: 1 to 64 ASCII letters, digits, spaces, '_', '-' or '.',
+// starting with a letter or digit and not ending in a space (so never "..", a hidden file, a path separator or
+// an absolute path).
+func CheckFolderName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("is empty")
+	case len(name) > maxNameLen:
+		return fmt.Errorf("is longer than %d characters", maxNameLen)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if i == 0 && !alnum {
+			return fmt.Errorf("must start with a letter or digit")
+		}
+		if !alnum && c != '_' && c != '-' && c != '.' && c != ' ' {
+			return fmt.Errorf("may hold only letters, digits, spaces, '_', '-' and '.', not %q", rune(c))
+		}
+	}
+	if name[len(name)-1] == ' ' {
+		return fmt.Errorf("must not end in a space")
+	}
+	return nil
+}
+
+// folderName reports a name that becomes a folder of the run directory and
+// is not safe as one.
+func (w *walker) folderName(what, name string, pos lexer.Position) {
+	if err := CheckFolderName(name); err != nil {
+		w.errf(pos, len(name)+2, "%s name %q cannot name a folder of the run directory: it %v", what, name, err)
+	}
 }
