@@ -10,10 +10,19 @@
 // `l{i}.fc.weight` [out,in], `l{i}.sm.weight`, `l{i}.sm.bias`; dense layer j
 // of block i: `l{i}.{j}.bn1.*`, `l{i}.{j}.conv1.weight`, `l{i}.{j}.bn2.*`,
 // `l{i}.{j}.conv2.weight`. Optimiser state may be stored as
-// `momentum.<name>`. The metadata holds "format" ("eas-1"), "arch" (the
-// canonical architecture string), "input" (HxWxC), "sha256" (of the data
-// section, checked on load so tampered bytes are caught) and the caller's
-// entries (training state).
+// `momentum.<name>`. The metadata holds "format" ("eas-2"), "arch" (the
+// canonical architecture string), "input" (HxWxC), "sha256" and the
+// caller's entries (training state). The sha256 covers the header (metadata
+// and tensor entries, as Save marshals them, without the sha256 entry) and
+// the data, so an edited epoch or shape is caught like a flipped data byte;
+// files of the older format "eas-1" (checksum over the data only) are still
+// read.
+//
+// Load trusts nothing: every metadata entry with a meaning is validated
+// (MetaChecks: format, input, epoch range, accuracies in [0,1], ...), every
+// tensor must be finite and BN running variances non-negative, and errors
+// name the key or tensor (tensors are examined in name order, so the same
+// file always gives the same error). Save refuses what Load would reject.
 //
 // checkpoint imports core/ir, core/tensor and core/store (atomic writes); parsing the architecture
 // string is the caller's job (package dsl).
