@@ -47,6 +47,7 @@ lint:
 
 # A real search on Fashion-MNIST (about 10 minutes on 2 cores).
 demo: build
+	@bash scripts/ensure-openblas.sh
 	@bash scripts/ensure-fashion-mnist.sh
 	./$(BIN) experiments/quickstart.eas --out runs --resume
 

@@ -50,7 +50,11 @@ func (b *Backend) Workers() int {
 
 // Describe says which BLAS, kernels and worker count models use.
 func (b *Backend) Describe() string {
-	return fmt.Sprintf("%s, %s kernels, %d workers", BLASName(), KernelsName(), b.Workers())
+	blas := BLASName()
+	if core := BLASCore(); core != "" {
+		blas += ", core " + core
+	}
+	return fmt.Sprintf("%s, %s kernels, %d workers", blas, KernelsName(), b.Workers())
 }
 
 // Build makes a Net and an SGD for g.

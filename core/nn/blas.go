@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -23,11 +24,13 @@ var (
 	// forceGonum is SetBLAS("gonum"): the pure-Go sgemm even when OpenBLAS
 	// is (or could be) loaded.
 	forceGonum atomic.Bool
+	blasCore   string // openblas_get_corename after loading ("" for gonum)
 )
 
 // loadBLAS tries OpenBLAS once; failure leaves the gonum fallback in place.
 func loadBLAS() {
 	blasOnce.Do(func() {
+		chooseCore()
 		for _, name := range []string{"libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"} {
 			lib, err := purego.Dlopen(name, purego.RTLD_NOW|purego.RTLD_GLOBAL)
 			if err != nil {
@@ -47,6 +50,19 @@ func loadBLAS() {
 			}
 			openblasLib = lib
 			blasName = "openblas (" + name + ")"
+			var str func() string
+			if sym, err := purego.Dlsym(lib, "openblas_get_config"); err == nil {
+				purego.RegisterFunc(&str, sym)
+				// "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ...": keep the version.
+				if f := strings.Fields(str()); len(f) >= 2 {
+					blasName = "openblas " + f[1] + " (" + name + ")"
+				}
+			}
+			blasCore = "unknown"
+			if sym, err := purego.Dlsym(lib, "openblas_get_corename"); err == nil {
+				purego.RegisterFunc(&str, sym)
+				blasCore = str()
+			}
 			// The engine parallelises over images itself; one BLAS thread per
 			// call (the default of blasThreads) keeps results deterministic
 			// and avoids oversubscription.
@@ -92,6 +108,27 @@ func BLASName() string {
 	}
 	loadBLAS()
 	return blasName
+}
+
+// BLASCore is the kernel set OpenBLAS runs, as the library reports it
+// (e.g. "Cooperlake", "Haswell"); "" when the gonum sgemm is in use.
+func BLASCore() string {
+	if !UsingOpenBLAS() {
+		return ""
+	}
+	return blasCore
+}
+
+// BLASCoreNote says how the core was chosen, and warns when it leaves the
+// CPU's vector units idle; "" for gonum.
+func BLASCoreNote() string {
+	if BLASCore() == "" {
+		return ""
+	}
+	if w := coreWarning(blasCore, hostFeatures()); w != "" {
+		return coreSource + "; " + w
+	}
+	return coreSource
 }
 
 // UsingOpenBLAS reports whether the engine's GEMMs go to OpenBLAS.

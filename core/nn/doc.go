@@ -5,7 +5,10 @@
 //
 // GEMMs go to OpenBLAS, loaded at run time with purego (no C headers or cgo
 // needed to build); when it is absent, or SetBLAS(BLASGonum) chose it, a
-// pure-Go gonum sgemm is used. BLASName says which. Work outside GEMMs is
+// pure-Go gonum sgemm is used. BLASName says which. Before loading OpenBLAS the engine
+// sets OPENBLAS_CORETYPE from the CPU's features unless the user set it
+// (blascore.go): the library misdetects CPUs newer than itself; BLASCore
+// reads back the kernel set in use. Work outside GEMMs is
 // split over Options.Workers goroutines per net (default: the number of
 // CPUs) with a fixed partition, so results depend only on the seed and the
 // worker count (and, through rounding, on the kernel set: on amd64 with

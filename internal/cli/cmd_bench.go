@@ -35,7 +35,9 @@ type BenchCmd struct {
 // BenchResult is what bench measures.
 type BenchResult struct {
 	BLAS       string  `json:"blas"`
-	Kernels    string  `json:"kernels"` // vector kernels of the non-GEMM layers: avx2+fma or go
+	BLASCore   string  `json:"blas_core"`      // OpenBLAS kernel set in use ("" for gonum)
+	BLASNote   string  `json:"blas_core_note"` // how it was chosen
+	Kernels    string  `json:"kernels"`        // vector kernels of the non-GEMM layers: avx2+fma or go
 	Arch       string  `json:"arch"`
 	Batch      int     `json:"batch"`
 	Workers    int     `json:"workers"`
@@ -119,7 +121,7 @@ func (c *BenchCmd) Run(g *Globals) error {
 	evalSec := time.Since(start).Seconds()
 	_, madds := gr.Cost()
 	flopImg := 6 * float64(madds) // forward 2*madds, backward twice that
-	res := BenchResult{BLAS: nn.BLASName(), Kernels: nn.KernelsName(), Arch: a.String(), Batch: c.Batch, Workers: workers,
+	res := BenchResult{BLAS: nn.BLASName(), BLASCore: nn.BLASCore(), BLASNote: nn.BLASCoreNote(), Kernels: nn.KernelsName(), Arch: a.String(), Batch: c.Batch, Workers: workers,
 		TrainImgS: float64(c.Batch*c.Steps) / trainSec, EvalImgS: float64(c.Batch*c.Steps) / evalSec,
 		MFLOPImg: flopImg / 1e6}
 	res.GFLOPS = res.TrainImgS * flopImg / 1e9
@@ -132,6 +134,11 @@ func (c *BenchCmd) Run(g *Globals) error {
 	}
 	w := g.Stdout
 	fmt.Fprintf(w, "BLAS          %s\n", res.BLAS)
+	if res.BLASCore != "" {
+		fmt.Fprintf(w, "BLAS core     %s (%s)\n", res.BLASCore, res.BLASNote)
+	} else {
+		blasNotes(w)
+	}
 	fmt.Fprintf(w, "kernels       %s (EAS_SIMD=off forces go)\n", res.Kernels)
 	fmt.Fprintf(w, "network       %s (batch %d, %d workers, %.1f MFLOP per training image)\n", res.Arch, res.Batch, res.Workers, res.MFLOPImg)
 	fmt.Fprintf(w, "train         %.0f images/s (forward + backward + SGD update)\n", res.TrainImgS)

@@ -177,6 +177,13 @@ func (c *RunCmd) Run(g *Globals) error {
 		return err
 	}
 	log.printf("engine: %s", be.Describe())
+	var notes strings.Builder
+	blasNotes(&notes)
+	for _, l := range strings.Split(strings.TrimSpace(notes.String()), "\n") {
+		if l != "" {
+			log.printf("%s", l)
+		}
+	}
 	start, startAcc, err := c.startNetwork(ctx, e, expDir, in, split, be, log)
 	if err != nil {
 		return err
@@ -259,7 +266,7 @@ func writeProvenance(dir string, src []byte) error {
 	if err := store.WriteFileAtomic(filepath.Join(dir, "experiment.eas"), src); err != nil {
 		return err
 	}
-	v := map[string]string{"go": runtime.Version(), "blas": nn.BLASName(), "kernels": nn.KernelsName(), "os": runtime.GOOS + "/" + runtime.GOARCH,
+	v := map[string]string{"go": runtime.Version(), "blas": nn.BLASName(), "blas_core": nn.BLASCore(), "blas_core_note": nn.BLASCoreNote(), "kernels": nn.KernelsName(), "os": runtime.GOOS + "/" + runtime.GOARCH,
 		"started": time.Now().UTC().Format(time.RFC3339)}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		v["eas"] = bi.Main.Version

@@ -95,6 +95,7 @@ func (c *TrainCmd) Run(g *Globals) error {
 	p, m := gr.Cost()
 	fmt.Fprintf(g.Stderr, "data: %s\nnetwork: %s (depth %d, %s params, %s mult-adds)\nengine: %s\n",
 		d.Describe(), arch, arch.Depth(), commas(p), commas(m), be.Describe())
+	blasNotes(g.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	tr := experiment.Training{Optimizer: "sgd", LR: c.LR, Momentum: c.Momentum, Nesterov: true, WeightDecay: c.WD,
