@@ -5,12 +5,13 @@ import (
 	"testing"
 
 	"github.com/eas-go/eas/core/engine"
+	"github.com/eas-go/eas/core/engine/enginetest"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/tensor"
 )
 
 func TestBackendOptions(t *testing.T) {
-	defer func() { SetBLAS(BLASAuto); SetSIMD(true) }()
+	defer restoreProcessSettings()()
 	g := mustLower(t, []ir.Layer{conv(4, 3, 1), {Kind: ir.Softmax, Units: 2}}, ir.Shape{C: 1, H: 4, W: 4})
 	bnID := -1
 	for _, nd := range g.Nodes {
@@ -54,4 +55,35 @@ func TestBackendOptions(t *testing.T) {
 	if err := SetBLAS("mkl"); err == nil || !strings.Contains(err.Error(), `"mkl"`) {
 		t.Errorf("SetBLAS(mkl): %v", err)
 	}
+}
+
+// TestConformance holds the CPU engine to the backend suite with its default
+// settings and with every setting that changes which code runs: BN+ReLU
+// unfused, one worker and three (per-worker partial sums), the portable Go
+// kernels, and the pure-Go BLAS.
+func TestConformance(t *testing.T) {
+	defer restoreProcessSettings()()
+	for _, v := range []struct {
+		name string
+		o    engine.Options
+	}{
+		{"default", engine.Options{}},
+		{"unfused-1-worker", engine.Options{NoFusion: true, Workers: 1}},
+		{"go-kernels-gonum-3-workers", engine.Options{NoSIMD: true, BLAS: "gonum", Workers: 3}},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			b, err := NewBackend(v.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			enginetest.Run(t, b)
+		})
+	}
+}
+
+// restoreProcessSettings returns a func that puts back the process-wide BLAS
+// and kernel choices (a test run with EAS_SIMD=off must keep the Go kernels).
+func restoreProcessSettings() func() {
+	simd, gonum := useSIMD, forceGonum.Load()
+	return func() { useSIMD = simd; forceGonum.Store(gonum) }
 }

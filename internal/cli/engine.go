@@ -40,11 +40,16 @@ func engineOptions(workers int) (engine.Options, error) {
 	return o, nil
 }
 
-// openEngine opens the default backend with engineOptions(workers).
+// openEngine opens the backend named by EAS_ENGINE (default engine.Default,
+// the CPU engine) with engineOptions(workers).
 func openEngine(workers int) (engine.Backend, error) {
 	o, err := engineOptions(workers)
 	if err != nil {
 		return nil, err
 	}
-	return engine.Open(engine.Default, o)
+	b, err := engine.Open(os.Getenv("EAS_ENGINE"), o)
+	if err != nil {
+		return nil, fmt.Errorf("EAS_ENGINE: %w", err)
+	}
+	return b, nil
 }

@@ -38,3 +38,15 @@ func TestEngineOptionsFromEnv(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenEngine(t *testing.T) {
+	t.Setenv("EAS_ENGINE", "")
+	b, err := openEngine(2)
+	if err != nil || b.Name() != "cpu" || !strings.Contains(b.Describe(), "2 workers") {
+		t.Fatalf("default engine: %v, %v", b, err)
+	}
+	t.Setenv("EAS_ENGINE", "tpu")
+	if _, err := openEngine(0); err == nil || !strings.Contains(err.Error(), `EAS_ENGINE: engine: unknown backend "tpu" (registered: [cpu])`) {
+		t.Errorf("unknown engine: %v", err)
+	}
+}

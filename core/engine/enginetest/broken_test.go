@@ -1,0 +1,202 @@
+package enginetest_test
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/eas-go/eas/core/engine"
+	"github.com/eas-go/eas/core/engine/enginetest"
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/nn"
+	"github.com/eas-go/eas/core/tensor"
+)
+
+// fakeBackend is the CPU engine behind an adapter of its own that can be
+// broken in one way at a time, to show that the suite catches each kind of
+// bug. With no breakage it must pass everything.
+type fakeBackend struct{ breakage string }
+
+func (f fakeBackend) Name() string     { return "fake-" + f.breakage }
+func (f fakeBackend) Describe() string { return "the CPU engine, broken: " + f.breakage }
+
+var fakeSeeds atomic.Int64
+
+func (f fakeBackend) Build(g *ir.Graph, params tensor.Map, c engine.ModelConfig) (engine.Model, error) {
+	n, err := nn.BuildWith(g, params, c.MaxBatch, nn.Options{})
+	if err != nil {
+		return nil, err
+	}
+	n.Seed = c.Seed
+	opt := c.Optimizer
+	switch f.breakage {
+	case "bn-momentum":
+		n.BNMomentum = 0.2
+	case "seed-ignored":
+		n.Seed = 1
+	case "nondeterministic":
+		n.Seed = fakeSeeds.Add(1)
+	case "no-nesterov":
+		opt.Nesterov = false
+	}
+	return &fakeModel{Net: n, g: g, sgd: engine.NewSGD(g, opt), opt: opt, breakage: f.breakage}, nil
+}
+
+type fakeModel struct {
+	*nn.Net
+	g        *ir.Graph
+	sgd      *engine.SGD
+	opt      engine.Optimizer
+	breakage string
+}
+
+func (m *fakeModel) MaxBatch() int { return m.Net.MaxBatch }
+
+func (m *fakeModel) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
+	if m.breakage == "eval-uses-batch-stats" {
+		train = true
+	}
+	return m.Net.Forward(x, train)
+}
+
+func (m *fakeModel) Backward() {
+	m.Net.Backward()
+	if m.breakage == "conv-weight-grad" {
+		for name, g := range m.Grads() {
+			if strings.HasSuffix(name, "conv.weight") {
+				for i := range g {
+					g[i] *= 1.05
+				}
+			}
+		}
+	}
+}
+
+func (m *fakeModel) Step(lr float32) {
+	if m.breakage != "decay-everything" {
+		m.sgd.Step(m.Params(), m.Grads(), lr)
+		return
+	}
+	// Weight decay on biases and BN scales and shifts too.
+	st := m.sgd.State()
+	for _, p := range m.g.Params() {
+		if !p.Trainable() {
+			continue
+		}
+		w, g, v := m.Params()[p.Name].Data, m.Grads()[p.Name], st["momentum."+p.Name].Data
+		for i := range w {
+			gi := g[i] + m.opt.WeightDecay*w[i]
+			v[i] = m.opt.Momentum*v[i] + gi
+			w[i] -= lr * (gi + m.opt.Momentum*v[i])
+		}
+	}
+	m.sgd.SetState(st)
+}
+
+func (m *fakeModel) ReadParams(dst tensor.Map) error {
+	for _, p := range m.g.Params() {
+		if m.breakage == "read-params-without-bn-stats" && !p.Trainable() {
+			continue
+		}
+		dst[p.Name] = m.Params()[p.Name].Clone()
+	}
+	return nil
+}
+
+func (m *fakeModel) OptState() tensor.Map { return m.sgd.State() }
+
+func (m *fakeModel) SetOptState(s tensor.Map) {
+	if m.breakage != "opt-state-lost" {
+		m.sgd.SetState(s)
+	}
+}
+
+func (m *fakeModel) Close() {}
+
+// recorder is a testing.TB that records failures instead of failing the
+// test; Fatal and FailNow end the check's goroutine as in a real test.
+type recorder struct {
+	testing.TB
+	failed bool
+	msgs   []string
+}
+
+func (r *recorder) Helper()                   {}
+func (r *recorder) Log(...any)                {}
+func (r *recorder) Logf(string, ...any)       {}
+func (r *recorder) Fail()                     { r.failed = true }
+func (r *recorder) Failed() bool              { return r.failed }
+func (r *recorder) FailNow()                  { r.failed = true; runtime.Goexit() }
+func (r *recorder) Error(a ...any)            { r.Errorf("%s", fmt.Sprint(a...)) }
+func (r *recorder) Fatal(a ...any)            { r.Error(a...); runtime.Goexit() }
+func (r *recorder) Fatalf(f string, a ...any) { r.Errorf(f, a...); runtime.Goexit() }
+func (r *recorder) Errorf(f string, a ...any) {
+	r.failed = true
+	r.msgs = append(r.msgs, fmt.Sprintf(f, a...))
+}
+func (r *recorder) Skip(...any)          { runtime.Goexit() }
+func (r *recorder) Skipf(string, ...any) { runtime.Goexit() }
+func (r *recorder) SkipNow()             { runtime.Goexit() }
+
+// failures runs every check of the suite against b and returns the failing
+// checks with their first message.
+func failures(t *testing.T, b engine.Backend) map[string]string {
+	out := map[string]string{}
+	for _, c := range enginetest.Checks() {
+		r := &recorder{TB: t}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.Fn(r, b)
+		}()
+		<-done
+		if r.failed {
+			out[c.Name] = strings.Join(r.msgs[:min(1, len(r.msgs))], "")
+		}
+	}
+	return out
+}
+
+// TestSuiteCatchesBrokenBackends breaks the CPU engine one way at a time and
+// wants the suite to report each breakage in the checks named; the intact
+// adapter must pass everything (so the failures come from the breakage).
+func TestSuiteCatchesBrokenBackends(t *testing.T) {
+	for _, tc := range []struct {
+		breakage string
+		want     []string // checks that must fail
+	}{
+		{"", nil},
+		{"conv-weight-grad", []string{"gradients/conv3x3", "gradients/conv1x1", "gradients/plain", "gradients/densenet"}},
+		{"bn-momentum", []string{"bn-running-stats/plain", "bn-running-stats/densenet"}},
+		{"eval-uses-batch-stats", []string{"forward/plain/eval", "forward/bn/eval", "bn-running-stats/plain"}},
+		{"no-nesterov", []string{"sgd/nesterov=true"}},
+		{"decay-everything", []string{"sgd/nesterov=true", "sgd/nesterov=false"}},
+		{"seed-ignored", []string{"determinism"}},
+		{"nondeterministic", []string{"determinism"}},
+		{"read-params-without-bn-stats", []string{"bn-running-stats/plain", "checkpoint-round-trip", "sgd/nesterov=true"}},
+		{"opt-state-lost", []string{"checkpoint-round-trip"}},
+	} {
+		t.Run("broken="+tc.breakage, func(t *testing.T) {
+			got := failures(t, fakeBackend{tc.breakage})
+			var names []string
+			for n := range got {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			if tc.breakage == "" && len(got) > 0 {
+				t.Fatalf("the intact adapter fails %v: %v", names, got)
+			}
+			for _, w := range tc.want {
+				if _, ok := got[w]; !ok {
+					t.Errorf("check %s passed; it should catch %s (failing: %v)", w, tc.breakage, names)
+				}
+			}
+			if len(got) > 0 {
+				t.Logf("%s: %d checks fail: %v; e.g. %s: %s", tc.breakage, len(got), names, names[0], got[names[0]])
+			}
+		})
+	}
+}
