@@ -148,13 +148,7 @@ func decodeStrict(b []byte, v any) error {
 	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	if d.More() {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
+	return d.Decode(v) // json.Unmarshal above already refused trailing data
 }
 
 func (o ObjectRef) check(what, prefix string) error {
