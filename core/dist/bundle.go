@@ -10,12 +10,9 @@ import (
 	"github.com/eas-go/eas/core/ir"
 )
 
-// Dataset is a split data set as a search uses it.
-type Dataset struct {
-	TrainSet, ValSet, TestSet *data.Set // ValSet may be nil (nothing held out)
-	Norm             data.Norm
-	Augment          bool
-}
+// Dataset is a split data set as a search uses it (it implements
+// search.Data).
+type Dataset = data.Split
 
 const bundleMagic = "EASDATA1"
 
@@ -129,17 +126,18 @@ func DecodeDataset(b []byte) (*Dataset, error) {
 	return d, nil
 }
 
-// SplitDataset divides src as the driver does (the order matters: the
-// fingerprint of a worker's local copy must equal the driver's).
+// SplitDataset divides src as the driver does (data.NewSplit), so a
+// worker's local copy has the driver's fingerprint when its files are equal.
 func SplitDataset(src *data.Source, o SplitSpec) (*Dataset, error) {
-	if src == nil || src.Train == nil || src.Test == nil {
-		return nil, fmt.Errorf("data set has no training or no test set")
-	}
-	tr, va := src.Train.Split(o.Validation, o.Seed)
-	tr = tr.Sample(o.Limit, o.Seed+17)
-	norm, err := data.NormFor(o.Normalize, tr)
-	if err != nil {
-		return nil, err
-	}
-	return &Dataset{TrainSet: tr, ValSet: va, TestSet: src.Test, Norm: norm, Augment: o.Augment}, nil
+	return data.NewSplit(src, o.Options())
+}
+
+// Options converts the wire form to data.SplitOptions.
+func (o SplitSpec) Options() data.SplitOptions {
+	return data.SplitOptions{Validation: o.Validation, Seed: o.Seed, Limit: o.Limit, Normalize: o.Normalize, Augment: o.Augment}
+}
+
+// SpecOf is the wire form of o.
+func SpecOf(o data.SplitOptions) SplitSpec {
+	return SplitSpec{Validation: o.Validation, Seed: o.Seed, Limit: o.Limit, Normalize: o.Normalize, Augment: o.Augment}
 }

@@ -40,6 +40,17 @@ func tinyJobs(t *testing.T, n int) []search.Job {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
+// waitIdle returns the status once no job is queued or unacknowledged (a
+// worker acknowledges just after storing its result), or after 5 s.
+func waitIdle(ctx context.Context, ev *Evaluator) Status {
+	st := ev.Status(ctx)
+	for i := 0; i < 50 && st.Running+st.Queued > 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+		st = ev.Status(ctx)
+	}
+	return st
+}
+
 // collect runs Evaluate and checks done is called exactly once per job.
 func collect(t *testing.T, ctx context.Context, ev search.Evaluator, jobs []search.Job) []search.Outcome {
 	t.Helper()
@@ -74,11 +85,7 @@ func TestVirtualJobsOnTwoWorkerProcesses(t *testing.T) {
 			t.Errorf("job %d: %+v", i, o)
 		}
 	}
-	st := r.ev.Status(ctx)
-	for i := 0; i < 50 && st.Running > 0; i++ { // a worker acknowledges just after storing its result
-		time.Sleep(100 * time.Millisecond)
-		st = r.ev.Status(ctx)
-	}
+	st := waitIdle(ctx, r.ev)
 	if st.Done != 8 || st.Failed != 0 || st.Queued != 0 || st.Running != 0 {
 		t.Errorf("status %+v", st)
 	}

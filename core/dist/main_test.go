@@ -18,7 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/eas-go/eas/core/nn"
+	"github.com/eas-go/eas/core/engine"
 )
 
 // The test binary doubles as a worker process (EAS_DIST_TEST_WORKER=URL),
@@ -38,10 +38,13 @@ func testWorkerMain(url string) int {
 	}
 	defer nc.Close()
 	slots, _ := strconv.Atoi(os.Getenv("EAS_DIST_TEST_SLOTS"))
-	if th, _ := strconv.Atoi(os.Getenv("EAS_DIST_TEST_THREADS")); th > 0 {
-		nn.Workers = th
+	th, _ := strconv.Atoi(os.Getenv("EAS_DIST_TEST_THREADS"))
+	be, err := engine.Open(engine.Default, engine.Options{Workers: th})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	w := &Worker{NC: nc, ID: os.Getenv("EAS_DIST_TEST_ID"), Slots: slots, Threads: nn.Workers, CacheDir: os.Getenv("EAS_DIST_TEST_CACHE"),
+	w := &Worker{NC: nc, ID: os.Getenv("EAS_DIST_TEST_ID"), Slots: slots, Backend: be, Threads: th, CacheDir: os.Getenv("EAS_DIST_TEST_CACHE"),
 		Log: func(s string) { fmt.Fprintln(os.Stdout, s) }}
 	if d := os.Getenv("EAS_DIST_TEST_DATA"); d != "" {
 		name, path, _ := strings.Cut(d, "=")

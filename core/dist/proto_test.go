@@ -180,8 +180,8 @@ func TestMalformedMessagesDoNotCrash(t *testing.T) {
 	if out[0].Err != nil || out[0].Acc != search.VirtualScore(jobs[0].Arch, tinyInput) {
 		t.Fatalf("job after garbage: %+v\n%s", out[0], w.output())
 	}
-	if ci, err := r.ev.b.cons.Info(ctx); err != nil || ci.NumPending != 0 || ci.NumAckPending != 0 {
-		t.Errorf("garbage left in the queue: %+v %v", ci, err)
+	if st := waitIdle(ctx, r.ev); st.Queued != 0 || st.Running != 0 {
+		t.Errorf("garbage left in the queue: %+v", st)
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/eas-go/eas/core/data"
-	"github.com/eas-go/eas/core/nn"
+	"github.com/eas-go/eas/core/engine"
 	"github.com/eas-go/eas/core/search"
 	"github.com/eas-go/eas/core/tensor"
 )
@@ -94,10 +94,12 @@ func TestWorkerTrainsLikeLocal(t *testing.T) {
 	ds := tinyDataset(t, dataDir)
 	jobs := tinyJobs(t, 3)
 	jobs[2].Full = true
-	defer func(w int) { nn.Workers = w }(nn.Workers)
-	nn.Workers = 1
+	be, err := engine.Open(engine.Default, engine.Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	local := cloneJobs(jobs)
-	want := (&search.Local{Data: ds, Workers: 1}).Evaluate(context.Background(), local, nil)
+	want := (&search.Local{Data: ds, Workers: 1, Backend: be}).Evaluate(context.Background(), local, nil)
 	for i, o := range want {
 		if o.Err != nil {
 			t.Fatalf("local job %d: %v", i, o.Err)

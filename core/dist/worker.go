@@ -18,6 +18,7 @@ import (
 
 	"github.com/eas-go/eas/core/checkpoint"
 	"github.com/eas-go/eas/core/data"
+	"github.com/eas-go/eas/core/engine"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/search"
 	"github.com/eas-go/eas/core/store"
@@ -30,7 +31,9 @@ type Worker struct {
 	NC    *nats.Conn
 	ID    string // unique among the run's workers; default host-pid
 	Slots int
-	// Threads is reported to the driver (engine goroutines per training).
+	// Backend trains the networks (nil: the default engine with default
+	// options); Threads is its worker count, shown to the driver.
+	Backend engine.Backend
 	Threads int
 	// Data maps a data set's name to a local copy (data.Open path); it is
 	// used only when its split has the run's fingerprint.
@@ -401,7 +404,7 @@ func (w *Worker) train(ctx context.Context, job JobMsg, arch ir.Arch, ds *Datase
 	if job.Full {
 		src, val = ds.Full(job.Training.Seed, job.Training.Batch), ds.Test(256)
 	}
-	res, err := train.Train(ctx, g, weights, src, val, train.Config{Training: job.Training}, func(e train.Event) {
+	res, err := train.Train(ctx, g, weights, src, val, train.Config{Training: job.Training, Backend: w.Backend}, func(e train.Event) {
 		if e.EndOfEpoch && e.ImagesPerSecond > 0 {
 			w.mu.Lock()
 			w.info.ImagesPerSec = e.ImagesPerSecond
