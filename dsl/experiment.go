@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -268,22 +269,13 @@ func (w *walker) wordList(s *stmtAST, allowed []string) []string {
 	var out []string
 	for _, it := range w.list(s) {
 		t := it.text()
-		if allowed != nil && !contains(allowed, t) {
+		if allowed != nil && !slices.Contains(allowed, t) {
 			w.at(it.Pos, len(t), diag.Error, diag.DidYouMean(t, allowed), "%s: unknown value %q (one of %s)", s.Key, t, strings.Join(allowed, ", "))
 			continue
 		}
 		out = append(out, t)
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ParseExperiment parses and checks a .eas source, filling defaults. The
@@ -543,7 +535,7 @@ func parseExperiment(name string, src []byte) (*experiment.Experiment, diag.List
 		} else {
 			continue // "controller needs a name" was reported
 		}
-		if !contains(BuiltinControllers, text) && !pluginMentions(c.plugins, text) {
+		if !slices.Contains(BuiltinControllers, text) && !pluginMentions(c.plugins, text) {
 			w.at(pos, len(text), diag.Error, diag.DidYouMean(text, BuiltinControllers),
 				"unknown controller %q: built-ins are %s (plugins must be listed in the search's plugins = [...])", text, strings.Join(BuiltinControllers, ", "))
 		}
@@ -553,7 +545,7 @@ func parseExperiment(name string, src []byte) (*experiment.Experiment, diag.List
 		for _, sr := range e.Searches {
 			plugins = append(plugins, sr.Plugins...)
 		}
-		if t := *it.Word; !contains(BuiltinTransforms, t) && !pluginMentions(plugins, t) {
+		if t := *it.Word; !slices.Contains(BuiltinTransforms, t) && !pluginMentions(plugins, t) {
 			w.at(it.Pos, len(t), diag.Error, diag.DidYouMean(t, BuiltinTransforms),
 				"unknown transform %q: built-ins are %s (plugins must be listed in the search's plugins = [...])", t, strings.Join(BuiltinTransforms, ", "))
 		}
@@ -610,7 +602,7 @@ func (w *walker) dataset(s *stmtAST, d *experiment.Dataset) {
 			d.InputShape, inputSet = sh, true
 		},
 	})
-	if d.Kind == "" && contains(DatasetKinds, d.Name) {
+	if d.Kind == "" && slices.Contains(DatasetKinds, d.Name) {
 		d.Kind = d.Name
 	}
 	if d.Kind == "" {

@@ -54,7 +54,7 @@ func (c *Controller) Propose(_ context.Context, req sdk.StepRequest) ([][]sdk.Ac
 }
 
 // Observe does nothing: random search does not learn.
-func (*Controller) Observe(context.Context, int, []float64, []bool) error { return nil }
+func (*Controller) Observe(context.Context, sdk.ObserveRequest) error { return nil }
 
 type state struct {
 	RNG uint64 `json:"rng"`

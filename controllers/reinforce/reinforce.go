@@ -247,8 +247,9 @@ func (c *Controller) treeProbs(d decision, level int) ([]float64, error) {
 func Reward(acc float64) float64 { return math.Tan(math.Min(acc, 0.999) * math.Pi / 2) }
 
 // Observe updates the policy with the episode's rewards.
-func (c *Controller) Observe(_ context.Context, _ int, accs []float64, failed []bool) (err error) {
+func (c *Controller) Observe(_ context.Context, req sdk.ObserveRequest) (err error) {
 	defer catch(&err)
+	accs, failed := req.Accuracies, req.Failed
 	if c.pol == nil {
 		return fmt.Errorf("reinforce: Observe before Configure")
 	}

@@ -164,7 +164,7 @@ func episode(t testing.TB, c sdk.Controller, ep, m int) float64 {
 			accs[i] = syntheticReward(start, nets[i].Arch)
 			sum += accs[i]
 		}
-		if err := c.Observe(ctx, ep, accs, make([]bool, m)); err != nil {
+		if err := c.Observe(ctx, sdk.ObserveRequest{Episode: ep, Accuracies: accs, Failed: make([]bool, m)}); err != nil {
 			t.Fatal(err)
 		}
 		return sum / float64(m)
@@ -240,7 +240,7 @@ func TestProposalsAreValid(t *testing.T) {
 					}
 				}
 			}
-			c.Observe(ctx, it, []float64{0.5, 0.6, 0.7, 0.8}, make([]bool, 4))
+			c.Observe(ctx, sdk.ObserveRequest{Episode: it, Accuracies: []float64{0.5, 0.6, 0.7, 0.8}, Failed: make([]bool, 4)})
 		}
 	}
 }

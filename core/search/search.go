@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -284,7 +285,7 @@ func (r *Runner) episode(ctx context.Context, stage, stages, ep, m int, start sd
 				continue
 			}
 			for k, a := range props[i] {
-				if !contains(req.Candidates[i], a) {
+				if !slices.ContainsFunc(req.Candidates[i], a.Equal) {
 					failed[i] = fmt.Errorf("controller %s proposed %s, which is not a valid action of %s on %s", r.Search.Controller, a, tname, nets[i].Arch)
 					break
 				}
@@ -298,6 +299,9 @@ func (r *Runner) episode(ctx context.Context, stage, stages, ep, m int, start sd
 				if err := res.Net.Arch.Validate(res.Net.Input); err != nil {
 					failed[i] = fmt.Errorf("transform %s: %s produced an invalid network: %w", tname, a, err)
 					break
+				}
+				for _, d := range res.Diagnostics {
+					r.emit(Progress{Stage: stage, Episode: ep, Message: fmt.Sprintf("episode %d network %d: %s: %s", ep, i+1, a, d)})
 				}
 				nets[i] = res.Net
 				actions[i] = append(actions[i], a.String())
@@ -388,7 +392,7 @@ func (r *Runner) episode(ctx context.Context, stage, stages, ep, m int, start sd
 			r.best = rec.ValAcc
 		}
 	}
-	if err := r.Controller.Observe(ctx, ep, accs, fails); err != nil {
+	if err := r.Controller.Observe(ctx, sdk.ObserveRequest{Episode: ep, Accuracies: accs, Failed: fails}); err != nil {
 		return fmt.Errorf("controller %s: observe: %w", r.Search.Controller, err)
 	}
 	r.sampled += m
@@ -397,16 +401,6 @@ func (r *Runner) episode(ctx context.Context, stage, stages, ep, m int, start sd
 		return fmt.Errorf("controller %s: save: %w", r.Search.Controller, err)
 	}
 	return r.Store.SaveController(store.ControllerState{Stage: stage, Episode: ep, Sampled: r.sampled, State: state})
-}
-
-func contains(cands []sdk.Action, a sdk.Action) bool {
-	s := a.String()
-	for _, c := range cands {
-		if c.String() == s {
-			return true
-		}
-	}
-	return false
 }
 
 // resumedStart returns stage's recorded start network (Weights nil when

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +20,10 @@ import (
 
 // fcWider is a fake transform: it widens an FC layer by 8 units (weights are
 // not carried over: the virtual evaluator ignores them).
-type fcWider struct{ failOn int }
+type fcWider struct {
+	failOn int
+	warn   bool // attach a warning diagnostic to every result
+}
 
 func (fcWider) Describe(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "fcwider", Kind: sdk.KindTransform, Version: "test"}, nil
@@ -42,7 +46,11 @@ func (f fcWider) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk
 		return sdk.ApplyResult{}, errors.New("injected transform failure")
 	}
 	a.Layers[li-1].Units += 8
-	return sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: req.Net.Input, Weights: tensor.Map{}}}, nil
+	res := sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: req.Net.Input, Weights: tensor.Map{}}}
+	if f.warn {
+		res.Diagnostics = []sdk.Diagnostic{{Severity: sdk.SeverityWarning, Summary: fmt.Sprintf("layer %d grew", li)}}
+	}
+	return res, nil
 }
 
 // pick is a fake controller choosing one candidate uniformly with a saved RNG.
@@ -67,7 +75,8 @@ func (p *pick) Propose(_ context.Context, req sdk.StepRequest) ([][]sdk.Action, 
 	}
 	return out, nil
 }
-func (p *pick) Observe(_ context.Context, _ int, acc []float64, _ []bool) error {
+func (p *pick) Observe(_ context.Context, req sdk.ObserveRequest) error {
+	acc := req.Accuracies
 	p.seen = append(p.seen, acc...)
 	return nil
 }
@@ -125,6 +134,30 @@ func TestSearchRecordsEveryNetwork(t *testing.T) {
 	}
 	if cs, ok, _ := r.Store.LoadController(); !ok || cs.Episode != 3 || cs.Sampled != 12 {
 		t.Errorf("controller state %+v", cs)
+	}
+}
+
+// TestDiagnosticsReachTheLog: a transform's warnings reach the progress
+// events, naming the episode, network and action.
+func TestDiagnosticsReachTheLog(t *testing.T) {
+	r := testRunner(t, t.TempDir(), &Virtual{}, fcWider{warn: true})
+	var msgs []string
+	r.OnEvent = func(p Progress) {
+		if p.Message != "" {
+			msgs = append(msgs, p.Message)
+		}
+	}
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range msgs {
+		if strings.Contains(m, "fcwider(layer=") && strings.Contains(m, "warning: layer") && strings.Contains(m, "network ") {
+			n++
+		}
+	}
+	if n < 12 {
+		t.Errorf("%d warning messages, want one per applied action (at least 12):\n%s", n, strings.Join(msgs, "\n"))
 	}
 }
 

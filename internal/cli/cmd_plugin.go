@@ -13,6 +13,7 @@ import (
 	"github.com/eas-go/eas/plugins/host"
 	"github.com/eas-go/eas/plugins/plugintest"
 	"github.com/eas-go/eas/plugins/sdk"
+	"github.com/eas-go/eas/plugins/sdk/serve"
 
 	cbuiltin "github.com/eas-go/eas/controllers/builtin"
 	tbuiltin "github.com/eas-go/eas/transforms/builtin"
@@ -51,9 +52,7 @@ type ServeCmd struct {
 
 // Run serves until the host closes the plugin.
 func (c *ServeCmd) Run(g *Globals) error {
-	if os.Getenv(sdk.MagicCookieKey) == "" {
-		return fmt.Errorf("__serve is run by easrun itself, as a plugin; it is not meant to be typed")
-	}
+	var p serve.Plugins
 	switch c.Kind {
 	case sdk.KindTransform:
 		// Transforms run networks on the CPU engine (activation
@@ -65,13 +64,16 @@ func (c *ServeCmd) Run(g *Globals) error {
 		if !ok {
 			return fmt.Errorf("no built-in transform %q (built-ins: %s)", c.Name, strings.Join(tbuiltin.Names(), ", "))
 		}
-		sdk.Serve(t)
+		p.Transform = t
 	default:
 		ctl, ok := cbuiltin.Get(c.Name)
 		if !ok {
 			return fmt.Errorf("no built-in controller %q (built-ins: %s)", c.Name, strings.Join(cbuiltin.Names(), ", "))
 		}
-		sdk.Serve(ctl)
+		p.Controller = ctl
+	}
+	if err := serve.Serve(p); err != nil {
+		return fmt.Errorf("__serve is run by easrun itself, as a plugin; it is not meant to be typed: %w", err)
 	}
 	return nil
 }

@@ -16,7 +16,8 @@ import (
 	"github.com/eas-go/eas/plugins/sdk"
 )
 
-// The client halves of the go-plugin set; the server halves live in sdk.
+// The client halves of the go-plugin set; the server halves live in
+// plugins/sdk/serve. Both convert with plugins/internal/wire.
 type transformPlugin struct{ plugin.NetRPCUnsupportedPlugin }
 
 func (transformPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
@@ -35,36 +36,6 @@ func (controllerPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
 
 func (controllerPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
 	return &rpcController{c: wire.NewControllerClient(c)}, nil
-}
-
-func infoFromProto(p *wire.Info) sdk.Info {
-	return sdk.Info{Name: p.GetName(), Kind: p.GetKind(), Version: p.GetVersion(), Description: p.GetDescription(),
-		Families: p.GetFamilies(), Params: p.GetParams()}
-}
-
-func infoToProto(i sdk.Info) *wire.Info {
-	return &wire.Info{Name: i.Name, Kind: i.Kind, Version: i.Version, Description: i.Description,
-		Families: i.Families, Params: i.Params}
-}
-
-func actionsFromProto(p *wire.ActionList) ([]sdk.Action, error) {
-	out := make([]sdk.Action, 0, len(p.GetActions()))
-	for _, pa := range p.GetActions() {
-		n, args, err := wire.ActionFromProto(pa)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sdk.Action{Transform: n, Args: args})
-	}
-	return out, nil
-}
-
-func actionsToProto(acts []sdk.Action) *wire.ActionList {
-	out := &wire.ActionList{}
-	for _, a := range acts {
-		out.Actions = append(out.Actions, wire.ActionToProto(a.Transform, a.Args))
-	}
-	return out
 }
 
 // rpcTransform is sdk.Transform over gRPC, without any policing (guard does that).
@@ -116,15 +87,19 @@ func (t *rpcTransform) Describe(ctx context.Context) (sdk.Info, error) {
 	if err != nil {
 		return sdk.Info{}, err
 	}
-	return infoFromProto(i), nil
+	return wire.InfoFromProto(i), nil
 }
 
 func (t *rpcTransform) Actions(ctx context.Context, net sdk.Network, space ir.Space) ([]sdk.Action, error) {
-	l, err := t.c.Actions(ctx, &wire.ActionsRequest{Net: wire.NetToProto(net.Arch, net.Input, false), Space: wire.SpaceToProto(space)})
+	l, err := t.c.Actions(ctx, wire.ActionsRequestToProto(net, space))
 	if err != nil {
 		return nil, err
 	}
-	return actionsFromProto(l)
+	acts, err := wire.ActionsFromProto(l)
+	if err != nil {
+		return nil, malformed(err.Error())
+	}
+	return acts, nil
 }
 
 func (t *rpcTransform) Apply(ctx context.Context, req sdk.ApplyRequest, h sdk.Host) (sdk.ApplyResult, error) {
@@ -144,9 +119,7 @@ func (t *rpcTransform) Apply(ctx context.Context, req sdk.ApplyRequest, h sdk.Ho
 	if err != nil {
 		return sdk.ApplyResult{}, err
 	}
-	hdr := &wire.ApplyHeader{Net: wire.NetToProto(req.Net.Arch, req.Net.Input, req.Net.Weights != nil),
-		Action: wire.ActionToProto(req.Action.Transform, req.Action.Args), Space: wire.SpaceToProto(req.Space),
-		Seed: req.Seed, Noise: req.Noise, HostBroker: hostID, HostCall: callID}
+	hdr := wire.ApplyHeaderToProto(req, hostID, callID)
 	if err := st.Send(&wire.ApplyIn{Msg: &wire.ApplyIn_Header{Header: hdr}}); err != nil {
 		return sdk.ApplyResult{}, recvErr(st, err)
 	}
@@ -166,18 +139,9 @@ func (t *rpcTransform) Apply(ctx context.Context, req sdk.ApplyRequest, h sdk.Ho
 	if rh == nil {
 		return sdk.ApplyResult{}, malformed("the first message of its answer is not a header")
 	}
-	a, in, err := wire.NetFromProto(rh.GetNet())
+	res, err := wire.ApplyResultFromProto(rh)
 	if err != nil {
 		return sdk.ApplyResult{}, malformed(err.Error())
-	}
-	res := sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: in}, Record: rh.GetRecord()}
-	if len(rh.GetDetails()) > 0 {
-		res.Details = map[string][]int{}
-		for k, v := range rh.GetDetails() {
-			if res.Details[k], err = wire.Ints(v.GetValues()); err != nil {
-				return sdk.ApplyResult{}, malformed(err.Error())
-			}
-		}
 	}
 	var asm wire.Assembler
 	for {
@@ -253,43 +217,28 @@ func (c *rpcController) Describe(ctx context.Context) (sdk.Info, error) {
 	if err != nil {
 		return sdk.Info{}, err
 	}
-	return infoFromProto(i), nil
+	return wire.InfoFromProto(i), nil
 }
 
 func (c *rpcController) Configure(ctx context.Context, cfg sdk.ControllerConfig) error {
-	p := &wire.ControllerConfig{Seed: cfg.Seed, Space: wire.SpaceToProto(cfg.Space), Settings: cfg.Settings, Steps: cfg.Steps}
-	for _, t := range cfg.Transforms {
-		p.Transforms = append(p.Transforms, infoToProto(t))
-	}
-	_, err := c.c.Configure(ctx, p)
+	_, err := c.c.Configure(ctx, wire.ControllerConfigToProto(cfg))
 	return err
 }
 
 func (c *rpcController) Propose(ctx context.Context, req sdk.StepRequest) ([][]sdk.Action, error) {
-	p := &wire.StepRequest{Episode: int64(req.Episode), Step: int64(req.Step), Transform: req.Transform}
-	for _, n := range req.Nets {
-		p.Nets = append(p.Nets, wire.NetToProto(n.Arch, n.Input, false))
-	}
-	for _, cands := range req.Candidates {
-		p.Candidates = append(p.Candidates, actionsToProto(cands))
-	}
-	prop, err := c.c.Propose(ctx, p)
+	prop, err := c.c.Propose(ctx, wire.StepRequestToProto(req))
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]sdk.Action, 0, len(prop.GetPerNet()))
-	for _, l := range prop.GetPerNet() {
-		acts, err := actionsFromProto(l)
-		if err != nil {
-			return nil, malformed(err.Error())
-		}
-		out = append(out, acts)
+	out, err := wire.ProposalFromProto(prop)
+	if err != nil {
+		return nil, malformed(err.Error())
 	}
 	return out, nil
 }
 
-func (c *rpcController) Observe(ctx context.Context, episode int, acc []float64, failed []bool) error {
-	_, err := c.c.Observe(ctx, &wire.ObserveRequest{Episode: int64(episode), Accuracies: acc, Failed: failed})
+func (c *rpcController) Observe(ctx context.Context, req sdk.ObserveRequest) error {
+	_, err := c.c.Observe(ctx, wire.ObserveToProto(req))
 	return err
 }
 

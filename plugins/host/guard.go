@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/plugins/internal/wire"
 	"github.com/eas-go/eas/plugins/sdk"
 )
 
@@ -72,8 +74,8 @@ func (p *Plugin) classify(ctx, cctx context.Context, op string, err error) error
 		pe.Fault, pe.Reason = FaultPanic, "panicked: "+pn.Error()
 	case ctx.Err() != nil:
 		pe.Fault, pe.Reason, pe.Err = FaultCanceled, "canceled by the caller: "+ctx.Err().Error(), ctx.Err()
-	case isStatus && st.Code() == codes.Aborted && strings.HasPrefix(st.Message(), sdk.PanicPrefix):
-		pe.Fault, pe.Reason = FaultPanic, "panicked: "+strings.TrimPrefix(st.Message(), sdk.PanicPrefix)
+	case isStatus && st.Code() == codes.Aborted && strings.HasPrefix(st.Message(), wire.PanicPrefix):
+		pe.Fault, pe.Reason = FaultPanic, "panicked: "+strings.TrimPrefix(st.Message(), wire.PanicPrefix)
 	case cctx.Err() == context.DeadlineExceeded || (isStatus && st.Code() == codes.DeadlineExceeded):
 		pe.Fault, pe.Reason = FaultHang, fmt.Sprintf("did not answer within its %s deadline", p.opts.callTimeout())
 	case p.exited() || (isStatus && st.Code() == codes.Unavailable):
@@ -169,7 +171,7 @@ func checkAction(info sdk.Info, net sdk.Network, a sdk.Action) string {
 	}
 	if len(info.Params) > 0 {
 		for k := range a.Args {
-			if !contains(info.Params, k) {
+			if !slices.Contains(info.Params, k) {
 				return fmt.Sprintf("%s has argument %q, not among its declared %v", a, k, info.Params)
 			}
 		}
@@ -180,17 +182,25 @@ func checkAction(info sdk.Info, net sdk.Network, a sdk.Action) string {
 	return ""
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+// Bounds on a result's diagnostics, so a plugin cannot flood the log.
+const (
+	maxDiagnostics     = 64
+	maxDiagnosticBytes = 4 << 10
+)
 
 // checkResult validates a transform's answer against the contract.
 func checkResult(req sdk.ApplyRequest, res sdk.ApplyResult) string {
+	if len(res.Diagnostics) > maxDiagnostics {
+		return fmt.Sprintf("returned %d diagnostics, at most %d are allowed", len(res.Diagnostics), maxDiagnostics)
+	}
+	for i, d := range res.Diagnostics {
+		if d.Severity != sdk.SeverityInfo && d.Severity != sdk.SeverityWarning {
+			return fmt.Sprintf("diagnostic %d has severity %d, neither info nor warning", i+1, int(d.Severity))
+		}
+		if d.Summary == "" || len(d.Summary)+len(d.Detail) > maxDiagnosticBytes {
+			return fmt.Sprintf("diagnostic %d: the summary must be non-empty and summary plus detail at most %d bytes", i+1, maxDiagnosticBytes)
+		}
+	}
 	if res.Net.Input != req.Net.Input {
 		return fmt.Sprintf("returned input shape %s, was given %s", res.Net.Input, req.Net.Input)
 	}
@@ -312,7 +322,7 @@ func (x *controllerProxy) Propose(ctx context.Context, req sdk.StepRequest) ([][
 	}
 	for i, acts := range out {
 		for _, a := range acts {
-			if i >= len(req.Candidates) || !hasAction(req.Candidates[i], a) {
+			if i >= len(req.Candidates) || !slices.ContainsFunc(req.Candidates[i], a.Equal) {
 				return nil, x.p.fail("propose", fmt.Sprintf("proposed %s for network %d, which is not among its candidate actions", a, i))
 			}
 		}
@@ -320,18 +330,8 @@ func (x *controllerProxy) Propose(ctx context.Context, req sdk.StepRequest) ([][
 	return out, nil
 }
 
-func hasAction(list []sdk.Action, a sdk.Action) bool {
-	s := a.String()
-	for _, b := range list {
-		if b.String() == s {
-			return true
-		}
-	}
-	return false
-}
-
-func (x *controllerProxy) Observe(ctx context.Context, episode int, acc []float64, failed []bool) error {
-	return x.do(ctx, "observe", func(ctx context.Context, c sdk.Controller) error { return c.Observe(ctx, episode, acc, failed) })
+func (x *controllerProxy) Observe(ctx context.Context, req sdk.ObserveRequest) error {
+	return x.do(ctx, "observe", func(ctx context.Context, c sdk.Controller) error { return c.Observe(ctx, req) })
 }
 
 func (x *controllerProxy) Save(ctx context.Context) ([]byte, error) {

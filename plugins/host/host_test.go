@@ -188,7 +188,7 @@ func TestController(t *testing.T) {
 			if err != nil || len(got) != 2 || got[0][0].String() != "fake(layer=3)" || len(got[1]) != 0 {
 				t.Fatalf("propose: %v, %v", got, err)
 			}
-			if err := c.Observe(ctx, 1, []float64{0.5, 0}, []bool{false, true}); err != nil {
+			if err := c.Observe(ctx, sdk.ObserveRequest{Episode: 1, Accuracies: []float64{0.5, 0}, Failed: []bool{false, true}}); err != nil {
 				t.Fatal(err)
 			}
 			state, err := c.Save(ctx)

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/eas-go/eas/plugins/host/internal/fake"
 	"github.com/eas-go/eas/plugins/sdk"
+	"github.com/eas-go/eas/plugins/sdk/serve"
 )
 
 // selfEnv makes a re-executed test binary serve the fake plugins, the way
@@ -26,7 +28,10 @@ var (
 
 func TestMain(m *testing.M) {
 	if os.Getenv(selfEnv) != "" {
-		sdk.Serve(fake.Transform{}, &fake.Controller{})
+		if err := serve.Serve(serve.Plugins{Transform: fake.Transform{}, Controller: &fake.Controller{}}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 		os.Exit(0)
 	}
 	os.Setenv(selfEnv, "1")

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 
+	"github.com/eas-go/eas/plugins/internal/wire"
 	"github.com/eas-go/eas/plugins/sdk"
 )
 
@@ -85,8 +86,8 @@ func (o Options) logger() hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Name: "plugin", Output: io.Discard, Level: hclog.Off})
 }
 
-// Handshake is the go-plugin handshake shared with sdk.Serve.
-var Handshake = plugin.HandshakeConfig{MagicCookieKey: sdk.MagicCookieKey, MagicCookieValue: sdk.MagicCookieValue}
+// Handshake is the go-plugin handshake shared with plugins/sdk/serve.
+var Handshake = plugin.HandshakeConfig{MagicCookieKey: wire.MagicCookieKey, MagicCookieValue: wire.MagicCookieValue}
 
 // Plugin is one plugin executable (or in-process built-in) and the process
 // currently running it.
@@ -275,7 +276,7 @@ func (p *Plugin) impls() (sdk.Transform, sdk.Controller, error) {
 		SyncStderr:      stdio,
 		HandshakeConfig: Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{sdk.ProtocolVersion: {
-			sdk.PluginTransform: transformPlugin{}, sdk.PluginController: controllerPlugin{}}},
+			wire.PluginTransform: transformPlugin{}, wire.PluginController: controllerPlugin{}}},
 		Cmd:              p.cmd(),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           logger,
@@ -292,12 +293,12 @@ func (p *Plugin) impls() (sdk.Transform, sdk.Controller, error) {
 		return nil, nil, &PluginError{Plugin: p.name, Op: "start", Fault: FaultStart,
 			Reason: fmt.Sprintf("speaks protocol %d, host speaks %d", v, sdk.ProtocolVersion)}
 	}
-	ti, err := rpc.Dispense(sdk.PluginTransform)
+	ti, err := rpc.Dispense(wire.PluginTransform)
 	if err != nil {
 		cl.Kill()
 		return nil, nil, &PluginError{Plugin: p.name, Op: "start", Fault: FaultStart, Reason: err.Error(), Err: err}
 	}
-	ci, err := rpc.Dispense(sdk.PluginController)
+	ci, err := rpc.Dispense(wire.PluginController)
 	if err != nil {
 		cl.Kill()
 		return nil, nil, &PluginError{Plugin: p.name, Op: "start", Fault: FaultStart, Reason: err.Error(), Err: err}

@@ -368,7 +368,7 @@ func (e *episode) run(ctx context.Context, c sdk.Controller, ep int, seed int64)
 		acc[i] = 0.5 + 0.4*r.Float64()
 	}
 	failed[len(failed)-1] = true
-	return b.String(), c.Observe(ctx, ep, acc, failed)
+	return b.String(), c.Observe(ctx, sdk.ObserveRequest{Episode: ep, Accuracies: acc, Failed: failed})
 }
 
 func controllerChecks(ctx context.Context, info sdk.Info, p *host.Plugin, tg Target, o Options) []Result {

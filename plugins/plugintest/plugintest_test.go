@@ -68,7 +68,7 @@ func (c *counter) Propose(_ context.Context, req sdk.StepRequest) ([][]sdk.Actio
 	}
 	return out, nil
 }
-func (c *counter) Observe(context.Context, int, []float64, []bool) error { c.n += 7; return nil }
+func (c *counter) Observe(context.Context, sdk.ObserveRequest) error { c.n += 7; return nil }
 func (c *counter) Save(context.Context) ([]byte, error) {
 	return binary.LittleEndian.AppendUint64(nil, c.n), nil
 }

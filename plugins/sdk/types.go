@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -11,8 +12,10 @@ import (
 )
 
 // ProtocolVersion is the plugin protocol spoken by this SDK; it is part of the
-// go-plugin handshake, so a host refuses plugins built for another protocol.
-const ProtocolVersion = 1
+// handshake, so a host refuses plugins built for another protocol. It moves
+// whenever the wire format changes. 2: Observe takes an ObserveRequest and
+// Apply results carry Diagnostics.
+const ProtocolVersion = 2
 
 // Kind of a plugin.
 const (
@@ -53,6 +56,12 @@ func (a Action) String() string {
 	return a.Transform + "(" + strings.Join(parts, ", ") + ")"
 }
 
+// Equal reports whether a and b name the same transform with the same
+// arguments.
+func (a Action) Equal(b Action) bool {
+	return a.Transform == b.Transform && maps.Equal(a.Args, b.Args)
+}
+
 // Arg returns an argument and whether it is present.
 func (a Action) Arg(k string) (int, bool) { v, ok := a.Args[k]; return v, ok }
 
@@ -90,6 +99,46 @@ type ApplyResult struct {
 	Record string
 	// Details holds the same in machine-readable form (layer, old, new, remap...).
 	Details map[string][]int
+	// Diagnostics are notes on a transform that succeeded (e.g. "noise
+	// clipped"); the host logs them with the network. A failure is an error,
+	// not a diagnostic.
+	Diagnostics []Diagnostic
+}
+
+// Severity of a Diagnostic.
+type Severity int
+
+// Severities; the zero value is invalid so that a forgotten field is caught.
+const (
+	SeverityInfo Severity = iota + 1
+	SeverityWarning
+)
+
+// String is "info" or "warning".
+func (s Severity) String() string {
+	switch s {
+	case SeverityInfo:
+		return "info"
+	case SeverityWarning:
+		return "warning"
+	}
+	return fmt.Sprintf("severity(%d)", int(s))
+}
+
+// Diagnostic is one note from a plugin about a call that succeeded.
+type Diagnostic struct {
+	Severity Severity
+	Summary  string // one line
+	Detail   string // optional, may span lines
+}
+
+// String is "warning: summary" (plus ": detail" when there is one).
+func (d Diagnostic) String() string {
+	s := d.Severity.String() + ": " + d.Summary
+	if d.Detail != "" {
+		s += ": " + d.Detail
+	}
+	return s
 }
 
 // Transform is a function-preserving network transformation.
@@ -123,6 +172,18 @@ type StepRequest struct {
 	Candidates [][]Action
 }
 
+// ObserveRequest carries the rewards of one episode. New fields may be added
+// in later protocol versions; their zero value will mean "not sent".
+type ObserveRequest struct {
+	Episode int
+	// Accuracies are the validation accuracies in [0,1] of the episode's
+	// networks, in the order of StepRequest.Nets.
+	Accuracies []float64
+	// Failed[i] is true when network i could not be trained or transformed
+	// (its accuracy is then 0).
+	Failed []bool
+}
+
 // Controller is a meta-controller: it proposes transformations and learns from rewards.
 type Controller interface {
 	Describe(ctx context.Context) (Info, error)
@@ -130,10 +191,9 @@ type Controller interface {
 	// Propose returns, for each network in req.Nets, the actions to apply at
 	// this step (possibly several, e.g. widening many layers at once; possibly none).
 	Propose(ctx context.Context, req StepRequest) ([][]Action, error)
-	// Observe gives the rewards (validation accuracies in [0,1]) of the
-	// episode's M networks, in the order of StepRequest.Nets; a failed
-	// network has Failed[i] = true. The controller updates its policy.
-	Observe(ctx context.Context, episode int, accuracies []float64, failed []bool) error
+	// Observe gives the rewards of an episode's networks; the controller
+	// updates its policy.
+	Observe(ctx context.Context, req ObserveRequest) error
 	// Save and Load the full state (policy, optimiser, baseline, RNG) for resume.
 	Save(ctx context.Context) ([]byte, error)
 	Load(ctx context.Context, state []byte) error

@@ -11,19 +11,28 @@
 // Action: kernelwiden(layer=L, to=K), L a conv layer (1-based), K an odd
 // kernel size larger than the current one, from the search space's kernels.
 //
-// It imports only the public SDK (plugins/sdk) and core/ir, core/tensor.
+// It imports only the public SDK (plugins/sdk, plugins/sdk/serve) and
+// core/ir, core/tensor.
 package main
 
 import (
 	"context"
 	"fmt"
+	"os"
+	"slices"
 
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/tensor"
 	"github.com/eas-go/eas/plugins/sdk"
+	"github.com/eas-go/eas/plugins/sdk/serve"
 )
 
-func main() { sdk.Serve(KernelWiden{}) }
+func main() {
+	if err := serve.Serve(serve.Plugins{Transform: KernelWiden{}}); err != nil {
+		fmt.Fprintln(os.Stderr, "kernelwiden:", err)
+		os.Exit(1)
+	}
+}
 
 // KernelWiden is the transform.
 type KernelWiden struct{}
@@ -69,7 +78,7 @@ func (KernelWiden) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (s
 	if !ok || to <= l.Kernel || to%2 == 0 {
 		return sdk.ApplyResult{}, fmt.Errorf("kernelwiden: to=%d must be an odd kernel larger than layer %d's %d", to, li, l.Kernel)
 	}
-	if len(req.Space.Kernels) > 0 && !contains(req.Space.Kernels, to) {
+	if len(req.Space.Kernels) > 0 && !slices.Contains(req.Space.Kernels, to) {
 		return sdk.ApplyResult{}, fmt.Errorf("kernelwiden: to=%d is not among the space's kernels %v", to, req.Space.Kernels)
 	}
 	out := sdk.Network{Arch: a.Clone(), Input: req.Net.Input}
@@ -103,13 +112,4 @@ func padKernel(w *tensor.Tensor, to int) *tensor.Tensor {
 		}
 	}
 	return out
-}
-
-func contains(l []int, v int) bool {
-	for _, x := range l {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

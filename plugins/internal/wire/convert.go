@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/plugins/sdk"
 )
 
 // MaxDim bounds each received dimension or count so that a malformed message
@@ -66,19 +67,20 @@ func ShapeFromProto(p *Shape) (ir.Shape, error) {
 	return ir.Shape{C: int(p.GetC()), H: int(p.GetH()), W: int(p.GetW())}, nil
 }
 
-// NetToProto converts an architecture and input shape; weights travel apart.
-func NetToProto(a ir.Arch, in ir.Shape, hasWeights bool) *Net {
-	return &Net{Arch: ArchToProto(a), Input: ShapeToProto(in), HasWeights: hasWeights}
+// NetToProto converts a network's architecture and input shape; its weights
+// travel apart (HasWeights says whether they follow).
+func NetToProto(n sdk.Network) *Net {
+	return &Net{Arch: ArchToProto(n.Arch), Input: ShapeToProto(n.Input), HasWeights: n.Weights != nil}
 }
 
-// NetFromProto converts back.
-func NetFromProto(p *Net) (ir.Arch, ir.Shape, error) {
+// NetFromProto converts back (without weights).
+func NetFromProto(p *Net) (sdk.Network, error) {
 	a, err := ArchFromProto(p.GetArch())
 	if err != nil {
-		return ir.Arch{}, ir.Shape{}, err
+		return sdk.Network{}, err
 	}
 	s, err := ShapeFromProto(p.GetInput())
-	return a, s, err
+	return sdk.Network{Arch: a, Input: s}, err
 }
 
 // SpaceToProto converts a search space.
@@ -103,25 +105,244 @@ func SpaceFromProto(p *Space) (ir.Space, error) {
 	return s, err
 }
 
-// ActionToProto converts an action given as name and arguments.
-func ActionToProto(name string, args map[string]int) *Action {
-	pa := &Action{Transform: name, Args: make(map[string]int64, len(args))}
-	for k, v := range args {
+// ActionToProto converts an action.
+func ActionToProto(a sdk.Action) *Action {
+	pa := &Action{Transform: a.Transform, Args: make(map[string]int64, len(a.Args))}
+	for k, v := range a.Args {
 		pa.Args[k] = int64(v)
 	}
 	return pa
 }
 
 // ActionFromProto converts back.
-func ActionFromProto(p *Action) (string, map[string]int, error) {
+func ActionFromProto(p *Action) (sdk.Action, error) {
 	args := make(map[string]int, len(p.GetArgs()))
 	for k, v := range p.GetArgs() {
 		if v < -MaxDim || v > MaxDim {
-			return "", nil, fmt.Errorf("action %s: argument %s=%d out of range", p.GetTransform(), k, v)
+			return sdk.Action{}, fmt.Errorf("action %s: argument %s=%d out of range", p.GetTransform(), k, v)
 		}
 		args[k] = int(v)
 	}
-	return p.GetTransform(), args, nil
+	return sdk.Action{Transform: p.GetTransform(), Args: args}, nil
+}
+
+// ActionsToProto converts a list of actions.
+func ActionsToProto(acts []sdk.Action) *ActionList {
+	out := &ActionList{}
+	for _, a := range acts {
+		out.Actions = append(out.Actions, ActionToProto(a))
+	}
+	return out
+}
+
+// ActionsFromProto converts back.
+func ActionsFromProto(p *ActionList) ([]sdk.Action, error) {
+	out := make([]sdk.Action, 0, len(p.GetActions()))
+	for _, pa := range p.GetActions() {
+		a, err := ActionFromProto(pa)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// InfoToProto converts a plugin description.
+func InfoToProto(i sdk.Info) *Info {
+	return &Info{Name: i.Name, Kind: i.Kind, Version: i.Version, Description: i.Description,
+		Families: i.Families, Params: i.Params}
+}
+
+// InfoFromProto converts back.
+func InfoFromProto(p *Info) sdk.Info {
+	return sdk.Info{Name: p.GetName(), Kind: p.GetKind(), Version: p.GetVersion(), Description: p.GetDescription(),
+		Families: p.GetFamilies(), Params: p.GetParams()}
+}
+
+// ActionsRequestToProto converts the arguments of Transform.Actions.
+func ActionsRequestToProto(net sdk.Network, space ir.Space) *ActionsRequest {
+	net.Weights = nil
+	return &ActionsRequest{Net: NetToProto(net), Space: SpaceToProto(space)}
+}
+
+// ActionsRequestFromProto converts back.
+func ActionsRequestFromProto(p *ActionsRequest) (sdk.Network, ir.Space, error) {
+	net, err := NetFromProto(p.GetNet())
+	if err != nil {
+		return sdk.Network{}, ir.Space{}, err
+	}
+	space, err := SpaceFromProto(p.GetSpace())
+	return net, space, err
+}
+
+// ApplyHeaderToProto converts an apply request (its weights follow as
+// chunks); hostBroker and hostCall locate the host's callback service.
+func ApplyHeaderToProto(req sdk.ApplyRequest, hostBroker uint32, hostCall uint64) *ApplyHeader {
+	return &ApplyHeader{Net: NetToProto(req.Net), Action: ActionToProto(req.Action), Space: SpaceToProto(req.Space),
+		Seed: req.Seed, Noise: req.Noise, HostBroker: hostBroker, HostCall: hostCall}
+}
+
+// ApplyRequestFromProto converts back, without the weights.
+func ApplyRequestFromProto(h *ApplyHeader) (sdk.ApplyRequest, error) {
+	net, err := NetFromProto(h.GetNet())
+	if err != nil {
+		return sdk.ApplyRequest{}, err
+	}
+	act, err := ActionFromProto(h.GetAction())
+	if err != nil {
+		return sdk.ApplyRequest{}, err
+	}
+	space, err := SpaceFromProto(h.GetSpace())
+	if err != nil {
+		return sdk.ApplyRequest{}, err
+	}
+	if math.IsNaN(h.GetNoise()) {
+		return sdk.ApplyRequest{}, fmt.Errorf("noise is NaN")
+	}
+	return sdk.ApplyRequest{Net: net, Action: act, Space: space, Seed: h.GetSeed(), Noise: h.GetNoise()}, nil
+}
+
+// ApplyResultToProto converts a transform's result (its weights follow as chunks).
+func ApplyResultToProto(res sdk.ApplyResult) *ApplyResultHeader {
+	out := &ApplyResultHeader{Net: NetToProto(res.Net), Record: res.Record, Details: map[string]*IntList{}}
+	for k, v := range res.Details {
+		out.Details[k] = &IntList{Values: ints64(v)}
+	}
+	for _, d := range res.Diagnostics {
+		out.Diagnostics = append(out.Diagnostics, &Diagnostic{Severity: int32(d.Severity), Summary: d.Summary, Detail: d.Detail})
+	}
+	return out
+}
+
+// ApplyResultFromProto converts back, without the weights; it rejects
+// out-of-range details and unknown severities.
+func ApplyResultFromProto(h *ApplyResultHeader) (sdk.ApplyResult, error) {
+	net, err := NetFromProto(h.GetNet())
+	if err != nil {
+		return sdk.ApplyResult{}, err
+	}
+	res := sdk.ApplyResult{Net: net, Record: h.GetRecord()}
+	if len(h.GetDetails()) > 0 {
+		res.Details = map[string][]int{}
+		for k, v := range h.GetDetails() {
+			if res.Details[k], err = Ints(v.GetValues()); err != nil {
+				return sdk.ApplyResult{}, fmt.Errorf("detail %s: %w", k, err)
+			}
+		}
+	}
+	for i, d := range h.GetDiagnostics() {
+		sev := sdk.Severity(d.GetSeverity())
+		if sev != sdk.SeverityInfo && sev != sdk.SeverityWarning {
+			return sdk.ApplyResult{}, fmt.Errorf("diagnostic %d: unknown severity %d", i+1, d.GetSeverity())
+		}
+		res.Diagnostics = append(res.Diagnostics, sdk.Diagnostic{Severity: sev, Summary: d.GetSummary(), Detail: d.GetDetail()})
+	}
+	return res, nil
+}
+
+// ControllerConfigToProto converts a controller's configuration.
+func ControllerConfigToProto(cfg sdk.ControllerConfig) *ControllerConfig {
+	p := &ControllerConfig{Seed: cfg.Seed, Space: SpaceToProto(cfg.Space), Settings: cfg.Settings, Steps: cfg.Steps}
+	for _, t := range cfg.Transforms {
+		p.Transforms = append(p.Transforms, InfoToProto(t))
+	}
+	return p
+}
+
+// ControllerConfigFromProto converts back.
+func ControllerConfigFromProto(p *ControllerConfig) (sdk.ControllerConfig, error) {
+	space, err := SpaceFromProto(p.GetSpace())
+	if err != nil {
+		return sdk.ControllerConfig{}, err
+	}
+	cfg := sdk.ControllerConfig{Seed: p.GetSeed(), Space: space, Settings: p.GetSettings(), Steps: p.GetSteps()}
+	for _, t := range p.GetTransforms() {
+		cfg.Transforms = append(cfg.Transforms, InfoFromProto(t))
+	}
+	return cfg, nil
+}
+
+// StepRequestToProto converts a Propose request.
+func StepRequestToProto(req sdk.StepRequest) *StepRequest {
+	p := &StepRequest{Episode: int64(req.Episode), Step: int64(req.Step), Transform: req.Transform}
+	for _, n := range req.Nets {
+		n.Weights = nil
+		p.Nets = append(p.Nets, NetToProto(n))
+	}
+	for _, c := range req.Candidates {
+		p.Candidates = append(p.Candidates, ActionsToProto(c))
+	}
+	return p
+}
+
+// StepRequestFromProto converts back.
+func StepRequestFromProto(p *StepRequest) (sdk.StepRequest, error) {
+	ep, step, err := int2(p.GetEpisode(), p.GetStep())
+	if err != nil {
+		return sdk.StepRequest{}, err
+	}
+	req := sdk.StepRequest{Episode: ep, Step: step, Transform: p.GetTransform()}
+	for _, pn := range p.GetNets() {
+		n, err := NetFromProto(pn)
+		if err != nil {
+			return sdk.StepRequest{}, err
+		}
+		req.Nets = append(req.Nets, n)
+	}
+	for _, pc := range p.GetCandidates() {
+		c, err := ActionsFromProto(pc)
+		if err != nil {
+			return sdk.StepRequest{}, err
+		}
+		req.Candidates = append(req.Candidates, c)
+	}
+	return req, nil
+}
+
+// ProposalToProto converts Propose's answer.
+func ProposalToProto(props [][]sdk.Action) *Proposal {
+	out := &Proposal{}
+	for _, acts := range props {
+		out.PerNet = append(out.PerNet, ActionsToProto(acts))
+	}
+	return out
+}
+
+// ProposalFromProto converts back.
+func ProposalFromProto(p *Proposal) ([][]sdk.Action, error) {
+	out := make([][]sdk.Action, 0, len(p.GetPerNet()))
+	for _, l := range p.GetPerNet() {
+		acts, err := ActionsFromProto(l)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, acts)
+	}
+	return out, nil
+}
+
+// ObserveToProto converts an Observe request.
+func ObserveToProto(req sdk.ObserveRequest) *ObserveRequest {
+	return &ObserveRequest{Episode: int64(req.Episode), Accuracies: req.Accuracies, Failed: req.Failed}
+}
+
+// ObserveFromProto converts back.
+func ObserveFromProto(p *ObserveRequest) (sdk.ObserveRequest, error) {
+	ep, _, err := int2(p.GetEpisode(), 0)
+	if err != nil {
+		return sdk.ObserveRequest{}, err
+	}
+	return sdk.ObserveRequest{Episode: ep, Accuracies: p.GetAccuracies(), Failed: p.GetFailed()}, nil
+}
+
+func int2(a, b int64) (int, int, error) {
+	for _, v := range []int64{a, b} {
+		if v < -MaxDim || v > MaxDim {
+			return 0, 0, fmt.Errorf("value %d out of range", v)
+		}
+	}
+	return int(a), int(b), nil
 }
 
 func ints64(v []int) []int64 {

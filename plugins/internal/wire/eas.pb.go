@@ -1,4 +1,5 @@
-// Wire protocol between eas hosts and plugins (protocol version 1).
+// Wire protocol between eas hosts and plugins (protocol version 2,
+// sdk.ProtocolVersion; 2 added ApplyResultHeader.diagnostics).
 // Architectures travel structurally (ir.Layer fields) so this package never
 // needs the DSL; weights travel as 1 MiB chunks on streams.
 
@@ -978,18 +979,80 @@ func (*ApplyIn_Header) isApplyIn_Msg() {}
 
 func (*ApplyIn_Weight) isApplyIn_Msg() {}
 
+// Diagnostic is a note on a call that succeeded (sdk.Diagnostic).
+type Diagnostic struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Severity      int32                  `protobuf:"varint,1,opt,name=severity,proto3" json:"severity,omitempty"` // sdk.Severity: 1 info, 2 warning
+	Summary       string                 `protobuf:"bytes,2,opt,name=summary,proto3" json:"summary,omitempty"`
+	Detail        string                 `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Diagnostic) Reset() {
+	*x = Diagnostic{}
+	mi := &file_eas_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Diagnostic) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Diagnostic) ProtoMessage() {}
+
+func (x *Diagnostic) ProtoReflect() protoreflect.Message {
+	mi := &file_eas_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
+func (*Diagnostic) Descriptor() ([]byte, []int) {
+	return file_eas_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Diagnostic) GetSeverity() int32 {
+	if x != nil {
+		return x.Severity
+	}
+	return 0
+}
+
+func (x *Diagnostic) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *Diagnostic) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
 type ApplyResultHeader struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Net           *Net                   `protobuf:"bytes,1,opt,name=net,proto3" json:"net,omitempty"`
 	Record        string                 `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
 	Details       map[string]*IntList    `protobuf:"bytes,3,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Diagnostics   []*Diagnostic          `protobuf:"bytes,4,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ApplyResultHeader) Reset() {
 	*x = ApplyResultHeader{}
-	mi := &file_eas_proto_msgTypes[15]
+	mi := &file_eas_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1064,7 @@ func (x *ApplyResultHeader) String() string {
 func (*ApplyResultHeader) ProtoMessage() {}
 
 func (x *ApplyResultHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_eas_proto_msgTypes[15]
+	mi := &file_eas_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1077,7 @@ func (x *ApplyResultHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResultHeader.ProtoReflect.Descriptor instead.
 func (*ApplyResultHeader) Descriptor() ([]byte, []int) {
-	return file_eas_proto_rawDescGZIP(), []int{15}
+	return file_eas_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ApplyResultHeader) GetNet() *Net {
@@ -1038,6 +1101,13 @@ func (x *ApplyResultHeader) GetDetails() map[string]*IntList {
 	return nil
 }
 
+func (x *ApplyResultHeader) GetDiagnostics() []*Diagnostic {
+	if x != nil {
+		return x.Diagnostics
+	}
+	return nil
+}
+
 type ApplyOut struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Msg:
@@ -1051,7 +1121,7 @@ type ApplyOut struct {
 
 func (x *ApplyOut) Reset() {
 	*x = ApplyOut{}
-	mi := &file_eas_proto_msgTypes[16]
+	mi := &file_eas_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1063,7 +1133,7 @@ func (x *ApplyOut) String() string {
 func (*ApplyOut) ProtoMessage() {}
 
 func (x *ApplyOut) ProtoReflect() protoreflect.Message {
-	mi := &file_eas_proto_msgTypes[16]
+	mi := &file_eas_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1076,7 +1146,7 @@ func (x *ApplyOut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyOut.ProtoReflect.Descriptor instead.
 func (*ApplyOut) Descriptor() ([]byte, []int) {
-	return file_eas_proto_rawDescGZIP(), []int{16}
+	return file_eas_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ApplyOut) GetMsg() isApplyOut_Msg {
@@ -1130,7 +1200,7 @@ type BatchRequest struct {
 
 func (x *BatchRequest) Reset() {
 	*x = BatchRequest{}
-	mi := &file_eas_proto_msgTypes[17]
+	mi := &file_eas_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1142,7 +1212,7 @@ func (x *BatchRequest) String() string {
 func (*BatchRequest) ProtoMessage() {}
 
 func (x *BatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_eas_proto_msgTypes[17]
+	mi := &file_eas_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1155,7 +1225,7 @@ func (x *BatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchRequest.ProtoReflect.Descriptor instead.
 func (*BatchRequest) Descriptor() ([]byte, []int) {
-	return file_eas_proto_rawDescGZIP(), []int{17}
+	return file_eas_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *BatchRequest) GetN() int64 {
@@ -1185,7 +1255,7 @@ type ControllerConfig struct {
 
 func (x *ControllerConfig) Reset() {
 	*x = ControllerConfig{}
-	mi := &file_eas_proto_msgTypes[18]
+	mi := &file_eas_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1267,7 @@ func (x *ControllerConfig) String() string {
 func (*ControllerConfig) ProtoMessage() {}
 
 func (x *ControllerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_eas_proto_msgTypes[18]
+	mi := &file_eas_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1280,7 @@ func (x *ControllerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControllerConfig.ProtoReflect.Descriptor instead.
 func (*ControllerConfig) Descriptor() ([]byte, []int) {
-	return file_eas_proto_rawDescGZIP(), []int{18}
+	return file_eas_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ControllerConfig) GetSeed() int64 {
@@ -1261,7 +1331,7 @@ type StepRequest struct {
 
 func (x *StepRequest) Reset() {
 	*x = StepRequest{}
-	mi := &file_eas_proto_msgTypes[19]
+	mi := &file_eas_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1343,7 @@ func (x *StepRequest) String() string {
 func (*StepRequest) ProtoMessage() {}
 
 func (x *StepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_eas_proto_msgTypes[19]
+	mi := &file_eas_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1356,7 @@ func (x *StepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepRequest.ProtoReflect.Descriptor instead.
 func (*StepRequest) Descriptor() ([]byte, []int) {
-	return file_eas_proto_rawDescGZIP(), []int{19}
+	return file_eas_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StepRequest) GetEpisode() int64 {
@@ -1333,7 +1403,7 @@ type Proposal struct {
 
 func (x *Proposal) Reset() {
 	*x = Proposal{}
-	mi := &file_eas_proto_msgTypes[20]
+	mi := &file_eas_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1345,7 +1415,7 @@ func (x *Proposal) String() string {
 func (*Proposal) ProtoMessage() {}
 
 func (x *Proposal) ProtoReflect() protoreflect.Message {
-	mi := &file_eas_proto_msgTypes[20]
+	mi := &file_eas_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1358,7 +1428,7 @@ func (x *Proposal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proposal.ProtoReflect.Descriptor instead.
 func (*Proposal) Descriptor() ([]byte, []int) {
-	return file_eas_proto_rawDescGZIP(), []int{20}
+	return file_eas_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Proposal) GetPerNet() []*ActionList {
@@ -1379,7 +1449,7 @@ type ObserveRequest struct {
 
 func (x *ObserveRequest) Reset() {
 	*x = ObserveRequest{}
-	mi := &file_eas_proto_msgTypes[21]
+	mi := &file_eas_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1461,7 @@ func (x *ObserveRequest) String() string {
 func (*ObserveRequest) ProtoMessage() {}
 
 func (x *ObserveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_eas_proto_msgTypes[21]
+	mi := &file_eas_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1474,7 @@ func (x *ObserveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObserveRequest.ProtoReflect.Descriptor instead.
 func (*ObserveRequest) Descriptor() ([]byte, []int) {
-	return file_eas_proto_rawDescGZIP(), []int{21}
+	return file_eas_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ObserveRequest) GetEpisode() int64 {
@@ -1437,7 +1507,7 @@ type Bytes struct {
 
 func (x *Bytes) Reset() {
 	*x = Bytes{}
-	mi := &file_eas_proto_msgTypes[22]
+	mi := &file_eas_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1519,7 @@ func (x *Bytes) String() string {
 func (*Bytes) ProtoMessage() {}
 
 func (x *Bytes) ProtoReflect() protoreflect.Message {
-	mi := &file_eas_proto_msgTypes[22]
+	mi := &file_eas_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1532,7 @@ func (x *Bytes) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bytes.ProtoReflect.Descriptor instead.
 func (*Bytes) Descriptor() ([]byte, []int) {
-	return file_eas_proto_rawDescGZIP(), []int{22}
+	return file_eas_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Bytes) GetData() []byte {
@@ -1476,7 +1546,7 @@ var File_eas_proto protoreflect.FileDescriptor
 
 const file_eas_proto_rawDesc = "" +
 	"\n" +
-	"\teas.proto\x12\reas.plugin.v1\"\a\n" +
+	"\teas.proto\x12\reas.plugin.v2\"\a\n" +
 	"\x05Empty\"D\n" +
 	"\n" +
 	"DenseLayer\x12\x16\n" +
@@ -1492,17 +1562,17 @@ const file_eas_proto_rawDesc = "" +
 	"\x02op\x18\x05 \x01(\x05R\x02op\x12\x14\n" +
 	"\x05units\x18\x06 \x01(\x03R\x05units\x12\x12\n" +
 	"\x04rate\x18\a \x01(\x01R\x04rate\x12/\n" +
-	"\x05dense\x18\b \x03(\v2\x19.eas.plugin.v1.DenseLayerR\x05dense\x12 \n" +
+	"\x05dense\x18\b \x03(\v2\x19.eas.plugin.v2.DenseLayerR\x05dense\x12 \n" +
 	"\vcompression\x18\t \x01(\x01R\vcompression\"4\n" +
 	"\x04Arch\x12,\n" +
-	"\x06layers\x18\x01 \x03(\v2\x14.eas.plugin.v1.LayerR\x06layers\"1\n" +
+	"\x06layers\x18\x01 \x03(\v2\x14.eas.plugin.v2.LayerR\x06layers\"1\n" +
 	"\x05Shape\x12\f\n" +
 	"\x01c\x18\x01 \x01(\x03R\x01c\x12\f\n" +
 	"\x01h\x18\x02 \x01(\x03R\x01h\x12\f\n" +
 	"\x01w\x18\x03 \x01(\x03R\x01w\"{\n" +
 	"\x03Net\x12'\n" +
-	"\x04arch\x18\x01 \x01(\v2\x13.eas.plugin.v1.ArchR\x04arch\x12*\n" +
-	"\x05input\x18\x02 \x01(\v2\x14.eas.plugin.v1.ShapeR\x05input\x12\x1f\n" +
+	"\x04arch\x18\x01 \x01(\v2\x13.eas.plugin.v2.ArchR\x04arch\x12*\n" +
+	"\x05input\x18\x02 \x01(\v2\x14.eas.plugin.v2.ShapeR\x05input\x12\x1f\n" +
 	"\vhas_weights\x18\x03 \x01(\bR\n" +
 	"hasWeights\"i\n" +
 	"\x05Space\x12\x18\n" +
@@ -1512,13 +1582,13 @@ const file_eas_proto_rawDesc = "" +
 	"\x06growth\x18\x04 \x03(\x03R\x06growth\"\x94\x01\n" +
 	"\x06Action\x12\x1c\n" +
 	"\ttransform\x18\x01 \x01(\tR\ttransform\x123\n" +
-	"\x04args\x18\x02 \x03(\v2\x1f.eas.plugin.v1.Action.ArgsEntryR\x04args\x1a7\n" +
+	"\x04args\x18\x02 \x03(\v2\x1f.eas.plugin.v2.Action.ArgsEntryR\x04args\x1a7\n" +
 	"\tArgsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"=\n" +
 	"\n" +
 	"ActionList\x12/\n" +
-	"\aactions\x18\x01 \x03(\v2\x15.eas.plugin.v1.ActionR\aactions\"!\n" +
+	"\aactions\x18\x01 \x03(\v2\x15.eas.plugin.v2.ActionR\aactions\"!\n" +
 	"\aIntList\x12\x16\n" +
 	"\x06values\x18\x01 \x03(\x03R\x06values\"\x9e\x01\n" +
 	"\x04Info\x12\x12\n" +
@@ -1534,42 +1604,48 @@ const file_eas_proto_rawDesc = "" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x12\n" +
 	"\x04data\x18\x04 \x01(\fR\x04data\"b\n" +
 	"\x0eActionsRequest\x12$\n" +
-	"\x03net\x18\x01 \x01(\v2\x12.eas.plugin.v1.NetR\x03net\x12*\n" +
-	"\x05space\x18\x02 \x01(\v2\x14.eas.plugin.v1.SpaceR\x05space\"\xf6\x01\n" +
+	"\x03net\x18\x01 \x01(\v2\x12.eas.plugin.v2.NetR\x03net\x12*\n" +
+	"\x05space\x18\x02 \x01(\v2\x14.eas.plugin.v2.SpaceR\x05space\"\xf6\x01\n" +
 	"\vApplyHeader\x12$\n" +
-	"\x03net\x18\x01 \x01(\v2\x12.eas.plugin.v1.NetR\x03net\x12-\n" +
-	"\x06action\x18\x02 \x01(\v2\x15.eas.plugin.v1.ActionR\x06action\x12*\n" +
-	"\x05space\x18\x03 \x01(\v2\x14.eas.plugin.v1.SpaceR\x05space\x12\x12\n" +
+	"\x03net\x18\x01 \x01(\v2\x12.eas.plugin.v2.NetR\x03net\x12-\n" +
+	"\x06action\x18\x02 \x01(\v2\x15.eas.plugin.v2.ActionR\x06action\x12*\n" +
+	"\x05space\x18\x03 \x01(\v2\x14.eas.plugin.v2.SpaceR\x05space\x12\x12\n" +
 	"\x04seed\x18\x04 \x01(\x03R\x04seed\x12\x14\n" +
 	"\x05noise\x18\x05 \x01(\x01R\x05noise\x12\x1f\n" +
 	"\vhost_broker\x18\x06 \x01(\rR\n" +
 	"hostBroker\x12\x1b\n" +
 	"\thost_call\x18\a \x01(\x04R\bhostCall\"|\n" +
 	"\aApplyIn\x124\n" +
-	"\x06header\x18\x01 \x01(\v2\x1a.eas.plugin.v1.ApplyHeaderH\x00R\x06header\x124\n" +
-	"\x06weight\x18\x02 \x01(\v2\x1a.eas.plugin.v1.TensorChunkH\x00R\x06weightB\x05\n" +
-	"\x03msg\"\xee\x01\n" +
+	"\x06header\x18\x01 \x01(\v2\x1a.eas.plugin.v2.ApplyHeaderH\x00R\x06header\x124\n" +
+	"\x06weight\x18\x02 \x01(\v2\x1a.eas.plugin.v2.TensorChunkH\x00R\x06weightB\x05\n" +
+	"\x03msg\"Z\n" +
+	"\n" +
+	"Diagnostic\x12\x1a\n" +
+	"\bseverity\x18\x01 \x01(\x05R\bseverity\x12\x18\n" +
+	"\asummary\x18\x02 \x01(\tR\asummary\x12\x16\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\"\xab\x02\n" +
 	"\x11ApplyResultHeader\x12$\n" +
-	"\x03net\x18\x01 \x01(\v2\x12.eas.plugin.v1.NetR\x03net\x12\x16\n" +
+	"\x03net\x18\x01 \x01(\v2\x12.eas.plugin.v2.NetR\x03net\x12\x16\n" +
 	"\x06record\x18\x02 \x01(\tR\x06record\x12G\n" +
-	"\adetails\x18\x03 \x03(\v2-.eas.plugin.v1.ApplyResultHeader.DetailsEntryR\adetails\x1aR\n" +
+	"\adetails\x18\x03 \x03(\v2-.eas.plugin.v2.ApplyResultHeader.DetailsEntryR\adetails\x12;\n" +
+	"\vdiagnostics\x18\x04 \x03(\v2\x19.eas.plugin.v2.DiagnosticR\vdiagnostics\x1aR\n" +
 	"\fDetailsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.eas.plugin.v1.IntListR\x05value:\x028\x01\"\x83\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.eas.plugin.v2.IntListR\x05value:\x028\x01\"\x83\x01\n" +
 	"\bApplyOut\x12:\n" +
-	"\x06header\x18\x01 \x01(\v2 .eas.plugin.v1.ApplyResultHeaderH\x00R\x06header\x124\n" +
-	"\x06weight\x18\x02 \x01(\v2\x1a.eas.plugin.v1.TensorChunkH\x00R\x06weightB\x05\n" +
+	"\x06header\x18\x01 \x01(\v2 .eas.plugin.v2.ApplyResultHeaderH\x00R\x06header\x124\n" +
+	"\x06weight\x18\x02 \x01(\v2\x1a.eas.plugin.v2.TensorChunkH\x00R\x06weightB\x05\n" +
 	"\x03msg\"0\n" +
 	"\fBatchRequest\x12\f\n" +
 	"\x01n\x18\x01 \x01(\x03R\x01n\x12\x12\n" +
 	"\x04call\x18\x02 \x01(\x04R\x04call\"\xa5\x02\n" +
 	"\x10ControllerConfig\x12\x12\n" +
 	"\x04seed\x18\x01 \x01(\x03R\x04seed\x12*\n" +
-	"\x05space\x18\x02 \x01(\v2\x14.eas.plugin.v1.SpaceR\x05space\x12I\n" +
-	"\bsettings\x18\x03 \x03(\v2-.eas.plugin.v1.ControllerConfig.SettingsEntryR\bsettings\x12\x14\n" +
+	"\x05space\x18\x02 \x01(\v2\x14.eas.plugin.v2.SpaceR\x05space\x12I\n" +
+	"\bsettings\x18\x03 \x03(\v2-.eas.plugin.v2.ControllerConfig.SettingsEntryR\bsettings\x12\x14\n" +
 	"\x05steps\x18\x04 \x03(\tR\x05steps\x123\n" +
 	"\n" +
-	"transforms\x18\x05 \x03(\v2\x13.eas.plugin.v1.InfoR\n" +
+	"transforms\x18\x05 \x03(\v2\x13.eas.plugin.v2.InfoR\n" +
 	"transforms\x1a;\n" +
 	"\rSettingsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -1578,12 +1654,12 @@ const file_eas_proto_rawDesc = "" +
 	"\aepisode\x18\x01 \x01(\x03R\aepisode\x12\x12\n" +
 	"\x04step\x18\x02 \x01(\x03R\x04step\x12\x1c\n" +
 	"\ttransform\x18\x03 \x01(\tR\ttransform\x12&\n" +
-	"\x04nets\x18\x04 \x03(\v2\x12.eas.plugin.v1.NetR\x04nets\x129\n" +
+	"\x04nets\x18\x04 \x03(\v2\x12.eas.plugin.v2.NetR\x04nets\x129\n" +
 	"\n" +
-	"candidates\x18\x05 \x03(\v2\x19.eas.plugin.v1.ActionListR\n" +
+	"candidates\x18\x05 \x03(\v2\x19.eas.plugin.v2.ActionListR\n" +
 	"candidates\">\n" +
 	"\bProposal\x122\n" +
-	"\aper_net\x18\x01 \x03(\v2\x19.eas.plugin.v1.ActionListR\x06perNet\"b\n" +
+	"\aper_net\x18\x01 \x03(\v2\x19.eas.plugin.v2.ActionListR\x06perNet\"b\n" +
 	"\x0eObserveRequest\x12\x18\n" +
 	"\aepisode\x18\x01 \x01(\x03R\aepisode\x12\x1e\n" +
 	"\n" +
@@ -1593,19 +1669,19 @@ const file_eas_proto_rawDesc = "" +
 	"\x05Bytes\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data2\xc5\x01\n" +
 	"\tTransform\x125\n" +
-	"\bDescribe\x12\x14.eas.plugin.v1.Empty\x1a\x13.eas.plugin.v1.Info\x12C\n" +
-	"\aActions\x12\x1d.eas.plugin.v1.ActionsRequest\x1a\x19.eas.plugin.v1.ActionList\x12<\n" +
-	"\x05Apply\x12\x16.eas.plugin.v1.ApplyIn\x1a\x17.eas.plugin.v1.ApplyOut(\x010\x012Q\n" +
+	"\bDescribe\x12\x14.eas.plugin.v2.Empty\x1a\x13.eas.plugin.v2.Info\x12C\n" +
+	"\aActions\x12\x1d.eas.plugin.v2.ActionsRequest\x1a\x19.eas.plugin.v2.ActionList\x12<\n" +
+	"\x05Apply\x12\x16.eas.plugin.v2.ApplyIn\x1a\x17.eas.plugin.v2.ApplyOut(\x010\x012Q\n" +
 	"\vHostService\x12B\n" +
-	"\x05Batch\x12\x1b.eas.plugin.v1.BatchRequest\x1a\x1a.eas.plugin.v1.TensorChunk0\x012\xf3\x02\n" +
+	"\x05Batch\x12\x1b.eas.plugin.v2.BatchRequest\x1a\x1a.eas.plugin.v2.TensorChunk0\x012\xf3\x02\n" +
 	"\n" +
 	"Controller\x125\n" +
-	"\bDescribe\x12\x14.eas.plugin.v1.Empty\x1a\x13.eas.plugin.v1.Info\x12B\n" +
-	"\tConfigure\x12\x1f.eas.plugin.v1.ControllerConfig\x1a\x14.eas.plugin.v1.Empty\x12>\n" +
-	"\aPropose\x12\x1a.eas.plugin.v1.StepRequest\x1a\x17.eas.plugin.v1.Proposal\x12>\n" +
-	"\aObserve\x12\x1d.eas.plugin.v1.ObserveRequest\x1a\x14.eas.plugin.v1.Empty\x124\n" +
-	"\x04Save\x12\x14.eas.plugin.v1.Empty\x1a\x14.eas.plugin.v1.Bytes0\x01\x124\n" +
-	"\x04Load\x12\x14.eas.plugin.v1.Bytes\x1a\x14.eas.plugin.v1.Empty(\x01B-Z+github.com/eas-go/eas/plugins/internal/wireb\x06proto3"
+	"\bDescribe\x12\x14.eas.plugin.v2.Empty\x1a\x13.eas.plugin.v2.Info\x12B\n" +
+	"\tConfigure\x12\x1f.eas.plugin.v2.ControllerConfig\x1a\x14.eas.plugin.v2.Empty\x12>\n" +
+	"\aPropose\x12\x1a.eas.plugin.v2.StepRequest\x1a\x17.eas.plugin.v2.Proposal\x12>\n" +
+	"\aObserve\x12\x1d.eas.plugin.v2.ObserveRequest\x1a\x14.eas.plugin.v2.Empty\x124\n" +
+	"\x04Save\x12\x14.eas.plugin.v2.Empty\x1a\x14.eas.plugin.v2.Bytes0\x01\x124\n" +
+	"\x04Load\x12\x14.eas.plugin.v2.Bytes\x1a\x14.eas.plugin.v2.Empty(\x01B-Z+github.com/eas-go/eas/plugins/internal/wireb\x06proto3"
 
 var (
 	file_eas_proto_rawDescOnce sync.Once
@@ -1619,85 +1695,87 @@ func file_eas_proto_rawDescGZIP() []byte {
 	return file_eas_proto_rawDescData
 }
 
-var file_eas_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_eas_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_eas_proto_goTypes = []any{
-	(*Empty)(nil),             // 0: eas.plugin.v1.Empty
-	(*DenseLayer)(nil),        // 1: eas.plugin.v1.DenseLayer
-	(*Layer)(nil),             // 2: eas.plugin.v1.Layer
-	(*Arch)(nil),              // 3: eas.plugin.v1.Arch
-	(*Shape)(nil),             // 4: eas.plugin.v1.Shape
-	(*Net)(nil),               // 5: eas.plugin.v1.Net
-	(*Space)(nil),             // 6: eas.plugin.v1.Space
-	(*Action)(nil),            // 7: eas.plugin.v1.Action
-	(*ActionList)(nil),        // 8: eas.plugin.v1.ActionList
-	(*IntList)(nil),           // 9: eas.plugin.v1.IntList
-	(*Info)(nil),              // 10: eas.plugin.v1.Info
-	(*TensorChunk)(nil),       // 11: eas.plugin.v1.TensorChunk
-	(*ActionsRequest)(nil),    // 12: eas.plugin.v1.ActionsRequest
-	(*ApplyHeader)(nil),       // 13: eas.plugin.v1.ApplyHeader
-	(*ApplyIn)(nil),           // 14: eas.plugin.v1.ApplyIn
-	(*ApplyResultHeader)(nil), // 15: eas.plugin.v1.ApplyResultHeader
-	(*ApplyOut)(nil),          // 16: eas.plugin.v1.ApplyOut
-	(*BatchRequest)(nil),      // 17: eas.plugin.v1.BatchRequest
-	(*ControllerConfig)(nil),  // 18: eas.plugin.v1.ControllerConfig
-	(*StepRequest)(nil),       // 19: eas.plugin.v1.StepRequest
-	(*Proposal)(nil),          // 20: eas.plugin.v1.Proposal
-	(*ObserveRequest)(nil),    // 21: eas.plugin.v1.ObserveRequest
-	(*Bytes)(nil),             // 22: eas.plugin.v1.Bytes
-	nil,                       // 23: eas.plugin.v1.Action.ArgsEntry
-	nil,                       // 24: eas.plugin.v1.ApplyResultHeader.DetailsEntry
-	nil,                       // 25: eas.plugin.v1.ControllerConfig.SettingsEntry
+	(*Empty)(nil),             // 0: eas.plugin.v2.Empty
+	(*DenseLayer)(nil),        // 1: eas.plugin.v2.DenseLayer
+	(*Layer)(nil),             // 2: eas.plugin.v2.Layer
+	(*Arch)(nil),              // 3: eas.plugin.v2.Arch
+	(*Shape)(nil),             // 4: eas.plugin.v2.Shape
+	(*Net)(nil),               // 5: eas.plugin.v2.Net
+	(*Space)(nil),             // 6: eas.plugin.v2.Space
+	(*Action)(nil),            // 7: eas.plugin.v2.Action
+	(*ActionList)(nil),        // 8: eas.plugin.v2.ActionList
+	(*IntList)(nil),           // 9: eas.plugin.v2.IntList
+	(*Info)(nil),              // 10: eas.plugin.v2.Info
+	(*TensorChunk)(nil),       // 11: eas.plugin.v2.TensorChunk
+	(*ActionsRequest)(nil),    // 12: eas.plugin.v2.ActionsRequest
+	(*ApplyHeader)(nil),       // 13: eas.plugin.v2.ApplyHeader
+	(*ApplyIn)(nil),           // 14: eas.plugin.v2.ApplyIn
+	(*Diagnostic)(nil),        // 15: eas.plugin.v2.Diagnostic
+	(*ApplyResultHeader)(nil), // 16: eas.plugin.v2.ApplyResultHeader
+	(*ApplyOut)(nil),          // 17: eas.plugin.v2.ApplyOut
+	(*BatchRequest)(nil),      // 18: eas.plugin.v2.BatchRequest
+	(*ControllerConfig)(nil),  // 19: eas.plugin.v2.ControllerConfig
+	(*StepRequest)(nil),       // 20: eas.plugin.v2.StepRequest
+	(*Proposal)(nil),          // 21: eas.plugin.v2.Proposal
+	(*ObserveRequest)(nil),    // 22: eas.plugin.v2.ObserveRequest
+	(*Bytes)(nil),             // 23: eas.plugin.v2.Bytes
+	nil,                       // 24: eas.plugin.v2.Action.ArgsEntry
+	nil,                       // 25: eas.plugin.v2.ApplyResultHeader.DetailsEntry
+	nil,                       // 26: eas.plugin.v2.ControllerConfig.SettingsEntry
 }
 var file_eas_proto_depIdxs = []int32{
-	1,  // 0: eas.plugin.v1.Layer.dense:type_name -> eas.plugin.v1.DenseLayer
-	2,  // 1: eas.plugin.v1.Arch.layers:type_name -> eas.plugin.v1.Layer
-	3,  // 2: eas.plugin.v1.Net.arch:type_name -> eas.plugin.v1.Arch
-	4,  // 3: eas.plugin.v1.Net.input:type_name -> eas.plugin.v1.Shape
-	23, // 4: eas.plugin.v1.Action.args:type_name -> eas.plugin.v1.Action.ArgsEntry
-	7,  // 5: eas.plugin.v1.ActionList.actions:type_name -> eas.plugin.v1.Action
-	5,  // 6: eas.plugin.v1.ActionsRequest.net:type_name -> eas.plugin.v1.Net
-	6,  // 7: eas.plugin.v1.ActionsRequest.space:type_name -> eas.plugin.v1.Space
-	5,  // 8: eas.plugin.v1.ApplyHeader.net:type_name -> eas.plugin.v1.Net
-	7,  // 9: eas.plugin.v1.ApplyHeader.action:type_name -> eas.plugin.v1.Action
-	6,  // 10: eas.plugin.v1.ApplyHeader.space:type_name -> eas.plugin.v1.Space
-	13, // 11: eas.plugin.v1.ApplyIn.header:type_name -> eas.plugin.v1.ApplyHeader
-	11, // 12: eas.plugin.v1.ApplyIn.weight:type_name -> eas.plugin.v1.TensorChunk
-	5,  // 13: eas.plugin.v1.ApplyResultHeader.net:type_name -> eas.plugin.v1.Net
-	24, // 14: eas.plugin.v1.ApplyResultHeader.details:type_name -> eas.plugin.v1.ApplyResultHeader.DetailsEntry
-	15, // 15: eas.plugin.v1.ApplyOut.header:type_name -> eas.plugin.v1.ApplyResultHeader
-	11, // 16: eas.plugin.v1.ApplyOut.weight:type_name -> eas.plugin.v1.TensorChunk
-	6,  // 17: eas.plugin.v1.ControllerConfig.space:type_name -> eas.plugin.v1.Space
-	25, // 18: eas.plugin.v1.ControllerConfig.settings:type_name -> eas.plugin.v1.ControllerConfig.SettingsEntry
-	10, // 19: eas.plugin.v1.ControllerConfig.transforms:type_name -> eas.plugin.v1.Info
-	5,  // 20: eas.plugin.v1.StepRequest.nets:type_name -> eas.plugin.v1.Net
-	8,  // 21: eas.plugin.v1.StepRequest.candidates:type_name -> eas.plugin.v1.ActionList
-	8,  // 22: eas.plugin.v1.Proposal.per_net:type_name -> eas.plugin.v1.ActionList
-	9,  // 23: eas.plugin.v1.ApplyResultHeader.DetailsEntry.value:type_name -> eas.plugin.v1.IntList
-	0,  // 24: eas.plugin.v1.Transform.Describe:input_type -> eas.plugin.v1.Empty
-	12, // 25: eas.plugin.v1.Transform.Actions:input_type -> eas.plugin.v1.ActionsRequest
-	14, // 26: eas.plugin.v1.Transform.Apply:input_type -> eas.plugin.v1.ApplyIn
-	17, // 27: eas.plugin.v1.HostService.Batch:input_type -> eas.plugin.v1.BatchRequest
-	0,  // 28: eas.plugin.v1.Controller.Describe:input_type -> eas.plugin.v1.Empty
-	18, // 29: eas.plugin.v1.Controller.Configure:input_type -> eas.plugin.v1.ControllerConfig
-	19, // 30: eas.plugin.v1.Controller.Propose:input_type -> eas.plugin.v1.StepRequest
-	21, // 31: eas.plugin.v1.Controller.Observe:input_type -> eas.plugin.v1.ObserveRequest
-	0,  // 32: eas.plugin.v1.Controller.Save:input_type -> eas.plugin.v1.Empty
-	22, // 33: eas.plugin.v1.Controller.Load:input_type -> eas.plugin.v1.Bytes
-	10, // 34: eas.plugin.v1.Transform.Describe:output_type -> eas.plugin.v1.Info
-	8,  // 35: eas.plugin.v1.Transform.Actions:output_type -> eas.plugin.v1.ActionList
-	16, // 36: eas.plugin.v1.Transform.Apply:output_type -> eas.plugin.v1.ApplyOut
-	11, // 37: eas.plugin.v1.HostService.Batch:output_type -> eas.plugin.v1.TensorChunk
-	10, // 38: eas.plugin.v1.Controller.Describe:output_type -> eas.plugin.v1.Info
-	0,  // 39: eas.plugin.v1.Controller.Configure:output_type -> eas.plugin.v1.Empty
-	20, // 40: eas.plugin.v1.Controller.Propose:output_type -> eas.plugin.v1.Proposal
-	0,  // 41: eas.plugin.v1.Controller.Observe:output_type -> eas.plugin.v1.Empty
-	22, // 42: eas.plugin.v1.Controller.Save:output_type -> eas.plugin.v1.Bytes
-	0,  // 43: eas.plugin.v1.Controller.Load:output_type -> eas.plugin.v1.Empty
-	34, // [34:44] is the sub-list for method output_type
-	24, // [24:34] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	1,  // 0: eas.plugin.v2.Layer.dense:type_name -> eas.plugin.v2.DenseLayer
+	2,  // 1: eas.plugin.v2.Arch.layers:type_name -> eas.plugin.v2.Layer
+	3,  // 2: eas.plugin.v2.Net.arch:type_name -> eas.plugin.v2.Arch
+	4,  // 3: eas.plugin.v2.Net.input:type_name -> eas.plugin.v2.Shape
+	24, // 4: eas.plugin.v2.Action.args:type_name -> eas.plugin.v2.Action.ArgsEntry
+	7,  // 5: eas.plugin.v2.ActionList.actions:type_name -> eas.plugin.v2.Action
+	5,  // 6: eas.plugin.v2.ActionsRequest.net:type_name -> eas.plugin.v2.Net
+	6,  // 7: eas.plugin.v2.ActionsRequest.space:type_name -> eas.plugin.v2.Space
+	5,  // 8: eas.plugin.v2.ApplyHeader.net:type_name -> eas.plugin.v2.Net
+	7,  // 9: eas.plugin.v2.ApplyHeader.action:type_name -> eas.plugin.v2.Action
+	6,  // 10: eas.plugin.v2.ApplyHeader.space:type_name -> eas.plugin.v2.Space
+	13, // 11: eas.plugin.v2.ApplyIn.header:type_name -> eas.plugin.v2.ApplyHeader
+	11, // 12: eas.plugin.v2.ApplyIn.weight:type_name -> eas.plugin.v2.TensorChunk
+	5,  // 13: eas.plugin.v2.ApplyResultHeader.net:type_name -> eas.plugin.v2.Net
+	25, // 14: eas.plugin.v2.ApplyResultHeader.details:type_name -> eas.plugin.v2.ApplyResultHeader.DetailsEntry
+	15, // 15: eas.plugin.v2.ApplyResultHeader.diagnostics:type_name -> eas.plugin.v2.Diagnostic
+	16, // 16: eas.plugin.v2.ApplyOut.header:type_name -> eas.plugin.v2.ApplyResultHeader
+	11, // 17: eas.plugin.v2.ApplyOut.weight:type_name -> eas.plugin.v2.TensorChunk
+	6,  // 18: eas.plugin.v2.ControllerConfig.space:type_name -> eas.plugin.v2.Space
+	26, // 19: eas.plugin.v2.ControllerConfig.settings:type_name -> eas.plugin.v2.ControllerConfig.SettingsEntry
+	10, // 20: eas.plugin.v2.ControllerConfig.transforms:type_name -> eas.plugin.v2.Info
+	5,  // 21: eas.plugin.v2.StepRequest.nets:type_name -> eas.plugin.v2.Net
+	8,  // 22: eas.plugin.v2.StepRequest.candidates:type_name -> eas.plugin.v2.ActionList
+	8,  // 23: eas.plugin.v2.Proposal.per_net:type_name -> eas.plugin.v2.ActionList
+	9,  // 24: eas.plugin.v2.ApplyResultHeader.DetailsEntry.value:type_name -> eas.plugin.v2.IntList
+	0,  // 25: eas.plugin.v2.Transform.Describe:input_type -> eas.plugin.v2.Empty
+	12, // 26: eas.plugin.v2.Transform.Actions:input_type -> eas.plugin.v2.ActionsRequest
+	14, // 27: eas.plugin.v2.Transform.Apply:input_type -> eas.plugin.v2.ApplyIn
+	18, // 28: eas.plugin.v2.HostService.Batch:input_type -> eas.plugin.v2.BatchRequest
+	0,  // 29: eas.plugin.v2.Controller.Describe:input_type -> eas.plugin.v2.Empty
+	19, // 30: eas.plugin.v2.Controller.Configure:input_type -> eas.plugin.v2.ControllerConfig
+	20, // 31: eas.plugin.v2.Controller.Propose:input_type -> eas.plugin.v2.StepRequest
+	22, // 32: eas.plugin.v2.Controller.Observe:input_type -> eas.plugin.v2.ObserveRequest
+	0,  // 33: eas.plugin.v2.Controller.Save:input_type -> eas.plugin.v2.Empty
+	23, // 34: eas.plugin.v2.Controller.Load:input_type -> eas.plugin.v2.Bytes
+	10, // 35: eas.plugin.v2.Transform.Describe:output_type -> eas.plugin.v2.Info
+	8,  // 36: eas.plugin.v2.Transform.Actions:output_type -> eas.plugin.v2.ActionList
+	17, // 37: eas.plugin.v2.Transform.Apply:output_type -> eas.plugin.v2.ApplyOut
+	11, // 38: eas.plugin.v2.HostService.Batch:output_type -> eas.plugin.v2.TensorChunk
+	10, // 39: eas.plugin.v2.Controller.Describe:output_type -> eas.plugin.v2.Info
+	0,  // 40: eas.plugin.v2.Controller.Configure:output_type -> eas.plugin.v2.Empty
+	21, // 41: eas.plugin.v2.Controller.Propose:output_type -> eas.plugin.v2.Proposal
+	0,  // 42: eas.plugin.v2.Controller.Observe:output_type -> eas.plugin.v2.Empty
+	23, // 43: eas.plugin.v2.Controller.Save:output_type -> eas.plugin.v2.Bytes
+	0,  // 44: eas.plugin.v2.Controller.Load:output_type -> eas.plugin.v2.Empty
+	35, // [35:45] is the sub-list for method output_type
+	25, // [25:35] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_eas_proto_init() }
@@ -1709,7 +1787,7 @@ func file_eas_proto_init() {
 		(*ApplyIn_Header)(nil),
 		(*ApplyIn_Weight)(nil),
 	}
-	file_eas_proto_msgTypes[16].OneofWrappers = []any{
+	file_eas_proto_msgTypes[17].OneofWrappers = []any{
 		(*ApplyOut_Header)(nil),
 		(*ApplyOut_Weight)(nil),
 	}
@@ -1719,7 +1797,7 @@ func file_eas_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_eas_proto_rawDesc), len(file_eas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

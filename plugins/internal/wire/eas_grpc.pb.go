@@ -1,4 +1,5 @@
-// Wire protocol between eas hosts and plugins (protocol version 1).
+// Wire protocol between eas hosts and plugins (protocol version 2,
+// sdk.ProtocolVersion; 2 added ApplyResultHeader.diagnostics).
 // Architectures travel structurally (ir.Layer fields) so this package never
 // needs the DSL; weights travel as 1 MiB chunks on streams.
 
@@ -23,9 +24,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Transform_Describe_FullMethodName = "/eas.plugin.v1.Transform/Describe"
-	Transform_Actions_FullMethodName  = "/eas.plugin.v1.Transform/Actions"
-	Transform_Apply_FullMethodName    = "/eas.plugin.v1.Transform/Apply"
+	Transform_Describe_FullMethodName = "/eas.plugin.v2.Transform/Describe"
+	Transform_Actions_FullMethodName  = "/eas.plugin.v2.Transform/Actions"
+	Transform_Apply_FullMethodName    = "/eas.plugin.v2.Transform/Apply"
 )
 
 // TransformClient is the client API for Transform service.
@@ -176,7 +177,7 @@ type Transform_ApplyServer = grpc.BidiStreamingServer[ApplyIn, ApplyOut]
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var Transform_ServiceDesc = grpc.ServiceDesc{
-	ServiceName: "eas.plugin.v1.Transform",
+	ServiceName: "eas.plugin.v2.Transform",
 	HandlerType: (*TransformServer)(nil),
 	Methods: []grpc.MethodDesc{
 		{
@@ -200,7 +201,7 @@ var Transform_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	HostService_Batch_FullMethodName = "/eas.plugin.v1.HostService/Batch"
+	HostService_Batch_FullMethodName = "/eas.plugin.v2.HostService/Batch"
 )
 
 // HostServiceClient is the client API for HostService service.
@@ -297,7 +298,7 @@ type HostService_BatchServer = grpc.ServerStreamingServer[TensorChunk]
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var HostService_ServiceDesc = grpc.ServiceDesc{
-	ServiceName: "eas.plugin.v1.HostService",
+	ServiceName: "eas.plugin.v2.HostService",
 	HandlerType: (*HostServiceServer)(nil),
 	Methods:     []grpc.MethodDesc{},
 	Streams: []grpc.StreamDesc{
@@ -311,12 +312,12 @@ var HostService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Controller_Describe_FullMethodName  = "/eas.plugin.v1.Controller/Describe"
-	Controller_Configure_FullMethodName = "/eas.plugin.v1.Controller/Configure"
-	Controller_Propose_FullMethodName   = "/eas.plugin.v1.Controller/Propose"
-	Controller_Observe_FullMethodName   = "/eas.plugin.v1.Controller/Observe"
-	Controller_Save_FullMethodName      = "/eas.plugin.v1.Controller/Save"
-	Controller_Load_FullMethodName      = "/eas.plugin.v1.Controller/Load"
+	Controller_Describe_FullMethodName  = "/eas.plugin.v2.Controller/Describe"
+	Controller_Configure_FullMethodName = "/eas.plugin.v2.Controller/Configure"
+	Controller_Propose_FullMethodName   = "/eas.plugin.v2.Controller/Propose"
+	Controller_Observe_FullMethodName   = "/eas.plugin.v2.Controller/Observe"
+	Controller_Save_FullMethodName      = "/eas.plugin.v2.Controller/Save"
+	Controller_Load_FullMethodName      = "/eas.plugin.v2.Controller/Load"
 )
 
 // ControllerClient is the client API for Controller service.
@@ -564,7 +565,7 @@ type Controller_LoadServer = grpc.ClientStreamingServer[Bytes, Empty]
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var Controller_ServiceDesc = grpc.ServiceDesc{
-	ServiceName: "eas.plugin.v1.Controller",
+	ServiceName: "eas.plugin.v2.Controller",
 	HandlerType: (*ControllerServer)(nil),
 	Methods: []grpc.MethodDesc{
 		{

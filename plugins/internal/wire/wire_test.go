@@ -7,6 +7,7 @@ import (
 
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/tensor"
+	"github.com/eas-go/eas/plugins/sdk"
 )
 
 func TestArchRoundTrip(t *testing.T) {
@@ -38,11 +39,11 @@ func TestSpaceAndActionRoundTrip(t *testing.T) {
 	if err != nil || len(got.Filters) != len(s.Filters) || got.Growth[6] != 64 {
 		t.Errorf("space %+v, %v", got, err)
 	}
-	n, args, err := ActionFromProto(ActionToProto("wider", map[string]int{"layer": 3, "to": 64}))
-	if err != nil || n != "wider" || args["layer"] != 3 || args["to"] != 64 {
-		t.Errorf("action %s %v %v", n, args, err)
+	a, err := ActionFromProto(ActionToProto(sdk.Action{Transform: "wider", Args: map[string]int{"layer": 3, "to": 64}}))
+	if err != nil || a.String() != "wider(layer=3, to=64)" {
+		t.Errorf("action %s %v", a, err)
 	}
-	if _, _, err := ActionFromProto(&Action{Transform: "x", Args: map[string]int64{"a": 1 << 40}}); err == nil {
+	if _, err := ActionFromProto(&Action{Transform: "x", Args: map[string]int64{"a": 1 << 40}}); err == nil {
 		t.Error("accepted a huge argument")
 	}
 }
@@ -180,4 +181,70 @@ func FuzzArch(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestSDKRoundTrip: every sdk request and result survives the one conversion
+// layer both the host and the serving side use.
+func TestSDKRoundTrip(t *testing.T) {
+	arch := ir.Arch{Layers: []ir.Layer{{Kind: ir.Conv, Filters: 8, Kernel: 3, Stride: 1}, {Kind: ir.Softmax, Units: 10}}}
+	net := sdk.Network{Arch: arch, Input: ir.Shape{C: 3, H: 32, W: 32}, Weights: tensor.Map{"x": tensor.New(1)}}
+	act := sdk.Action{Transform: "wider", Args: map[string]int{"layer": 1, "to": 16}}
+	space := ir.PaperSpace()
+
+	req := sdk.ApplyRequest{Net: net, Action: act, Space: space, Seed: 7, Noise: -1}
+	h := ApplyHeaderToProto(req, 3, 4)
+	if !h.GetNet().GetHasWeights() || h.GetHostBroker() != 3 || h.GetHostCall() != 4 {
+		t.Errorf("header %v", h)
+	}
+	back, err := ApplyRequestFromProto(h)
+	if err != nil || !back.Net.Arch.Equal(arch) || back.Net.Input != net.Input || back.Action.String() != act.String() ||
+		back.Seed != 7 || back.Noise != -1 || len(back.Space.Kernels) != len(space.Kernels) || back.Net.Weights != nil {
+		t.Errorf("apply request %+v %v", back, err)
+	}
+
+	res := sdk.ApplyResult{Net: net, Record: "r", Details: map[string][]int{"remap": {2, 0}},
+		Diagnostics: []sdk.Diagnostic{{Severity: sdk.SeverityWarning, Summary: "s", Detail: "d"}, {Severity: sdk.SeverityInfo, Summary: "i"}}}
+	gotRes, err := ApplyResultFromProto(ApplyResultToProto(res))
+	if err != nil || gotRes.Record != "r" || gotRes.Details["remap"][0] != 2 || len(gotRes.Diagnostics) != 2 ||
+		gotRes.Diagnostics[0] != res.Diagnostics[0] || gotRes.Diagnostics[1] != res.Diagnostics[1] {
+		t.Errorf("apply result %+v %v", gotRes, err)
+	}
+	bad := ApplyResultToProto(res)
+	bad.Diagnostics[0].Severity = 0
+	if _, err := ApplyResultFromProto(bad); err == nil || !strings.Contains(err.Error(), "severity") {
+		t.Errorf("unknown severity accepted: %v", err)
+	}
+
+	cfg := sdk.ControllerConfig{Seed: 5, Space: space, Settings: map[string]string{"lr": "0.1"}, Steps: []string{"wider", "deeper"},
+		Transforms: []sdk.Info{{Name: "wider", Kind: sdk.KindTransform, Params: []string{"layer"}}}}
+	gotCfg, err := ControllerConfigFromProto(ControllerConfigToProto(cfg))
+	if err != nil || gotCfg.Seed != 5 || gotCfg.Settings["lr"] != "0.1" || gotCfg.Steps[1] != "deeper" || gotCfg.Transforms[0].Params[0] != "layer" {
+		t.Errorf("config %+v %v", gotCfg, err)
+	}
+
+	step := sdk.StepRequest{Episode: 2, Step: 1, Transform: "wider", Nets: []sdk.Network{net}, Candidates: [][]sdk.Action{{act}}}
+	gotStep, err := StepRequestFromProto(StepRequestToProto(step))
+	if err != nil || gotStep.Episode != 2 || gotStep.Step != 1 || len(gotStep.Nets) != 1 || gotStep.Nets[0].Weights != nil ||
+		gotStep.Candidates[0][0].String() != act.String() {
+		t.Errorf("step %+v %v", gotStep, err)
+	}
+	if _, err := StepRequestFromProto(&StepRequest{Episode: 1 << 40}); err == nil {
+		t.Error("huge episode accepted")
+	}
+
+	props, err := ProposalFromProto(ProposalToProto([][]sdk.Action{{act}, nil}))
+	if err != nil || len(props) != 2 || props[0][0].String() != act.String() || len(props[1]) != 0 {
+		t.Errorf("proposal %v %v", props, err)
+	}
+
+	obs := sdk.ObserveRequest{Episode: 3, Accuracies: []float64{0.5, 0}, Failed: []bool{false, true}}
+	gotObs, err := ObserveFromProto(ObserveToProto(obs))
+	if err != nil || gotObs.Episode != 3 || gotObs.Accuracies[0] != 0.5 || !gotObs.Failed[1] {
+		t.Errorf("observe %+v %v", gotObs, err)
+	}
+
+	info := sdk.Info{Name: "n", Kind: sdk.KindController, Version: "1", Description: "d", Families: []string{"plain"}}
+	if got := InfoFromProto(InfoToProto(info)); got.Name != "n" || got.Families[0] != "plain" || got.Description != "d" {
+		t.Errorf("info %+v", got)
+	}
 }

@@ -139,7 +139,7 @@ func (c *Controller) Propose(_ context.Context, req sdk.StepRequest) ([][]sdk.Ac
 }
 
 // Observe implements sdk.Controller.
-func (c *Controller) Observe(context.Context, int, []float64, []bool) error {
+func (c *Controller) Observe(context.Context, sdk.ObserveRequest) error {
 	c.observed++
 	return nil
 }

@@ -2,8 +2,16 @@
 package main
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/eas-go/eas/plugins/host/internal/fake"
-	"github.com/eas-go/eas/plugins/sdk"
+	"github.com/eas-go/eas/plugins/sdk/serve"
 )
 
-func main() { sdk.Serve(fake.Transform{}, &fake.Controller{}) }
+func main() {
+	if err := serve.Serve(serve.Plugins{Transform: fake.Transform{}, Controller: &fake.Controller{}}); err != nil {
+		fmt.Fprintln(os.Stderr, "fakeplugin:", err)
+		os.Exit(1)
+	}
+}

@@ -5,12 +5,12 @@ package main
 import (
 	"github.com/hashicorp/go-plugin"
 
-	"github.com/eas-go/eas/plugins/sdk"
+	"github.com/eas-go/eas/plugins/internal/wire"
 )
 
 func main() {
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig:  plugin.HandshakeConfig{MagicCookieKey: sdk.MagicCookieKey, MagicCookieValue: sdk.MagicCookieValue},
+		HandshakeConfig:  plugin.HandshakeConfig{MagicCookieKey: wire.MagicCookieKey, MagicCookieValue: wire.MagicCookieValue},
 		VersionedPlugins: map[int]plugin.PluginSet{99: {}},
 		GRPCServer:       plugin.DefaultGRPCServer,
 	})

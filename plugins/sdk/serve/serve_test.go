@@ -1,4 +1,4 @@
-package sdk
+package serve
 
 import (
 	"context"
@@ -17,24 +17,25 @@ import (
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/tensor"
 	"github.com/eas-go/eas/plugins/internal/wire"
+	"github.com/eas-go/eas/plugins/sdk"
 )
 
 type testTransform struct{ mode string }
 
-func (testTransform) Describe(context.Context) (Info, error) {
-	return Info{Name: "t", Kind: KindTransform, Version: "1", Params: []string{"layer"}}, nil
+func (testTransform) Describe(context.Context) (sdk.Info, error) {
+	return sdk.Info{Name: "t", Kind: sdk.KindTransform, Version: "1", Params: []string{"layer"}}, nil
 }
 
-func (testTransform) Actions(_ context.Context, net Network, _ ir.Space) ([]Action, error) {
-	return []Action{{Transform: "t", Args: map[string]int{"layer": len(net.Arch.Layers)}}}, nil
+func (testTransform) Actions(_ context.Context, net sdk.Network, _ ir.Space) ([]sdk.Action, error) {
+	return []sdk.Action{{Transform: "t", Args: map[string]int{"layer": len(net.Arch.Layers)}}}, nil
 }
 
-func (x testTransform) Apply(ctx context.Context, req ApplyRequest, _ Host) (ApplyResult, error) {
+func (x testTransform) Apply(ctx context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk.ApplyResult, error) {
 	switch x.mode {
 	case "panic":
 		panic("boom")
 	case "error":
-		return ApplyResult{}, errors.New("no thanks")
+		return sdk.ApplyResult{}, errors.New("no thanks")
 	}
 	w := req.Net.Weights.Clone()
 	for _, t := range w {
@@ -42,34 +43,40 @@ func (x testTransform) Apply(ctx context.Context, req ApplyRequest, _ Host) (App
 			t.Data[i] *= 2
 		}
 	}
-	return ApplyResult{Net: Network{Arch: req.Net.Arch, Input: req.Net.Input, Weights: w}, Record: "doubled",
-		Details: map[string][]int{"n": {len(w)}}}, nil
+	return sdk.ApplyResult{Net: sdk.Network{Arch: req.Net.Arch, Input: req.Net.Input, Weights: w}, Record: "doubled",
+		Details:     map[string][]int{"n": {len(w)}},
+		Diagnostics: []sdk.Diagnostic{{Severity: sdk.SeverityWarning, Summary: "doubled everything"}}}, nil
 }
 
-type testController struct{ Controller }
+type testController struct{ sdk.Controller }
 
-func TestPluginSet(t *testing.T) {
+func TestServeArguments(t *testing.T) {
 	cases := []struct {
-		name  string
-		impls []any
-		want  string
+		name   string
+		p      Plugins
+		cookie string
+		want   error
+		msg    string
 	}{
-		{"none", nil, "needs a Transform or a Controller"},
-		{"two transforms", []any{testTransform{}, testTransform{}}, "at most one Transform"},
-		{"two controllers", []any{testController{}, testController{}}, "at most one Controller"},
-		{"wrong type", []any{42}, "int is neither"},
-		{"both", []any{testTransform{}, testController{}}, ""},
+		{"none", Plugins{}, wire.MagicCookieValue, nil, "neither a Transform nor a Controller"},
+		{"by hand", Plugins{Transform: testTransform{}}, "", ErrNotStartedByHost, ""},
+		{"wrong cookie", Plugins{Controller: testController{}}, "x", ErrNotStartedByHost, ""},
 	}
 	for _, c := range cases {
-		_, err := pluginSet(c.impls)
-		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
-			t.Errorf("%s: got %v, want %q", c.name, err, c.want)
+		t.Setenv(wire.MagicCookieKey, c.cookie)
+		err := Serve(c.p)
+		if err == nil || (c.want != nil && !errors.Is(err, c.want)) || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: got %v, want %v %q", c.name, err, c.want, c.msg)
 		}
+	}
+	set, err := pluginSet(Plugins{Transform: testTransform{}, Controller: testController{}})
+	if err != nil || len(set) != 2 {
+		t.Errorf("both: %v %v", set, err)
 	}
 }
 
 // dial serves impl on an in-memory connection (bufconn).
-func dial(t *testing.T, impl Transform) wire.TransformClient {
+func dial(t *testing.T, impl sdk.Transform) wire.TransformClient {
 	lis := bufconn.Listen(1 << 20)
 	s := grpc.NewServer()
 	wire.RegisterTransformServer(s, &transformServer{impl: impl})
@@ -91,8 +98,9 @@ func applyRaw(t *testing.T, c wire.TransformClient, w tensor.Map, first *wire.Ap
 	}
 	a := ir.Arch{Layers: []ir.Layer{{Kind: ir.FC, Units: 2}, {Kind: ir.Softmax, Units: 2}}}
 	if first == nil {
-		first = &wire.ApplyIn{Msg: &wire.ApplyIn_Header{Header: &wire.ApplyHeader{Net: wire.NetToProto(a, ir.Shape{C: 1, H: 1, W: 3}, true),
-			Action: wire.ActionToProto("t", map[string]int{"layer": 1})}}}
+		req := sdk.ApplyRequest{Net: sdk.Network{Arch: a, Input: ir.Shape{C: 1, H: 1, W: 3}, Weights: w},
+			Action: sdk.Action{Transform: "t", Args: map[string]int{"layer": 1}}}
+		first = &wire.ApplyIn{Msg: &wire.ApplyIn_Header{Header: wire.ApplyHeaderToProto(req, 0, 0)}}
 	}
 	st.Send(first)
 	wire.SendTensors(w, func(c *wire.TensorChunk) error { return st.Send(&wire.ApplyIn{Msg: &wire.ApplyIn_Weight{Weight: c}}) })
@@ -126,7 +134,8 @@ func TestTransformServer(t *testing.T) {
 		t.Fatalf("describe %v %v", info, err)
 	}
 	h, got, err := applyRaw(t, c, w, nil)
-	if err != nil || h.Record != "doubled" || got["l1.fc.weight"].Data[5] != 12 || h.Details["n"].Values[0] != 1 {
+	if err != nil || h.Record != "doubled" || got["l1.fc.weight"].Data[5] != 12 || h.Details["n"].Values[0] != 1 ||
+		len(h.Diagnostics) != 1 || h.Diagnostics[0].Severity != int32(sdk.SeverityWarning) {
 		t.Fatalf("apply: %v %v %v", h, got, err)
 	}
 	cases := []struct {
@@ -135,7 +144,7 @@ func TestTransformServer(t *testing.T) {
 		code  codes.Code
 		msg   string
 	}{
-		{"panic", nil, codes.Aborted, PanicPrefix + "boom"},
+		{"panic", nil, codes.Aborted, wire.PanicPrefix + "boom"},
 		{"error", nil, codes.Unknown, "no thanks"},
 		{"", &wire.ApplyIn{Msg: &wire.ApplyIn_Weight{Weight: &wire.TensorChunk{Name: "x"}}}, codes.InvalidArgument, "not a header"},
 	}

@@ -1,8 +1,8 @@
-package sdk
+package wire
 
 // The go-plugin handshake: a host only talks to executables started with
 // this cookie in their environment, and both sides must agree on
-// ProtocolVersion. These values never change within a protocol version.
+// sdk.ProtocolVersion. These values never change within a protocol version.
 const (
 	MagicCookieKey   = "EAS_PLUGIN_MAGIC_COOKIE"
 	MagicCookieValue = "3c1f7e0a-eas-network-transformation-plugin"

@@ -1,4 +1,4 @@
-package sdk
+package serve
 
 import (
 	"context"
@@ -14,48 +14,51 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/tensor"
 	"github.com/eas-go/eas/plugins/internal/wire"
+	"github.com/eas-go/eas/plugins/sdk"
 )
 
-// Serve is the whole main of a plugin executable: it serves impls (at most
-// one Transform and at most one Controller) to the host that started it and
-// returns when the host closes it. Started by hand (not by a host), it prints
-// a note and exits with status 1.
-func Serve(impls ...any) {
-	set, err := pluginSet(impls)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "eas plugin:", err)
-		os.Exit(2)
-	}
-	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig:  plugin.HandshakeConfig{MagicCookieKey: MagicCookieKey, MagicCookieValue: MagicCookieValue},
-		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: set},
-		GRPCServer:       plugin.DefaultGRPCServer,
-	})
+// Plugins are what one executable serves: a Transform, a Controller, or both.
+type Plugins struct {
+	Transform  sdk.Transform
+	Controller sdk.Controller
 }
 
-func pluginSet(impls []any) (plugin.PluginSet, error) {
+// ErrNotStartedByHost is returned by Serve when the executable was started by
+// hand rather than by an eas host.
+var ErrNotStartedByHost = errors.New("this is an eas plugin: easrun starts it (see easrun plugin list and docs/plugins.md); it is not meant to be run by hand")
+
+// Serve is the whole main of a plugin executable: it serves p to the host
+// that started it and returns nil when the host closes the plugin. It returns
+// an error at once, serving nothing, when p is empty or the executable was
+// not started by a host (ErrNotStartedByHost).
+func Serve(p Plugins) error {
+	set, err := pluginSet(p)
+	if err != nil {
+		return err
+	}
+	if os.Getenv(wire.MagicCookieKey) != wire.MagicCookieValue {
+		return ErrNotStartedByHost
+	}
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig:  plugin.HandshakeConfig{MagicCookieKey: wire.MagicCookieKey, MagicCookieValue: wire.MagicCookieValue},
+		VersionedPlugins: map[int]plugin.PluginSet{sdk.ProtocolVersion: set},
+		GRPCServer:       plugin.DefaultGRPCServer,
+	})
+	return nil
+}
+
+func pluginSet(p Plugins) (plugin.PluginSet, error) {
 	set := plugin.PluginSet{}
-	for _, impl := range impls {
-		switch v := impl.(type) {
-		case Transform:
-			if _, dup := set[PluginTransform]; dup {
-				return nil, errors.New("Serve takes at most one Transform")
-			}
-			set[PluginTransform] = &transformPlugin{impl: v}
-		case Controller:
-			if _, dup := set[PluginController]; dup {
-				return nil, errors.New("Serve takes at most one Controller")
-			}
-			set[PluginController] = &controllerPlugin{impl: v}
-		default:
-			return nil, fmt.Errorf("Serve: %T is neither an sdk.Transform nor an sdk.Controller", impl)
-		}
+	if p.Transform != nil {
+		set[wire.PluginTransform] = &transformPlugin{impl: p.Transform}
+	}
+	if p.Controller != nil {
+		set[wire.PluginController] = &controllerPlugin{impl: p.Controller}
 	}
 	if len(set) == 0 {
-		return nil, errors.New("Serve needs a Transform or a Controller")
+		return nil, errors.New("serve: Plugins has neither a Transform nor a Controller")
 	}
 	return set, nil
 }
@@ -66,7 +69,7 @@ func guard(f func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			fmt.Fprintf(os.Stderr, "panic: %v\n%s", r, debug.Stack())
-			err = status.Errorf(codes.Aborted, "%s%v", PanicPrefix, r)
+			err = status.Errorf(codes.Aborted, "%s%v", wire.PanicPrefix, r)
 		}
 	}()
 	err = f()
@@ -84,7 +87,7 @@ func guard(f func() error) (err error) {
 
 type transformPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
-	impl Transform
+	impl sdk.Transform
 }
 
 func (p *transformPlugin) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error {
@@ -93,12 +96,12 @@ func (p *transformPlugin) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error
 }
 
 func (p *transformPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
-	return nil, errors.New("sdk: the client side lives in plugins/host")
+	return nil, errors.New("serve: the client side lives in plugins/host")
 }
 
 type controllerPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
-	impl Controller
+	impl sdk.Controller
 }
 
 func (p *controllerPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
@@ -107,54 +110,14 @@ func (p *controllerPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) erro
 }
 
 func (p *controllerPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
-	return nil, errors.New("sdk: the client side lives in plugins/host")
-}
-
-func infoToProto(i Info) *wire.Info {
-	return &wire.Info{Name: i.Name, Kind: i.Kind, Version: i.Version, Description: i.Description,
-		Families: i.Families, Params: i.Params}
-}
-
-func infoFromProto(p *wire.Info) Info {
-	return Info{Name: p.GetName(), Kind: p.GetKind(), Version: p.GetVersion(), Description: p.GetDescription(),
-		Families: p.GetFamilies(), Params: p.GetParams()}
-}
-
-func actionFromProto(p *wire.Action) (Action, error) {
-	n, args, err := wire.ActionFromProto(p)
-	return Action{Transform: n, Args: args}, err
-}
-
-func actionsToProto(acts []Action) *wire.ActionList {
-	out := &wire.ActionList{}
-	for _, a := range acts {
-		out.Actions = append(out.Actions, wire.ActionToProto(a.Transform, a.Args))
-	}
-	return out
-}
-
-func actionsFromProto(p *wire.ActionList) ([]Action, error) {
-	out := make([]Action, 0, len(p.GetActions()))
-	for _, pa := range p.GetActions() {
-		a, err := actionFromProto(pa)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, nil
-}
-
-func netFromProto(p *wire.Net) (Network, error) {
-	a, in, err := wire.NetFromProto(p)
-	return Network{Arch: a, Input: in}, err
+	return nil, errors.New("serve: the client side lives in plugins/host")
 }
 
 func badRequest(err error) error { return status.Error(codes.InvalidArgument, err.Error()) }
 
 type transformServer struct {
 	wire.UnimplementedTransformServer
-	impl   Transform
+	impl   sdk.Transform
 	broker *plugin.GRPCBroker
 
 	mu    sync.Mutex
@@ -181,24 +144,20 @@ func (s *transformServer) hostConn(id uint32) (*grpc.ClientConn, error) {
 func (s *transformServer) Describe(ctx context.Context, _ *wire.Empty) (out *wire.Info, err error) {
 	err = guard(func() error {
 		i, err := s.impl.Describe(ctx)
-		out = infoToProto(i)
+		out = wire.InfoToProto(i)
 		return err
 	})
 	return out, err
 }
 
 func (s *transformServer) Actions(ctx context.Context, req *wire.ActionsRequest) (out *wire.ActionList, err error) {
-	net, err := netFromProto(req.GetNet())
-	if err != nil {
-		return nil, badRequest(err)
-	}
-	space, err := wire.SpaceFromProto(req.GetSpace())
+	net, space, err := wire.ActionsRequestFromProto(req)
 	if err != nil {
 		return nil, badRequest(err)
 	}
 	err = guard(func() error {
 		acts, err := s.impl.Actions(ctx, net, space)
-		out = actionsToProto(acts)
+		out = wire.ActionsToProto(acts)
 		return err
 	})
 	return out, err
@@ -214,7 +173,7 @@ func (s *transformServer) Apply(stream wire.Transform_ApplyServer) error {
 	if h == nil {
 		return badRequest(errors.New("apply: first message is not a header"))
 	}
-	net, err := netFromProto(h.GetNet())
+	req, err := wire.ApplyRequestFromProto(h)
 	if err != nil {
 		return badRequest(err)
 	}
@@ -232,20 +191,11 @@ func (s *transformServer) Apply(stream wire.Transform_ApplyServer) error {
 		}
 	}
 	if h.GetNet().GetHasWeights() {
-		if net.Weights, err = asm.Map(); err != nil {
+		if req.Net.Weights, err = asm.Map(); err != nil {
 			return badRequest(err)
 		}
 	}
-	act, err := actionFromProto(h.GetAction())
-	if err != nil {
-		return badRequest(err)
-	}
-	space, err := wire.SpaceFromProto(h.GetSpace())
-	if err != nil {
-		return badRequest(err)
-	}
-	req := ApplyRequest{Net: net, Action: act, Space: space, Seed: h.GetSeed(), Noise: h.GetNoise()}
-	var host Host = noHost{}
+	var host sdk.Host = noHost{}
 	if id := h.GetHostBroker(); id != 0 {
 		conn, err := s.hostConn(id)
 		if err != nil {
@@ -253,7 +203,7 @@ func (s *transformServer) Apply(stream wire.Transform_ApplyServer) error {
 		}
 		host = hostClient{c: wire.NewHostServiceClient(conn), call: h.GetHostCall()}
 	}
-	var res ApplyResult
+	var res sdk.ApplyResult
 	if err := guard(func() error {
 		var err error
 		res, err = s.impl.Apply(ctx, req, host)
@@ -261,12 +211,7 @@ func (s *transformServer) Apply(stream wire.Transform_ApplyServer) error {
 	}); err != nil {
 		return err
 	}
-	out := &wire.ApplyResultHeader{Net: wire.NetToProto(res.Net.Arch, res.Net.Input, res.Net.Weights != nil),
-		Record: res.Record, Details: map[string]*wire.IntList{}}
-	for k, v := range res.Details {
-		out.Details[k] = &wire.IntList{Values: wire.Ints64(v)}
-	}
-	if err := stream.Send(&wire.ApplyOut{Msg: &wire.ApplyOut_Header{Header: out}}); err != nil {
+	if err := stream.Send(&wire.ApplyOut{Msg: &wire.ApplyOut_Header{Header: wire.ApplyResultToProto(res)}}); err != nil {
 		return err
 	}
 	return wire.SendTensors(res.Net.Weights, func(c *wire.TensorChunk) error {
@@ -317,47 +262,32 @@ func (h hostClient) Batch(ctx context.Context, n int) (*tensor.Tensor, error) {
 
 type controllerServer struct {
 	wire.UnimplementedControllerServer
-	impl Controller
+	impl sdk.Controller
 }
 
 func (s *controllerServer) Describe(ctx context.Context, _ *wire.Empty) (out *wire.Info, err error) {
 	err = guard(func() error {
 		i, err := s.impl.Describe(ctx)
-		out = infoToProto(i)
+		out = wire.InfoToProto(i)
 		return err
 	})
 	return out, err
 }
 
 func (s *controllerServer) Configure(ctx context.Context, p *wire.ControllerConfig) (*wire.Empty, error) {
-	space, err := wire.SpaceFromProto(p.GetSpace())
+	cfg, err := wire.ControllerConfigFromProto(p)
 	if err != nil {
 		return nil, badRequest(err)
-	}
-	cfg := ControllerConfig{Seed: p.GetSeed(), Space: space, Settings: p.GetSettings(), Steps: p.GetSteps()}
-	for _, t := range p.GetTransforms() {
-		cfg.Transforms = append(cfg.Transforms, infoFromProto(t))
 	}
 	return &wire.Empty{}, guard(func() error { return s.impl.Configure(ctx, cfg) })
 }
 
 func (s *controllerServer) Propose(ctx context.Context, p *wire.StepRequest) (*wire.Proposal, error) {
-	req := StepRequest{Episode: int(p.GetEpisode()), Step: int(p.GetStep()), Transform: p.GetTransform()}
-	for _, pn := range p.GetNets() {
-		n, err := netFromProto(pn)
-		if err != nil {
-			return nil, badRequest(err)
-		}
-		req.Nets = append(req.Nets, n)
+	req, err := wire.StepRequestFromProto(p)
+	if err != nil {
+		return nil, badRequest(err)
 	}
-	for _, pc := range p.GetCandidates() {
-		c, err := actionsFromProto(pc)
-		if err != nil {
-			return nil, badRequest(err)
-		}
-		req.Candidates = append(req.Candidates, c)
-	}
-	var props [][]Action
+	var props [][]sdk.Action
 	if err := guard(func() error {
 		var err error
 		props, err = s.impl.Propose(ctx, req)
@@ -365,17 +295,15 @@ func (s *controllerServer) Propose(ctx context.Context, p *wire.StepRequest) (*w
 	}); err != nil {
 		return nil, err
 	}
-	out := &wire.Proposal{}
-	for _, acts := range props {
-		out.PerNet = append(out.PerNet, actionsToProto(acts))
-	}
-	return out, nil
+	return wire.ProposalToProto(props), nil
 }
 
 func (s *controllerServer) Observe(ctx context.Context, p *wire.ObserveRequest) (*wire.Empty, error) {
-	return &wire.Empty{}, guard(func() error {
-		return s.impl.Observe(ctx, int(p.GetEpisode()), p.GetAccuracies(), p.GetFailed())
-	})
+	req, err := wire.ObserveFromProto(p)
+	if err != nil {
+		return nil, badRequest(err)
+	}
+	return &wire.Empty{}, guard(func() error { return s.impl.Observe(ctx, req) })
 }
 
 func (s *controllerServer) Save(_ *wire.Empty, stream wire.Controller_SaveServer) error {
@@ -407,5 +335,3 @@ func (s *controllerServer) Load(stream wire.Controller_LoadServer) error {
 	}
 	return stream.SendAndClose(&wire.Empty{})
 }
-
-var _ = ir.Shape{}
