@@ -12,7 +12,9 @@ import (
 
 // Options are the engine settings a backend is opened with. Settings that do
 // not apply to a backend are ignored by it (a GPU backend has no BLAS
-// choice). The zero value is the default of every field.
+// choice). The zero value of each field is its default; for the CPU
+// engine's per-process settings (BLAS, BLASThreads, NoSIMD) it means "leave
+// the process as it is", so opening a default backend undoes no choice.
 type Options struct {
 	// Workers is the number of goroutines a model splits its work over
 	// (0: all CPUs). Results depend on it through the order of partial

@@ -21,19 +21,27 @@ type Backend struct {
 
 // NewBackend opens the CPU engine with o. Workers and NoFusion are settings
 // of each model; the BLAS library, its thread count and the vector kernels
-// are settings of the process (the library is loaded once), so opening a
-// backend applies them to every net in the process: open it before nets run.
+// are settings of the process (the library is loaded once), so a backend
+// opened with BLAS, BLASThreads or NoSIMD set applies them to every net in
+// the process: open it before nets run. Their zero values leave the process
+// settings as they are (by default: OpenBLAS when it loads, one BLAS
+// thread, the AVX2+FMA kernels where the CPU has them), so opening a default
+// backend never undoes an earlier choice.
 func NewBackend(o engine.Options) (*Backend, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	if err := SetBLAS(o.BLAS); err != nil {
-		return nil, err
+	if o.BLAS != "" {
+		if err := SetBLAS(o.BLAS); err != nil {
+			return nil, err
+		}
 	}
 	if o.BLASThreads > 0 {
 		SetBLASThreads(o.BLASThreads)
 	}
-	SetSIMD(!o.NoSIMD)
+	if o.NoSIMD {
+		SetSIMD(false)
+	}
 	return &Backend{opts: Options{Workers: o.Workers, NoFusion: o.NoFusion}}, nil
 }
 

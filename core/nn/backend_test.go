@@ -87,3 +87,21 @@ func restoreProcessSettings() func() {
 	simd, gonum := useSIMD, forceGonum.Load()
 	return func() { useSIMD = simd; forceGonum.Store(gonum) }
 }
+
+// Opening a backend with default options (as train does when it is given
+// none) must not undo a process-wide choice made earlier.
+func TestDefaultBackendKeepsProcessSettings(t *testing.T) {
+	defer restoreProcessSettings()()
+	if _, err := NewBackend(engine.Options{BLAS: "gonum", NoSIMD: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.Open("", engine.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(BLASName(), "gonum") || KernelsName() != "go" {
+		t.Errorf("after opening a default backend: %s, %s kernels; want gonum and go kept", BLASName(), KernelsName())
+	}
+	if _, err := NewBackend(engine.Options{BLAS: "auto"}); err != nil || forceGonum.Load() {
+		t.Errorf("BLAS auto did not lift the gonum choice: %v", err)
+	}
+}
