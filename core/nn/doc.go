@@ -18,8 +18,9 @@
 //
 // Backend (backend.go) is this engine behind core/engine's interfaces,
 // registered as "cpu"; it maps engine.Options to the settings above. The
-// package reads no environment variables: the CLI maps EAS_BLAS,
-// EAS_BLAS_THREADS and EAS_SIMD to options.
+// package reads none of eas's environment variables (only OpenBLAS's own
+// OPENBLAS_CORETYPE, above): the CLI maps EAS_BLAS, EAS_BLAS_THREADS and
+// EAS_SIMD to options.
 //
 // nn imports core/ir, core/tensor and core/engine (the interfaces it
 // implements, and the host SGD); it knows nothing of data sets, schedules or
