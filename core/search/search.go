@@ -345,12 +345,18 @@ func (r *Runner) episode(ctx context.Context, stage, stages, ep, m int, start sd
 		}
 		if recs[i].Status != "" {
 			if err := r.Store.Append(recs[i]); err != nil {
-				return err
+				return fmt.Errorf("network %d: recording it: %w", recs[i].ID, err)
+			}
+			if recs[i].Status != store.StatusFailed && recs[i].ValAcc > r.best {
+				r.best = recs[i].ValAcc
 			}
 			r.emit(Progress{Stage: stage, Stages: stages, Episode: ep, Last: &recs[i]})
 		}
 	}
-	var appendErr error
+	// A failed write (record or checkpoint) stops the search at the end of
+	// the episode with its error; the network whose write failed is not
+	// recorded, so a resume trains it again and redoes the write.
+	var writeErr error
 	r.Eval.Evaluate(ctx, jobs, func(k int, o Outcome) {
 		i := jobIdx[k]
 		rec := &recs[i]
@@ -363,20 +369,31 @@ func (r *Runner) episode(ctx context.Context, stage, stages, ep, m int, start sd
 		} else {
 			rec.Status, rec.ValAcc = store.StatusOK, o.Acc
 			if o.Weights != nil && r.Ckpt != nil && o.Acc > r.stageBest {
-				r.stageBest = o.Acc
 				rec.Weights = filepath.Join("checkpoints", fmt.Sprintf("net-%04d.safetensors", rec.ID))
 				if err := r.Ckpt.Save(filepath.Join(r.Store.Dir, rec.Weights), nets[i], map[string]string{"val_acc": fmt.Sprint(o.Acc)}); err != nil {
-					rec.Weights = ""
+					if writeErr == nil {
+						writeErr = fmt.Errorf("network %d: saving its checkpoint: %w", rec.ID, err)
+					}
+					rec.Status = "" // not done: redone on resume
+					return
 				}
+				r.stageBest = o.Acc
 			}
 		}
-		if err := r.Store.Append(*rec); err != nil && appendErr == nil {
-			appendErr = err
+		if err := r.Store.Append(*rec); err != nil {
+			if writeErr == nil {
+				writeErr = fmt.Errorf("network %d: recording it: %w", rec.ID, err)
+			}
+			rec.Status = ""
+			return
+		}
+		if rec.Status != store.StatusFailed && rec.ValAcc > r.best {
+			r.best = rec.ValAcc // so the line printed for this network shows it
 		}
 		r.emit(Progress{Stage: stage, Stages: stages, Episode: ep, Last: rec})
 	})
-	if appendErr != nil {
-		return appendErr
+	if writeErr != nil {
+		return writeErr
 	}
 	if err := ctx.Err(); err != nil {
 		return err

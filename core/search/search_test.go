@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -313,5 +315,87 @@ func TestCrashedControllerDoesNotLoseTheSearch(t *testing.T) {
 	a, b := want.Store.Records(), r.Store.Records()
 	if len(a) != len(b) {
 		t.Fatalf("%d records, want %d", len(b), len(a))
+	}
+}
+
+// failingCkpt fails its first `fail` saves, like a full disk.
+type failingCkpt struct {
+	memCkpt
+	fail int
+}
+
+func (c *failingCkpt) Save(path string, n sdk.Network, meta map[string]string) error {
+	if c.fail > 0 {
+		c.fail--
+		return fmt.Errorf("write %s: %w", path, syscall.ENOSPC)
+	}
+	return c.memCkpt.Save(path, n, meta)
+}
+
+// TestCheckpointSaveErrorStopsAndIsRedone: a checkpoint that cannot be
+// written stops the search with the error (it used to be dropped, losing
+// the best network's weights); the network is not recorded, so the resumed
+// search trains it again and writes its checkpoint.
+func TestCheckpointSaveErrorStopsAndIsRedone(t *testing.T) {
+	dir := t.TempDir()
+	ck := &failingCkpt{memCkpt: memCkpt{m: map[string]sdk.Network{}}, fail: 1}
+	r := testRunner(t, dir, &Virtual{}, fcWider{})
+	r.Ckpt = ck
+	err := r.Run(context.Background())
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "checkpoint") {
+		t.Fatalf("run with a failing checkpoint write: %v", err)
+	}
+	for _, rec := range r.Store.Records() {
+		if rec.Kind == "sample" && rec.ID == 1 {
+			t.Errorf("the network whose checkpoint failed was recorded: %+v", rec)
+		}
+	}
+	r.Store.Close()
+	r2 := testRunner(t, dir, &Virtual{}, fcWider{})
+	r2.Ckpt = ck
+	if err := r2.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[int]int{}
+	for _, rec := range r2.Store.Records() {
+		if rec.Kind != "sample" {
+			continue
+		}
+		ids[rec.ID]++
+		if rec.Weights != "" {
+			if _, ok := ck.m[filepath.Join(dir, rec.Weights)]; !ok {
+				t.Errorf("network %d names checkpoint %s, which was never written", rec.ID, rec.Weights)
+			}
+		}
+	}
+	for id := 1; id <= 12; id++ {
+		if ids[id] != 1 {
+			t.Errorf("network %d recorded %d times", id, ids[id])
+		}
+	}
+	if ck.saves == 0 {
+		t.Error("no checkpoint written after resume")
+	}
+}
+
+// TestProgressBestIsCurrent: the best figure printed with a network already
+// counts that network (it used to lag one episode behind).
+func TestProgressBestIsCurrent(t *testing.T) {
+	r := testRunner(t, t.TempDir(), &Virtual{}, fcWider{})
+	seen := 0
+	r.OnEvent = func(p Progress) {
+		if p.Last == nil || p.Last.Status == store.StatusFailed {
+			return
+		}
+		seen++
+		if p.Best < p.Last.ValAcc {
+			t.Errorf("network %d: %.4f printed with best %.4f", p.Last.ID, p.Last.ValAcc, p.Best)
+		}
+	}
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if seen == 0 {
+		t.Fatal("no progress events")
 	}
 }

@@ -45,11 +45,22 @@ type Record struct {
 	Baseline *float64 `json:"baseline,omitempty"`
 }
 
+// appendFile is what Append needs of the record file (an *os.File; tests
+// put a failing one in its place).
+type appendFile interface {
+	Write([]byte) (int, error)
+	Sync() error
+	Truncate(size int64) error
+	Close() error
+}
+
 // Store is an open run directory.
 type Store struct {
 	Dir     string
 	mu      sync.Mutex
-	f       *os.File
+	f       appendFile
+	size    int64 // bytes of complete records in the file
+	broken  error // set when a failed append could not be undone
 	records []Record
 	// Dropped is set when Open found and dropped a torn last line.
 	Dropped bool
@@ -94,6 +105,10 @@ func Open(dir string) (*Store, error) {
 			return nil, err
 		}
 	}
+	s.size = int64(good)
+	if !s.Dropped {
+		s.size = int64(len(data))
+	}
 	s.f, err = os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, err
@@ -122,12 +137,24 @@ func (s *Store) Append(r Record) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.f.Write(append(b, '\n')); err != nil {
-		return err
+	if s.broken != nil {
+		return s.broken
 	}
-	if err := s.f.Sync(); err != nil {
-		return err
+	path := filepath.Join(s.Dir, "networks.jsonl")
+	n, err := s.f.Write(append(b, '\n'))
+	if err == nil {
+		err = s.f.Sync()
 	}
+	if err != nil {
+		// A full disk can leave part of the line: cut it off, or the next
+		// record (once space is freed) would follow a torn line and the
+		// file would no longer open.
+		if terr := s.f.Truncate(s.size); terr != nil {
+			s.broken = fmt.Errorf("%s: a failed append (%v) left a partial record that could not be removed (%v): stop and resume", path, err, terr)
+		}
+		return fmt.Errorf("%s: appending record %d: %w", path, r.ID, err)
+	}
+	s.size += int64(n)
 	s.records = append(s.records, r)
 	return nil
 }
@@ -135,6 +162,13 @@ func (s *Store) Append(r Record) error {
 // WriteFileAtomic writes data to dir/name via a temporary file, fsync and rename,
 // so a crash leaves either the old or the new content.
 func WriteFileAtomic(path string, data []byte) error {
+	if err := writeFileAtomic(path, data); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
@@ -154,9 +188,15 @@ func WriteFileAtomic(path string, data []byte) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
+	// The rename is durable only once the directory is synced; a failure
+	// here is a failed write like any other.
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing its folder: %w", err)
 	}
 	return nil
 }
