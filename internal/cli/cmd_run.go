@@ -141,17 +141,20 @@ func (c *RunCmd) Run(g *Globals) error {
 	if l.HasErrors() {
 		return Exit(1)
 	}
-	dsl.ResolveData(&e.Dataset, c.Data, filepath.Dir(c.File))
+	if !filepath.IsLocal(e.Name) { // the parser refuses such names; this guards other producers of an Experiment
+		return fmt.Errorf("experiment name %q does not name a folder inside --out", e.Name)
+	}
 	expDir := filepath.Join(c.Out, e.Name)
-	if _, err := os.Stat(filepath.Join(expDir, "start.safetensors")); err == nil && !c.Resume {
-		return fmt.Errorf("%s already holds a run: add --resume to continue it, or choose another --out", expDir)
-	}
-	if err := os.MkdirAll(expDir, 0o755); err != nil {
+	lock, err := store.TryLock(expDir)
+	if err != nil {
 		return err
 	}
-	if err := writeProvenance(expDir, src); err != nil {
+	defer lock.Unlock()
+	manifest, err := c.checkRunDir(expDir, src, e)
+	if err != nil {
 		return err
 	}
+	dsl.ResolveData(&e.Dataset, c.Data, filepath.Dir(c.File))
 	defer host.CleanupAll()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -184,7 +187,7 @@ func (c *RunCmd) Run(g *Globals) error {
 			log.printf("%s", l)
 		}
 	}
-	start, startAcc, err := c.startNetwork(ctx, e, expDir, in, split, be, log)
+	start, startAcc, err := c.startNetwork(ctx, e, expDir, manifest, in, split, be, log)
 	if err != nil {
 		return err
 	}
@@ -218,6 +221,9 @@ func (c *RunCmd) Run(g *Globals) error {
 	for _, s := range e.Searches {
 		if len(c.Search) > 0 && !slices.Contains(c.Search, s.Name) {
 			continue
+		}
+		if !filepath.IsLocal(s.Name) {
+			return fmt.Errorf("search name %q does not name a folder inside %s", s.Name, expDir)
 		}
 		dir := filepath.Join(expDir, s.Name)
 		dirs = append(dirs, dir)
@@ -262,10 +268,54 @@ func virtualDelay() (time.Duration, error) {
 	return d, nil
 }
 
-func writeProvenance(dir string, src []byte) error {
-	if err := store.WriteFileAtomic(filepath.Join(dir, "experiment.eas"), src); err != nil {
-		return err
+// checkRunDir starts a new run directory (the experiment file's copy, its
+// hash, versions.json) or, with --resume, checks that the directory still
+// matches its inputs: the run's own experiment.eas is kept, must be as the
+// run wrote it, and must not differ from the given file in anything that
+// changes results. Called with the directory locked.
+func (c *RunCmd) checkRunDir(dir string, src []byte, e *experiment.Experiment) (store.Manifest, error) {
+	runEAS := filepath.Join(dir, "experiment.eas")
+	old, err := os.ReadFile(runEAS)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if _, err := os.Stat(filepath.Join(dir, "start.safetensors")); err == nil {
+			return store.Manifest{}, fmt.Errorf("%s holds a start network but no experiment.eas: not a run directory this easrun can continue; choose another --out", dir)
+		}
+		m := store.Manifest{Experiment: store.SHA256(src)}
+		if err := store.WriteFileAtomic(runEAS, src); err != nil {
+			return m, err
+		}
+		if err := store.WriteManifest(dir, m); err != nil {
+			return m, err
+		}
+		return m, writeProvenance(dir)
+	case err != nil:
+		return store.Manifest{}, err
+	case !c.Resume:
+		return store.Manifest{}, fmt.Errorf("%s already holds a run: add --resume to continue it, or choose another --out", dir)
 	}
+	m, ok, err := store.ReadManifest(dir)
+	if err != nil {
+		return m, err
+	}
+	if !ok {
+		return m, fmt.Errorf("%s has no %s (made by an older easrun?): cannot check that it matches %s; start a new run with another --out", dir, store.ManifestName, c.File)
+	}
+	if store.SHA256(old) != m.Experiment {
+		return m, fmt.Errorf("%s was edited after the run started (its hash differs from the one in %s): the run's record of what ran is no longer trustworthy", runEAS, store.ManifestName)
+	}
+	was, l := dsl.ParseExperiment(runEAS, old)
+	if err := l.Err(); err != nil {
+		return m, fmt.Errorf("the run's own experiment file no longer parses: %w", err)
+	}
+	if d := experiment.ResumeDiff(was, e); len(d) > 0 {
+		return m, fmt.Errorf("%s differs from the experiment this run was started with (%s) in what changes results:\n  %s\nrestore those settings to resume, or start a new run (another --out or experiment name)",
+			c.File, runEAS, strings.Join(d, "\n  "))
+	}
+	return m, nil
+}
+
+func writeProvenance(dir string) error {
 	v := map[string]string{"go": runtime.Version(), "blas": nn.BLASName(), "blas_core": nn.BLASCore(), "blas_core_note": nn.BLASCoreNote(), "kernels": nn.KernelsName(), "os": runtime.GOOS + "/" + runtime.GOARCH,
 		"started": time.Now().UTC().Format(time.RFC3339)}
 	if bi, ok := debug.ReadBuildInfo(); ok {
@@ -284,10 +334,13 @@ func writeProvenance(dir string, src []byte) error {
 }
 
 // startNetwork trains (or loads) the start network once for all searches.
-func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir string, in ir.Shape, split *data.Split, be engine.Backend, log *logger) (sdk.Network, float64, error) {
+func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir string, manifest store.Manifest, in ir.Shape, split *data.Split, be engine.Backend, log *logger) (sdk.Network, float64, error) {
 	path := filepath.Join(dir, "start.safetensors")
 	ck := ckptAdapter{}
 	if _, err := os.Stat(path); err == nil {
+		if err := store.VerifyFile(path, manifest.Start, "start network"); err != nil {
+			return sdk.Network{}, 0, fmt.Errorf("resuming: %w", err)
+		}
 		n, meta, err := loadNetwork(path)
 		if err != nil {
 			return sdk.Network{}, 0, fmt.Errorf("resuming: %w", err)
@@ -337,7 +390,17 @@ func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir
 		}
 		acc = res.ValAcc
 	}
-	if err := checkpoint.Save(path, net.Arch, net.Input, net.Weights, map[string]string{"val_acc": fmt.Sprint(acc)}); err != nil {
+	// The hash is recorded before the file exists: a crash in between
+	// leaves no start network, which the resume makes again.
+	b, err := checkpoint.Encode(net.Arch, net.Input, net.Weights, map[string]string{"val_acc": fmt.Sprint(acc)})
+	if err != nil {
+		return net, 0, fmt.Errorf("start network: %w", err)
+	}
+	manifest.Start = store.SHA256(b)
+	if err := store.WriteManifest(dir, manifest); err != nil {
+		return net, 0, err
+	}
+	if err := store.WriteFileAtomic(path, b); err != nil {
 		return net, 0, err
 	}
 	log.printf("start network: %s, validation accuracy %.2f%%", net.Arch, 100*acc)
