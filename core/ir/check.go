@@ -48,6 +48,14 @@ func build(a Arch, in Shape) (*Graph, []Problem) {
 	if in.C <= 0 || in.H <= 0 || in.W <= 0 {
 		return nil, []Problem{{Msg: fmt.Sprintf("input shape %s must be positive", in)}}
 	}
+	if in.C > MaxWidth || in.H > MaxInputSide || in.W > MaxInputSide {
+		return nil, []Problem{{Msg: fmt.Sprintf("input shape %dx%dx%d is too large: at most %d channels and %d pixels a side",
+			in.H, in.W, in.C, MaxWidth, MaxInputSide)}}
+	}
+	if len(a.Layers) > MaxLayers {
+		// Point at the first layer past the limit and look no further.
+		return nil, []Problem{{Layer: MaxLayers + 1, Msg: fmt.Sprintf("the architecture has %d layers; the limit is %d", len(a.Layers), MaxLayers)}}
+	}
 	var ps []Problem
 	add := func(i int, msg string) { ps = append(ps, Problem{Layer: i + 1, Msg: msg}) }
 	g := NewGraph(in)
@@ -56,6 +64,8 @@ func build(a Arch, in Shape) (*Graph, []Problem) {
 	flat := ""      // the message of the last Flat layer seen
 	shapeOK := true // shapes are meaningful up to here
 	last := len(a.Layers) - 1
+	var size budget
+	dense := 0 // dense layers so far, over all blocks
 	for i, l := range a.Layers {
 		k := l.Kind.Info()
 		if k == nil {
@@ -84,6 +94,10 @@ func build(a Arch, in Shape) (*Graph, []Problem) {
 		if len(vals) > 0 {
 			shapeOK = false
 		}
+		if dense += len(l.Dense); dense > MaxLayers && dense-len(l.Dense) <= MaxLayers {
+			add(i, fmt.Sprintf("the dense blocks have %d layers in all up to here; the limit is %d", dense, MaxLayers))
+			shapeOK = false
+		}
 		if shapeOK && k.Fits != nil {
 			if msg := k.Fits(l, g.Nodes[b.Cur].Out); msg != "" {
 				add(i, msg)
@@ -92,7 +106,12 @@ func build(a Arch, in Shape) (*Graph, []Problem) {
 		}
 		if shapeOK {
 			b.Layer = i + 1
+			from := len(g.Nodes)
 			k.Lower(b, l)
+			if msg := size.add(g, from); msg != "" {
+				add(i, msg)
+				shapeOK = false
+			}
 		}
 		if k.Flat != "" {
 			flat = k.Flat

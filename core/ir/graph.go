@@ -109,7 +109,7 @@ func Lower(a Arch, in Shape) (*Graph, error) {
 type opInfo struct {
 	infer  func(g *Graph, n Node, in Shape) Shape
 	params func(n Node, in Shape, add func(Param))
-	madds  func(n Node, in Shape) int64
+	madds  func(n Node, in Shape) float64 // float64: hostile sizes are refused before they could overflow
 }
 
 var ops = map[Op]opInfo{
@@ -123,8 +123,8 @@ var ops = map[Op]opInfo{
 				add(Param{Name: Tensor(n.Name, TensorBias), Shape: []int{n.Filters}, Role: RoleBias})
 			}
 		},
-		madds: func(n Node, in Shape) int64 {
-			return int64(n.Out.H*n.Out.W*n.Filters) * int64(in.C*n.Kernel*n.Kernel)
+		madds: func(n Node, in Shape) float64 {
+			return float64(n.Out.H) * float64(n.Out.W) * float64(n.Filters) * float64(in.C) * float64(n.Kernel) * float64(n.Kernel)
 		},
 	},
 	OpBN: {
@@ -163,7 +163,7 @@ func linearParams(n Node, in Shape, add func(Param)) {
 	}
 }
 
-func linearMAdds(n Node, in Shape) int64 { return int64(n.Units) * int64(in.Size()) }
+func linearMAdds(n Node, in Shape) float64 { return float64(n.Units) * float64(in.Size()) }
 
 // in is the shape of a node's first input (zero for the input node).
 func (g *Graph) in(n Node) Shape {
@@ -212,7 +212,7 @@ func (g *Graph) NodeCost(id int) (params, madds int64) {
 		}
 	}
 	if f := ops[n.Op].madds; f != nil && len(n.Inputs) > 0 {
-		madds = f(n, g.in(n))
+		madds = int64(f(n, g.in(n)))
 	}
 	return
 }

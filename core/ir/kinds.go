@@ -85,13 +85,13 @@ var kinds = []*KindInfo{
 		},
 		Args: func(l Layer) string { return fmt.Sprintf("%d,%d,%d", l.Filters, l.Kernel, l.Stride) },
 		Check: func(l Layer) (ps []ArgProblem) {
-			ps = atLeast(ps, "C", 0, "number of filters", l.Filters, 1)
-			if l.Kernel < 1 {
-				ps = atLeast(ps, "C", 1, "kernel size", l.Kernel, 1)
+			ps = inRange(ps, "C", 0, "number of filters", l.Filters, 1, MaxWidth)
+			if l.Kernel < 1 || l.Kernel > MaxKernel {
+				ps = inRange(ps, "C", 1, "kernel size", l.Kernel, 1, MaxKernel)
 			} else if l.Kernel%2 == 0 {
 				ps = append(ps, ArgProblem{Arg: 1, Msg: fmt.Sprintf("C: kernel size must be odd (same padding), got %d", l.Kernel)})
 			}
-			return atLeast(ps, "C", 2, "stride", l.Stride, 1)
+			return inRange(ps, "C", 2, "stride", l.Stride, 1, MaxKernel)
 		},
 		Place: func(p Place) string {
 			if p.Dense && p.Seen(DenseBlock) {
@@ -126,8 +126,8 @@ var kinds = []*KindInfo{
 		},
 		Args: func(l Layer) string { return fmt.Sprintf("%d,%d,%s", l.Kernel, l.Stride, l.Op) },
 		Check: func(l Layer) (ps []ArgProblem) {
-			ps = atLeast(ps, "P", 0, "kernel size", l.Kernel, 1)
-			ps = atLeast(ps, "P", 1, "stride", l.Stride, 1)
+			ps = inRange(ps, "P", 0, "kernel size", l.Kernel, 1, MaxKernel)
+			ps = inRange(ps, "P", 1, "stride", l.Stride, 1, MaxKernel)
 			if l.Op != Max && l.Op != Avg {
 				ps = append(ps, ArgProblem{Arg: 2, Msg: "P: pooling must be MAX or AVG", Choices: []string{"MAX", "AVG"}})
 			}
@@ -152,7 +152,7 @@ var kinds = []*KindInfo{
 		Kind: FC, Name: "FC", Usage: "FC(units)", MinArgs: 1, MaxArgs: 1,
 		FromArgs: func(r *argReader, l *Layer) { l.Units = r.int(0, "number of units") },
 		Args:     func(l Layer) string { return strconv.Itoa(l.Units) },
-		Check:    func(l Layer) []ArgProblem { return atLeast(nil, "FC", 0, "number of units", l.Units, 1) },
+		Check:    func(l Layer) []ArgProblem { return inRange(nil, "FC", 0, "number of units", l.Units, 1, MaxWidth) },
 		Lower: func(b *Builder, l Layer) {
 			b.Then(Node{Op: OpFC, Name: b.Name(PartFC), Units: l.Units})
 			b.BNReLU(b.Name(PartBN))
@@ -166,7 +166,7 @@ var kinds = []*KindInfo{
 		Kind: Softmax, Name: "SM", Usage: "SM(classes)", MinArgs: 1, MaxArgs: 1,
 		FromArgs: func(r *argReader, l *Layer) { l.Units = r.int(0, "number of classes") },
 		Args:     func(l Layer) string { return strconv.Itoa(l.Units) },
-		Check:    func(l Layer) []ArgProblem { return atLeast(nil, "SM", 0, "number of classes", l.Units, 1) },
+		Check:    func(l Layer) []ArgProblem { return inRange(nil, "SM", 0, "number of classes", l.Units, 1, MaxWidth) },
 		Lower: func(b *Builder, l Layer) {
 			b.Then(Node{Op: OpLinear, Name: b.Name(PartSM), Units: l.Units, Bias: true})
 		},
@@ -207,11 +207,11 @@ var kinds = []*KindInfo{
 				ps = append(ps, ArgProblem{Arg: -1, Msg: "DB: a dense block needs at least one layer"})
 			}
 			for j, d := range l.Dense {
-				if d.Growth <= 0 {
-					ps = append(ps, ArgProblem{Arg: -1, Msg: fmt.Sprintf("DB: layer %d growth rate must be positive, got %d", j+1, d.Growth)})
+				if d.Growth <= 0 || d.Growth > MaxWidth {
+					ps = append(ps, ArgProblem{Arg: -1, Msg: fmt.Sprintf("DB: layer %d growth rate must be in 1..%d, got %d", j+1, MaxWidth, d.Growth)})
 				}
-				if d.Bottleneck < 0 {
-					ps = append(ps, ArgProblem{Arg: -1, Msg: fmt.Sprintf("DB: layer %d bottleneck must be >= 0, got %d", j+1, d.Bottleneck)})
+				if d.Bottleneck < 0 || d.Bottleneck > MaxWidth {
+					ps = append(ps, ArgProblem{Arg: -1, Msg: fmt.Sprintf("DB: layer %d bottleneck must be in 0..%d, got %d", j+1, MaxWidth, d.Bottleneck)})
 				}
 			}
 			return ps
@@ -266,8 +266,8 @@ var kinds = []*KindInfo{
 			if !(l.Compression > 0 && l.Compression <= 1) {
 				ps = append(ps, ArgProblem{Arg: -1, Msg: "T: compression must be in (0, 1], got " + fmtFloat(l.Compression)})
 			}
-			if l.Filters < 0 {
-				ps = atLeast(ps, "T", 1, "output channels", l.Filters, 1)
+			if l.Filters != 0 {
+				ps = inRange(ps, "T", 1, "output channels", l.Filters, 1, MaxWidth)
 			}
 			return ps
 		},
