@@ -226,6 +226,10 @@ func (w *walker) integer(s *stmtAST, min int) int {
 	if !ok {
 		return 0
 	}
+	if max, ok := keyLimits[s.Key]; ok && f > float64(max) {
+		w.errf(s.Value.Pos, len(*s.Value.Number), "%s must be at most %d, got %s", s.Key, max, *s.Value.Number)
+		return max // not 0: that would add a second error ("no budget")
+	}
 	if f != float64(int(f)) || strings.ContainsAny(*s.Value.Number, ".eE") {
 		w.errf(s.Value.Pos, len(*s.Value.Number), "%s must be an integer, got %s", s.Key, *s.Value.Number)
 		return 0
@@ -258,6 +262,10 @@ func (w *walker) intList(s *stmtAST) []int {
 		n, err := strconv.Atoi(it.text())
 		if it.Number == nil || err != nil || n <= 0 || it.Times != nil {
 			w.errf(it.Pos, len(it.text()), "%s: %q is not a positive integer", s.Key, it.text())
+			continue
+		}
+		if max, ok := keyLimits[s.Key]; ok && n > max {
+			w.errf(it.Pos, len(it.text()), "%s: %d is more than the limit of %d", s.Key, n, max)
 			continue
 		}
 		out = append(out, n)
@@ -407,6 +415,7 @@ func parseExperiment(name string, src []byte) (*experiment.Experiment, diag.List
 					}
 				},
 				"steps": func(s *stmtAST) {
+					total := 0
 					for _, it := range w.list(s) {
 						if it.Word == nil {
 							w.errf(it.Pos, len(it.text()), "steps: %q is not a transform name", it.text())
@@ -419,7 +428,14 @@ func parseExperiment(name string, src []byte) (*experiment.Experiment, diag.List
 								w.errf(it.Pos, len(it.text()), "steps: repeat count must be a positive integer, got %s", *it.Times)
 								continue
 							}
+							if v > MaxStepRepeat {
+								w.errf(it.Pos, len(it.text()), "steps: repeat count must be at most %d, got %s", MaxStepRepeat, *it.Times)
+								continue
+							}
 							n = v
+						}
+						if total += n; total > MaxSteps && total-n <= MaxSteps {
+							w.errf(it.Pos, len(it.text()), "steps: %d steps per episode by here; the limit is %d", total, MaxSteps)
 						}
 						sr.Steps = append(sr.Steps, experiment.StepSpec{Transform: *it.Word, Count: n})
 						transformRefs = append(transformRefs, it)

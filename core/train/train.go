@@ -79,6 +79,9 @@ func Train(ctx context.Context, g *ir.Graph, params tensor.Map, src, val Source,
 	if cfg.Batch <= 0 {
 		return nil, fmt.Errorf("train: batch size must be positive, got %d", cfg.Batch)
 	}
+	if err := FitsMemory(g, cfg.Batch); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 	b, err := backend(cfg.Backend)
 	if err != nil {
 		return nil, err

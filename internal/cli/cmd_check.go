@@ -8,6 +8,7 @@ import (
 
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/train"
 	"github.com/eas-go/eas/dsl"
 	"github.com/eas-go/eas/dsl/diag"
 )
@@ -16,6 +17,7 @@ import (
 type CheckCmd struct {
 	Target string            `arg:"" help:"An architecture string (\"C(16,3,1) ... SM(10)\") or a .eas file."`
 	Input  string            `default:"32x32x3" help:"Input image size HxWxC for an architecture string."`
+	Batch  int               `default:"64" help:"Batch size for the memory estimate of an architecture string."`
 	Data   map[string]string `help:"Dataset location overrides, NAME=PATH (also EAS_DATA_<NAME>)."`
 }
 
@@ -33,7 +35,7 @@ func (c *CheckCmd) Run(g *Globals) error {
 	if l.HasErrors() {
 		return Exit(1)
 	}
-	return layerTable(g, a, in)
+	return layerTable(g, a, in, c.Batch)
 }
 
 func isFile(p string) bool {
@@ -42,7 +44,7 @@ func isFile(p string) bool {
 }
 
 // layerTable prints one row per written layer, with totals.
-func layerTable(g *Globals, a ir.Arch, in ir.Shape) error {
+func layerTable(g *Globals, a ir.Arch, in ir.Shape, batch int) error {
 	gr, err := ir.Lower(a, in)
 	if err != nil {
 		return err
@@ -66,8 +68,27 @@ func layerTable(g *Globals, a ir.Arch, in ir.Shape) error {
 	}
 	tp, tm := gr.Cost()
 	fmt.Fprintf(g.Stdout, "input %dx%dx%d, family %s, depth %d\n", in.H, in.W, in.C, a.Family(), a.Depth())
-	return printTable(g.Stdout, []string{"#", "layer", "output", "params", "mult-adds"}, rows,
-		[]string{"", "total", "", commas(tp), commas(tm)})
+	if err := printTable(g.Stdout, []string{"#", "layer", "output", "params", "mult-adds"}, rows,
+		[]string{"", "total", "", commas(tp), commas(tm)}); err != nil {
+		return err
+	}
+	memoryLine(g, "", gr, batch)
+	return nil
+}
+
+// memoryLine prints the training memory estimate and warns when it exceeds
+// what is available (train and run refuse such a network).
+func memoryLine(g *Globals, indent string, gr *ir.Graph, batch int) {
+	m := gr.Memory(batch)
+	fmt.Fprintf(g.Stdout, "%smemory: about %s to train with batch %d (%s)\n", indent, ir.Bytes(m.Total()), batch, train.DescribeMemory(m))
+	limit, source, ok, err := train.MemoryLimit()
+	switch {
+	case err != nil:
+		fmt.Fprintf(g.Stderr, "warning: %v\n", err)
+	case ok && m.Total() > limit:
+		fmt.Fprintf(g.Stderr, "warning: training needs about %s but %s is available (%s): train and run will refuse it\n",
+			ir.Bytes(m.Total()), ir.Bytes(limit), source)
+	}
 }
 
 func (c *CheckCmd) checkFile(g *Globals) error {
@@ -104,6 +125,7 @@ func summarise(g *Globals, e *experiment.Experiment) {
 		p, m := gr.Cost()
 		fmt.Fprintf(w, "  start     %s\n            depth %d, %s params, %s mult-adds; trained %d epochs\n",
 			e.Start.Arch, e.Start.Arch.Depth(), commas(p), commas(m), e.Start.Train.Epochs)
+		memoryLine(g, "            ", gr, e.Start.Train.Batch)
 	}
 	c := e.Child
 	fmt.Fprintf(w, "  children  %s lr %g (%s), momentum %g nesterov %v, weight decay %g, %d epochs, batch %d\n",

@@ -84,6 +84,10 @@ func (c *TrainCmd) Run(g *Globals) error {
 	if got := gr.Nodes[gr.Output()].Out.C; got != d.TrainSet.Classes {
 		return fmt.Errorf("the network ends in SM(%d) but the data set has %d classes", got, d.TrainSet.Classes)
 	}
+	// Refuse what cannot fit before allocating anything.
+	if err := train.FitsMemory(gr, c.Batch); err != nil {
+		return err
+	}
 	if params == nil {
 		params = nn.InitParams(gr, c.Seed)
 	} else {
