@@ -4,7 +4,7 @@ BIN      := bin/easrun
 PKGS     := ./...
 FUZZTIME ?= 10s
 
-.PHONY: all build test test-short bench fuzz fuzz-long lint demo clean deps
+.PHONY: all build test test-short bench bench-peers fuzz fuzz-long lint demo clean deps
 
 all: build
 
@@ -31,6 +31,13 @@ bench: build
 FUZZERS := ./dsl/:FuzzParseArch ./dsl/:FuzzParseExperiment ./core/checkpoint/:FuzzParse \
 	./core/data/:FuzzIDX ./core/data/:FuzzMAT ./plugins/internal/wire/:FuzzAssembler ./plugins/internal/wire/:FuzzArch
 FUZZTIME_LONG ?= 10m
+
+# eas vs PyTorch (CPU, Debian's python3-torch) on three networks, alternating, 2 threads each.
+# A benchmark, not part of make test. PAIRS=9 for tighter medians.
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+PAIRS  ?= 5
+bench-peers: build
+	$(PYTHON) scripts/bench_peers.py --easrun ./$(BIN) --pairs $(PAIRS) --threads 2
 
 # Short fuzzing of every parser.
 fuzz:

@@ -59,6 +59,7 @@ type Net struct {
 	train   bool
 	labels  []int32
 	probs   []float32
+	prof    *profile // per-layer times while profiling (SetProfiling)
 	opts    Options
 	workers int
 }
@@ -226,8 +227,12 @@ func (n *Net) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 	if train {
 		n.step++
 	}
-	for _, l := range n.layers[1:] {
-		l.forward(train)
+	if n.prof != nil {
+		n.profForward(train)
+	} else {
+		for _, l := range n.layers[1:] {
+			l.forward(train)
+		}
 	}
 	out := n.G.Output()
 	return tensor.FromData(n.act[out][:b*n.Classes], b, n.Classes)
@@ -245,6 +250,10 @@ func (n *Net) Loss(labels []int32) (loss float64, correct int) {
 
 // Backward propagates the gradient set by Loss and fills Grads.
 func (n *Net) Backward() {
+	if n.prof != nil {
+		n.profBackward()
+		return
+	}
 	for i := len(n.layers) - 1; i > 0; i-- {
 		n.layers[i].backward()
 	}

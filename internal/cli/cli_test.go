@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -269,5 +270,45 @@ func TestTrainSaveResume(t *testing.T) {
 	_, errs, code = run(t, "train", "--data", "idx:"+filepath.Join(dir, "missing"))
 	if code == 0 || !strings.Contains(errs, "missing") {
 		t.Errorf("missing data: %d %s", code, errs)
+	}
+}
+
+// TestBenchLayersAndGraph runs bench with the per-layer table and checks
+// the JSON export the PyTorch twin of make bench-peers is built from.
+func TestBenchLayersAndGraph(t *testing.T) {
+	arch := "C(4,3,1) P(2,2,MAX) FC(8) SM(3)"
+	out, errOut, code := run(t, "bench", "--arch", arch, "--input", "8x8x3", "--batch", "4", "--steps", "2", "--no-peak", "--layers", "--json")
+	if code != 0 {
+		t.Fatalf("bench: exit %d: %s", code, errOut)
+	}
+	var res BenchResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("bench --json: %v\n%s", err, out)
+	}
+	var ops []string
+	var pct float64
+	for _, l := range res.Layers {
+		ops = append(ops, l.Op)
+		pct += l.TrainPct
+	}
+	if strings.Join(ops, " ") != "conv bn+relu maxpool fc bn+relu linear" || math.Abs(pct-100) > 0.01 {
+		t.Errorf("layers %v with train %% summing to %.2f, want conv..linear summing to 100", ops, pct)
+	}
+	if res.PeakGFLOPS != 0 || res.TrainImgS <= 0 {
+		t.Errorf("--no-peak: peak %v, train %v img/s", res.PeakGFLOPS, res.TrainImgS)
+	}
+	text, _, code := run(t, "bench", "--arch", arch, "--input", "8x8x3", "--batch", "4", "--steps", "2", "--no-peak", "--layers")
+	if code != 0 || !strings.Contains(text, "per layer") || !strings.Contains(text, "bn+relu l1.bn") {
+		t.Errorf("bench --layers text (exit %d):\n%s", code, text)
+	}
+	out, _, code = run(t, "bench", "--arch", arch, "--input", "8x8x3", "--graph-json")
+	var gj struct {
+		Nodes []graphNode `json:"nodes"`
+	}
+	if err := json.Unmarshal([]byte(out), &gj); code != 0 || err != nil {
+		t.Fatalf("--graph-json: exit %d, %v\n%s", code, err, out)
+	}
+	if n := gj.Nodes[1]; n.Op != "conv" || n.Filters != 4 || n.Kernel != 3 || n.Pad != 1 || n.C != 4 || n.H != 8 {
+		t.Errorf("graph node 1 = %+v", n)
 	}
 }

@@ -30,6 +30,9 @@ type BenchCmd struct {
 	Steps   int    `default:"50" help:"Timed training steps (evaluation runs the same number of batches)."`
 	Workers int    `default:"0" help:"Engine worker goroutines (0 = number of CPUs)."`
 	JSON    bool   `name:"json" help:"Print one JSON object instead of text."`
+	Layers  bool   `help:"Also time every layer: forward, backward and eval forward per step (ms and % of the step)."`
+	NoPeak  bool   `name:"no-peak" help:"Skip measuring the sgemm peak (peak and ratio report 0)."`
+	Graph   bool   `name:"graph-json" hidden:"" help:"Print the lowered graph as JSON and exit (make bench-peers builds the PyTorch twin from it)."`
 }
 
 // BenchResult is what bench measures.
@@ -50,6 +53,25 @@ type BenchResult struct {
 	RSSWarmMB  float64 `json:"rss_after_warmup_mb"` // resident set after the warm-up steps
 	RSSEndMB   float64 `json:"rss_end_mb"`          // resident set after all training steps: flat if close to the above
 	MFLOPImg   float64 `json:"mflop_per_train_image"`
+	// AllocsStep and AllocBytesStep are heap allocations per training step
+	// in the timed loop (the engine aims at near zero).
+	AllocsStep     float64      `json:"allocs_per_step"`
+	AllocBytesStep float64      `json:"alloc_bytes_per_step"`
+	Layers         []BenchLayer `json:"layers,omitempty"`
+}
+
+// BenchLayer is one layer's share of a step (--layers), in milliseconds per
+// step of c.Batch images.
+type BenchLayer struct {
+	Node     int     `json:"node"`
+	Op       string  `json:"op"`
+	Name     string  `json:"name,omitempty"`
+	Output   string  `json:"output"` // CxHxW
+	FwdMS    float64 `json:"forward_ms"`
+	BwdMS    float64 `json:"backward_ms"`
+	EvalMS   float64 `json:"eval_ms"`
+	TrainPct float64 `json:"train_pct"` // (forward+backward) / sum over layers
+	EvalPct  float64 `json:"eval_pct"`
 }
 
 // Run benchmarks a training step (forward, loss, backward, SGD update) and an
@@ -80,6 +102,9 @@ func (c *BenchCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	if c.Graph {
+		return writeGraphJSON(g.Stdout, gr)
+	}
 	params := nn.InitParams(gr, 1)
 	net, err := nn.BuildWith(gr, params, c.Batch, nn.Options{Workers: workers})
 	if err != nil {
@@ -108,25 +133,43 @@ func (c *BenchCmd) Run(g *Globals) error {
 		step()
 	}
 	rssWarm := procStatusMB("VmRSS:")
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
 	start := time.Now()
 	for i := 0; i < c.Steps; i++ {
 		step()
 	}
 	trainSec := time.Since(start).Seconds()
+	runtime.ReadMemStats(&ms1)
 	rssEnd := procStatusMB("VmRSS:")
 	start = time.Now()
 	for i := 0; i < c.Steps; i++ {
 		net.Forward(x, false)
 	}
 	evalSec := time.Since(start).Seconds()
+	var layers []BenchLayer
+	if c.Layers {
+		// A separate pass, so the clock reads do not touch the timings above.
+		net.SetProfiling(true)
+		for i := 0; i < c.Steps; i++ {
+			step()
+			net.Forward(x, false)
+		}
+		layers = benchLayers(net.Profile())
+		net.SetProfiling(false)
+	}
 	_, madds := gr.Cost()
 	flopImg := 6 * float64(madds) // forward 2*madds, backward twice that
 	res := BenchResult{BLAS: nn.BLASName(), BLASCore: nn.BLASCore(), BLASNote: nn.BLASCoreNote(), Kernels: nn.KernelsName(), Arch: a.String(), Batch: c.Batch, Workers: workers,
 		TrainImgS: float64(c.Batch*c.Steps) / trainSec, EvalImgS: float64(c.Batch*c.Steps) / evalSec,
-		MFLOPImg: flopImg / 1e6}
+		MFLOPImg: flopImg / 1e6, Layers: layers,
+		AllocsStep:     float64(ms1.Mallocs-ms0.Mallocs) / float64(c.Steps),
+		AllocBytesStep: float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(c.Steps)}
 	res.GFLOPS = res.TrainImgS * flopImg / 1e9
-	res.PeakGFLOPS = nn.PeakGFLOPS(1024, 16)
-	res.Ratio = res.GFLOPS / res.PeakGFLOPS
+	if !c.NoPeak {
+		res.PeakGFLOPS = nn.PeakGFLOPS(1024, 16)
+		res.Ratio = res.GFLOPS / res.PeakGFLOPS
+	}
 	res.RSSMB, res.RSSWarmMB, res.RSSEndMB = procStatusMB("VmHWM:"), rssWarm, rssEnd
 	if c.JSON {
 		enc := json.NewEncoder(g.Stdout)
@@ -144,9 +187,15 @@ func (c *BenchCmd) Run(g *Globals) error {
 	fmt.Fprintf(w, "train         %.0f images/s (forward + backward + SGD update)\n", res.TrainImgS)
 	fmt.Fprintf(w, "eval          %.0f images/s\n", res.EvalImgS)
 	fmt.Fprintf(w, "achieved      %.1f GFLOP/s\n", res.GFLOPS)
-	fmt.Fprintf(w, "sgemm peak    %.1f GFLOP/s (1024x1024x1024, all cores, fastest of 16, measured now)\n", res.PeakGFLOPS)
-	fmt.Fprintf(w, "ratio         %.1f%% of peak\n", 100*res.Ratio)
+	if !c.NoPeak {
+		fmt.Fprintf(w, "sgemm peak    %.1f GFLOP/s (1024x1024x1024, all cores, fastest of 16, measured now)\n", res.PeakGFLOPS)
+		fmt.Fprintf(w, "ratio         %.1f%% of peak\n", 100*res.Ratio)
+	}
 	fmt.Fprintf(w, "peak RSS      %.0f MB (resident %.0f MB after warm-up, %.0f MB after %d steps)\n", res.RSSMB, res.RSSWarmMB, res.RSSEndMB, c.Steps)
+	fmt.Fprintf(w, "allocations   %.1f per training step (%.0f bytes)\n", res.AllocsStep, res.AllocBytesStep)
+	if len(layers) > 0 {
+		return writeBenchLayers(w, layers)
+	}
 	return nil
 }
 
