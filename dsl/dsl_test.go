@@ -10,9 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eas-go/eas/builtin"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/dsl/diag"
 )
+
+// testBuiltins are the registry's names, as the CLI passes them.
+var testBuiltins = Builtins{Transforms: builtin.TransformNames(), Controllers: builtin.ControllerNames()}
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
@@ -89,7 +93,7 @@ func TestEASGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, l := ParseExperiment(filepath.Base(f), src)
+		_, l := ParseExperiment(filepath.Base(f), src, testBuiltins)
 		var b strings.Builder
 		diag.Write(&b, string(src), l)
 		if !l.HasErrors() && !strings.HasPrefix(filepath.Base(f), "ok_") {
@@ -106,7 +110,7 @@ func TestErrorsNeverPanic(t *testing.T) {
 		if !l.HasErrors() {
 			t.Errorf("%.40q: no error", src)
 		}
-		_, l = ParseExperiment("x.eas", []byte(src))
+		_, l = ParseExperiment("x.eas", []byte(src), testBuiltins)
 		if !l.HasErrors() {
 			t.Errorf("eas %.40q: no error", src)
 		}
@@ -127,7 +131,7 @@ func TestExperimentsParseAndFormat(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, l := ParseExperiment(f, src)
+		e, l := ParseExperiment(f, src, testBuiltins)
 		if err := l.Err(); err != nil {
 			t.Errorf("%s: %v", f, err)
 			continue
@@ -174,7 +178,7 @@ search "rl" { controller reinforce { learning_rate = 0.01 } steps=[wider x 4,dee
 
 func TestResolveData(t *testing.T) {
 	src := []byte("dataset cifar10 { path = \"/nowhere\" }\nstart { arch = \"FC(8) SM(2)\" }\nsearch \"r\" { controller = random steps = [wider] budget = 1 }\n")
-	e, l := ParseExperiment("x.eas", src)
+	e, l := ParseExperiment("x.eas", src, testBuiltins)
 	if err := l.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +284,7 @@ func FuzzParseExperiment(f *testing.F) {
 		f.Add(src)
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
-		_, l := ParseExperiment("fuzz.eas", src)
+		_, l := ParseExperiment("fuzz.eas", src, testBuiltins)
 		var b strings.Builder
 		diag.Write(&b, string(src), l)
 		out, err := FormatExperiment(src)
@@ -321,7 +325,7 @@ var easCrashers = []string{
 
 func TestEASCrashersAreDiagnostics(t *testing.T) {
 	for _, src := range easCrashers {
-		_, l := ParseExperiment("c.eas", []byte(src))
+		_, l := ParseExperiment("c.eas", []byte(src), testBuiltins)
 		if !l.HasErrors() {
 			t.Errorf("%.30q: no error", src)
 			continue
@@ -350,7 +354,7 @@ func TestCheckFolderName(t *testing.T) {
 			t.Errorf("%q: err %v, want ok=%v", name, err, ok)
 		}
 	}
-	_, l := ParseExperiment("..eas", []byte("dataset cifar10 {}\nstart { arch = \"FC(8) SM(10)\" }\nsearch \"s\" { controller = random steps = [wider] budget = 1 }\n"))
+	_, l := ParseExperiment("..eas", []byte("dataset cifar10 {}\nstart { arch = \"FC(8) SM(10)\" }\nsearch \"s\" { controller = random steps = [wider] budget = 1 }\n"), testBuiltins)
 	if err := l.Err(); err == nil || !strings.Contains(err.Error(), "file name gives the experiment name") {
 		t.Errorf("file ..eas: %v", err)
 	}

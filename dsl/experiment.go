@@ -17,11 +17,16 @@ import (
 	"github.com/eas-go/eas/dsl/diag"
 )
 
-// Built-in names the checker knows; plugin names listed in a search's
-// `plugins` are accepted as well.
+// Builtins are the names of the built-in transforms and controllers, which a
+// .eas file may use without listing a plugin; names that a search's
+// `plugins` mention are accepted as well. The caller passes the registry's
+// (package builtin): dsl does not import the implementations.
+type Builtins struct {
+	Transforms, Controllers []string
+}
+
+// Names the checker knows.
 var (
-	BuiltinControllers = []string{"reinforce", "random"}
-	BuiltinTransforms  = []string{"wider", "deeper", "densewider", "densedeeper"}
 	DatasetKinds       = []string{"cifar10", "images", "idx", "svhn"}
 	TableNames         = []string{"summary", "networks", "rl_vs_random", "table2", "table3", "table4"}
 	PlotNames          = []string{"progress", "rl_vs_random"}
@@ -286,10 +291,11 @@ func (w *walker) wordList(s *stmtAST, allowed []string) []string {
 	return out
 }
 
-// ParseExperiment parses and checks a .eas source, filling defaults. The
-// Experiment is meaningful only when the list has no errors; warnings (such
-// as a missing dataset) may accompany a valid one.
-func ParseExperiment(name string, src []byte) (e *experiment.Experiment, l diag.List) {
+// ParseExperiment parses and checks a .eas source, filling defaults; known
+// are the built-in transform and controller names. The Experiment is
+// meaningful only when the list has no errors; warnings (such as a missing
+// dataset) may accompany a valid one.
+func ParseExperiment(name string, src []byte, known Builtins) (e *experiment.Experiment, l diag.List) {
 	defer func() {
 		// The checker walks a tree of optional parts; a nil it did not
 		// expect must be a diagnostic, never a crash of check, run or fmt.
@@ -298,10 +304,10 @@ func ParseExperiment(name string, src []byte) (e *experiment.Experiment, l diag.
 				Msg: fmt.Sprintf("internal error while checking this file (please report it): %v", r)})
 		}
 	}()
-	return parseExperiment(name, src)
+	return parseExperiment(name, src, known)
 }
 
-func parseExperiment(name string, src []byte) (*experiment.Experiment, diag.List) {
+func parseExperiment(name string, src []byte, known Builtins) (*experiment.Experiment, diag.List) {
 	f, l := parseEASFile(name, string(src))
 	if l.HasErrors() {
 		return nil, l
@@ -551,9 +557,9 @@ func parseExperiment(name string, src []byte) (*experiment.Experiment, diag.List
 		} else {
 			continue // "controller needs a name" was reported
 		}
-		if !slices.Contains(BuiltinControllers, text) && !pluginMentions(c.plugins, text) {
-			w.at(pos, len(text), diag.Error, diag.DidYouMean(text, BuiltinControllers),
-				"unknown controller %q: built-ins are %s (plugins must be listed in the search's plugins = [...])", text, strings.Join(BuiltinControllers, ", "))
+		if !slices.Contains(known.Controllers, text) && !pluginMentions(c.plugins, text) {
+			w.at(pos, len(text), diag.Error, diag.DidYouMean(text, known.Controllers),
+				"unknown controller %q: built-ins are %s (plugins must be listed in the search's plugins = [...])", text, strings.Join(known.Controllers, ", "))
 		}
 	}
 	for _, it := range transformRefs {
@@ -561,9 +567,9 @@ func parseExperiment(name string, src []byte) (*experiment.Experiment, diag.List
 		for _, sr := range e.Searches {
 			plugins = append(plugins, sr.Plugins...)
 		}
-		if t := *it.Word; !slices.Contains(BuiltinTransforms, t) && !pluginMentions(plugins, t) {
-			w.at(it.Pos, len(t), diag.Error, diag.DidYouMean(t, BuiltinTransforms),
-				"unknown transform %q: built-ins are %s (plugins must be listed in the search's plugins = [...])", t, strings.Join(BuiltinTransforms, ", "))
+		if t := *it.Word; !slices.Contains(known.Transforms, t) && !pluginMentions(plugins, t) {
+			w.at(it.Pos, len(t), diag.Error, diag.DidYouMean(t, known.Transforms),
+				"unknown transform %q: built-ins are %s (plugins must be listed in the search's plugins = [...])", t, strings.Join(known.Transforms, ", "))
 		}
 	}
 	return e, w.l

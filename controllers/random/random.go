@@ -12,7 +12,9 @@ import (
 
 // Controller is the built-in "random".
 type Controller struct {
-	r *rng.R
+	r     *rng.R
+	vocab actspace.Vocab
+	infos []sdk.Info // the step transforms' descriptions
 }
 
 // New returns a controller (seeded by Configure).
@@ -27,6 +29,8 @@ func (*Controller) Describe(context.Context) (sdk.Info, error) {
 // Configure seeds the generator.
 func (c *Controller) Configure(_ context.Context, cfg sdk.ControllerConfig) error {
 	c.r = rng.New(cfg.Seed)
+	c.vocab = actspace.NewVocab(cfg.Space)
+	c.infos = cfg.Transforms
 	return nil
 }
 
@@ -37,7 +41,7 @@ func (c *Controller) Propose(_ context.Context, req sdk.StepRequest) ([][]sdk.Ac
 		if len(cands) == 0 {
 			continue
 		}
-		if actspace.IsMulti(req.Transform) {
+		if actspace.Each(c.infos, req.Transform) {
 			for _, a := range cands {
 				if c.r.Float64() < 0.5 {
 					out[i] = append(out[i], a)
@@ -45,7 +49,7 @@ func (c *Controller) Propose(_ context.Context, req sdk.StepRequest) ([][]sdk.Ac
 			}
 			continue
 		}
-		t := actspace.TreeOf(req.Nets[i].Arch, req.Transform, cands)
+		t := c.vocab.TreeOf(req.Nets[i].Arch, cands)
 		b := t.Blocks[c.r.Intn(len(t.Blocks))]
 		p := b.Positions[c.r.Intn(len(b.Positions))]
 		out[i] = []sdk.Action{p.Options[c.r.Intn(len(p.Options))].Action}

@@ -77,7 +77,7 @@ func (p *policy) compile(s shape) (m *machine, err error) {
 	} else {
 		dh := 2 * p.sz.Hidden
 		h, cc := final, p.input(n, dh, "c0")
-		sizes := []int{actspace.MaxBlocks, actspace.MaxPositions, actspace.MaxOptions}
+		sizes := []int{actspace.MaxBlocks, actspace.MaxPositions, p.sz.Options}
 		heads := []string{"head.block", "head.pos", "head.opt"}
 		prev := n.nodes["deep.start"]
 		m.used = append(m.used, "deep.wx", "deep.wh", "deep.b", "deep.start")
@@ -167,7 +167,7 @@ func (m *machine) run(p *policy, d decision, wLogp, wEnt float64) (float64, erro
 		valid := [][]bool{d.BlockValid, d.PosValid, d.OptValid}
 		choice := []int{d.Block, d.Pos, d.Opt}
 		for l := range m.mask {
-			size := []int{actspace.MaxBlocks, actspace.MaxPositions, actspace.MaxOptions}[l]
+			size := []int{actspace.MaxBlocks, actspace.MaxPositions, p.sz.Options}[l]
 			mask, one, eps := make([]float64, size), make([]float64, size), make([]float64, size)
 			for i := range mask {
 				eps[i] = 1e-12

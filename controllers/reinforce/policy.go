@@ -15,6 +15,7 @@ import (
 // direction, deeper LSTM 100 = both directions' final states).
 type Sizes struct {
 	Vocab, Embed, Hidden int
+	Options              int // option head: one per kernel size of the space
 }
 
 // policy holds the parameters as float64 arrays, in a fixed order; each
@@ -60,8 +61,8 @@ func newPolicy(sz Sizes, r *rng.R) *policy {
 	add("head.block.b", 0, actspace.MaxBlocks)
 	add("head.pos.w", 1/math.Sqrt(float64(d)), actspace.MaxPositions, d)
 	add("head.pos.b", 0, actspace.MaxPositions)
-	add("head.opt.w", 1/math.Sqrt(float64(d)), actspace.MaxOptions, d)
-	add("head.opt.b", 0, actspace.MaxOptions)
+	add("head.opt.w", 1/math.Sqrt(float64(d)), sz.Options, d)
+	add("head.opt.b", 0, sz.Options)
 	// LSTM forget-gate biases start at 1, a common stabiliser.
 	for _, n := range []string{"fw.b", "bw.b", "deep.b"} {
 		v := p.vals[n]

@@ -47,6 +47,7 @@ type decision struct {
 type Controller struct {
 	set      Settings
 	vocab    actspace.Vocab
+	infos    []sdk.Info // the step transforms' descriptions (their Choice)
 	pol      *policy
 	r        *rng.R
 	adamM    map[string][]float64
@@ -106,7 +107,8 @@ func (c *Controller) Configure(_ context.Context, cfg sdk.ControllerConfig) erro
 	c.set = s
 	c.vocab = actspace.NewVocab(cfg.Space)
 	c.r = rng.New(cfg.Seed)
-	c.pol = newPolicy(Sizes{Vocab: c.vocab.Size, Embed: s.Embed, Hidden: s.Hidden}, c.r)
+	c.infos = cfg.Transforms
+	c.pol = newPolicy(Sizes{Vocab: c.vocab.Size, Options: c.vocab.Options(), Embed: s.Embed, Hidden: s.Hidden}, c.r)
 	c.adamM, c.adamV = map[string][]float64{}, map[string][]float64{}
 	for _, n := range c.pol.names {
 		c.adamM[n] = make([]float64, len(c.pol.vals[n]))
@@ -131,7 +133,7 @@ func (c *Controller) Propose(_ context.Context, req sdk.StepRequest) (out [][]sd
 			continue
 		}
 		toks, pos := c.vocab.Tokens(req.Nets[i].Arch)
-		if actspace.IsMulti(req.Transform) {
+		if actspace.Each(c.infos, req.Transform) {
 			m := actspace.MultiOf(pos, cands)
 			if len(m.Actions) == 0 {
 				continue
@@ -151,7 +153,7 @@ func (c *Controller) Propose(_ context.Context, req sdk.StepRequest) (out [][]sd
 			c.pending[i] = append(c.pending[i], d)
 			continue
 		}
-		t := actspace.TreeOf(req.Nets[i].Arch, req.Transform, cands)
+		t := c.vocab.TreeOf(req.Nets[i].Arch, cands)
 		d := decision{Tokens: toks, Block: -1, Pos: -1, Opt: -1}
 		d.BlockValid = make([]bool, actspace.MaxBlocks)
 		for _, b := range t.Blocks {
@@ -179,7 +181,7 @@ func (c *Controller) Propose(_ context.Context, req sdk.StepRequest) (out [][]sd
 		opts := blk.Positions[d.Pos].Options
 		choice := opts[0].Action
 		if len(opts) > 1 {
-			d.OptValid = make([]bool, actspace.MaxOptions)
+			d.OptValid = make([]bool, c.vocab.Options())
 			for _, o := range opts {
 				d.OptValid[o.ID] = true
 			}

@@ -4,30 +4,58 @@ import (
 	"context"
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/eas-go/eas/controllers/internal/actspace"
 	"github.com/eas-go/eas/controllers/internal/rng"
 	"github.com/eas-go/eas/controllers/random"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/dsl"
 	"github.com/eas-go/eas/plugins/sdk"
-	"github.com/eas-go/eas/transforms/builtin"
+	"github.com/eas-go/eas/transforms/deeper"
+	"github.com/eas-go/eas/transforms/densedeeper"
+	"github.com/eas-go/eas/transforms/densewider"
 	"github.com/eas-go/eas/transforms/verify"
+	"github.com/eas-go/eas/transforms/wider"
 )
+
+// The built-in transforms by name (package builtin imports this package, so
+// the tests cannot use the registry) and their descriptions, which tell the
+// controller how to choose (Info.Choice).
+var transforms = func() map[string]sdk.Transform {
+	m := map[string]sdk.Transform{}
+	for _, mk := range []func() sdk.Transform{wider.New, deeper.New, densewider.New, densedeeper.New} {
+		t := mk()
+		i, _ := t.Describe(context.Background())
+		m[i.Name] = t
+	}
+	return m
+}()
+
+func infos(names ...string) []sdk.Info {
+	var out []sdk.Info
+	for _, n := range names {
+		i, _ := transforms[n].Describe(context.Background())
+		out = append(out, i)
+	}
+	return out
+}
 
 var ctx = context.Background()
 
 func configured(t testing.TB, seed int64, settings map[string]string) *Controller {
 	c := New().(*Controller)
-	if err := c.Configure(ctx, sdk.ControllerConfig{Seed: seed, Space: ir.PaperSpace(), Settings: settings, Steps: []string{"wider", "deeper"}}); err != nil {
+	if err := c.Configure(ctx, sdk.ControllerConfig{Seed: seed, Space: ir.PaperSpace(), Settings: settings, Steps: []string{"wider", "deeper"},
+		Transforms: infos("wider", "deeper")}); err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
 func candidates(t testing.TB, tr string, nets []sdk.Network, space ir.Space) [][]sdk.Action {
-	tf, _ := builtin.Get(tr)
+	tf := transforms[tr]
 	out := make([][]sdk.Action, len(nets))
 	for i, n := range nets {
 		a, err := tf.Actions(ctx, n, space)
@@ -125,7 +153,7 @@ func syntheticReward(start, a ir.Arch) float64 {
 
 func runSearch(t testing.TB, c sdk.Controller, seed int64, episodes, m int) []float64 {
 	space := ir.PaperSpace()
-	if err := c.Configure(ctx, sdk.ControllerConfig{Seed: seed, Space: space, Steps: []string{"wider", "deeper"}}); err != nil {
+	if err := c.Configure(ctx, sdk.ControllerConfig{Seed: seed, Space: space, Steps: []string{"wider", "deeper"}, Transforms: infos("wider", "deeper")}); err != nil {
 		t.Fatal(err)
 	}
 	var means []float64
@@ -210,7 +238,8 @@ func TestProposalsAreValid(t *testing.T) {
 	sp := verify.SmallSpace()
 	for _, mk := range []func() sdk.Controller{New, random.New} {
 		c := mk()
-		if err := c.Configure(ctx, sdk.ControllerConfig{Seed: 1, Space: sp}); err != nil {
+		all := infos("wider", "deeper", "densewider", "densedeeper")
+		if err := c.Configure(ctx, sdk.ControllerConfig{Seed: 1, Space: sp, Transforms: all}); err != nil {
 			t.Fatal(err)
 		}
 		for it := 0; it < 20; it++ {
@@ -231,11 +260,11 @@ func TestProposalsAreValid(t *testing.T) {
 				}
 				for i := range nets {
 					for _, a := range props[i] {
-						if !has(cands[i], a) {
+						if !slices.ContainsFunc(cands[i], a.Equal) {
 							t.Fatalf("%s proposed %s on %s, not a candidate", st, a, nets[i].Arch)
 						}
 					}
-					if !actspaceMulti(st) && len(cands[i]) > 0 && len(props[i]) != 1 {
+					if !actspace.Each(all, st) && len(cands[i]) > 0 && len(props[i]) != 1 {
 						t.Fatalf("%s: %d actions for one network", st, len(props[i]))
 					}
 				}
@@ -243,17 +272,6 @@ func TestProposalsAreValid(t *testing.T) {
 			c.Observe(ctx, sdk.ObserveRequest{Episode: it, Accuracies: []float64{0.5, 0.6, 0.7, 0.8}, Failed: make([]bool, 4)})
 		}
 	}
-}
-
-func actspaceMulti(s string) bool { return s == "wider" || s == "densewider" }
-
-func has(cands []sdk.Action, a sdk.Action) bool {
-	for _, c := range cands {
-		if c.String() == a.String() {
-			return true
-		}
-	}
-	return false
 }
 
 // TestSaveLoadResumesExactly: after Load, the next proposals equal those of
@@ -267,7 +285,7 @@ func TestSaveLoadResumesExactly(t *testing.T) {
 			t.Fatal(err)
 		}
 		b := mk()
-		b.Configure(ctx, sdk.ControllerConfig{Seed: 99, Space: ir.PaperSpace()})
+		b.Configure(ctx, sdk.ControllerConfig{Seed: 99, Space: ir.PaperSpace(), Transforms: infos("wider", "deeper")})
 		if err := b.Load(ctx, state); err != nil {
 			t.Fatal(err)
 		}

@@ -8,15 +8,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eas-go/eas/builtin"
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/dsl"
 	"github.com/eas-go/eas/plugins/host"
 	"github.com/eas-go/eas/plugins/plugintest"
 	"github.com/eas-go/eas/plugins/sdk"
 	"github.com/eas-go/eas/plugins/sdk/serve"
-
-	cbuiltin "github.com/eas-go/eas/controllers/builtin"
-	tbuiltin "github.com/eas-go/eas/transforms/builtin"
 )
 
 // PluginCmd lists and checks plugins.
@@ -60,15 +58,15 @@ func (c *ServeCmd) Run(g *Globals) error {
 		if _, err := openEngine(0); err != nil {
 			return err
 		}
-		t, ok := tbuiltin.Get(c.Name)
+		t, ok := builtin.Transform(c.Name)
 		if !ok {
-			return fmt.Errorf("no built-in transform %q (built-ins: %s)", c.Name, strings.Join(tbuiltin.Names(), ", "))
+			return fmt.Errorf("no built-in transform %q (built-ins: %s)", c.Name, strings.Join(builtin.TransformNames(), ", "))
 		}
 		p.Transform = t
 	default:
-		ctl, ok := cbuiltin.Get(c.Name)
+		ctl, ok := builtin.Controller(c.Name)
 		if !ok {
-			return fmt.Errorf("no built-in controller %q (built-ins: %s)", c.Name, strings.Join(cbuiltin.Names(), ", "))
+			return fmt.Errorf("no built-in controller %q (built-ins: %s)", c.Name, strings.Join(builtin.ControllerNames(), ", "))
 		}
 		p.Controller = ctl
 	}
@@ -78,13 +76,18 @@ func (c *ServeCmd) Run(g *Globals) error {
 	return nil
 }
 
+// knownNames are the registry's built-in names, for the DSL's checks.
+func knownNames() dsl.Builtins {
+	return dsl.Builtins{Transforms: builtin.TransformNames(), Controllers: builtin.ControllerNames()}
+}
+
 // pluginBuiltins hands the built-in registries to the plugin host.
 func pluginBuiltins() host.Builtins {
 	return host.Builtins{
-		Transform:       tbuiltin.Get,
-		Controller:      cbuiltin.Get,
-		TransformNames:  tbuiltin.Names(),
-		ControllerNames: cbuiltin.Names(),
+		Transform:       builtin.Transform,
+		Controller:      builtin.Controller,
+		TransformNames:  builtin.TransformNames(),
+		ControllerNames: builtin.ControllerNames(),
 	}
 }
 
@@ -124,18 +127,7 @@ func (c *PluginListCmd) Run(g *Globals) error {
 	defer host.CleanupAll()
 	var rows [][]string
 	proto := fmt.Sprint(sdk.ProtocolVersion)
-	for _, t := range tbuiltin.All() {
-		i, err := t.Describe(ctx)
-		if err != nil {
-			return err
-		}
-		rows = append(rows, []string{i.Name, i.Kind, i.Version, proto, "built-in (easrun __serve)"})
-	}
-	for _, ctl := range cbuiltin.All() {
-		i, err := ctl.Describe(ctx)
-		if err != nil {
-			return err
-		}
+	for _, i := range append(builtin.TransformInfos(), builtin.ControllerInfos()...) {
 		rows = append(rows, []string{i.Name, i.Kind, i.Version, proto, "built-in (easrun __serve)"})
 	}
 	base, explicit := "", []string(nil)
@@ -145,7 +137,7 @@ func (c *PluginListCmd) Run(g *Globals) error {
 		if err != nil {
 			return err
 		}
-		e, diags := dsl.ParseExperiment(c.Eas, src)
+		e, diags := dsl.ParseExperiment(c.Eas, src, knownNames())
 		if err := diags.Err(); err != nil {
 			return err
 		}
@@ -186,8 +178,8 @@ func (c *PluginCheckCmd) Run(g *Globals) error {
 	defer host.CleanupAll()
 	o := pluginOptions(c.Log, c.Timeout, c.InProcess)
 	var launch func(ctx context.Context) (*host.Plugin, error)
-	_, isT := tbuiltin.Get(c.Path)
-	_, isC := cbuiltin.Get(c.Path)
+	_, isT := builtin.Transform(c.Path)
+	_, isC := builtin.Controller(c.Path)
 	st, statErr := os.Stat(c.Path)
 	switch {
 	case statErr == nil && !st.IsDir():
@@ -202,13 +194,11 @@ func (c *PluginCheckCmd) Run(g *Globals) error {
 		}
 	default:
 		return fmt.Errorf("plugin check %s: neither a file nor a built-in (built-ins: %s, %s)", c.Path,
-			strings.Join(tbuiltin.Names(), ", "), strings.Join(cbuiltin.Names(), ", "))
+			strings.Join(builtin.TransformNames(), ", "), strings.Join(builtin.ControllerNames(), ", "))
 	}
 	ts := map[string]sdk.Transform{}
-	for _, n := range []string{"wider", "deeper"} {
-		if t, ok := tbuiltin.Get(n); ok {
-			ts[n] = t
-		}
+	for _, n := range builtin.TransformNames() { // plugintest keeps those for plain CNNs
+		ts[n], _ = builtin.Transform(n)
 	}
 	rs := plugintest.Check(ctx, plugintest.Target{Launch: launch},
 		plugintest.Options{Cases: c.Cases, Seed: c.Seed, Transforms: ts})

@@ -136,7 +136,7 @@ func (c *RunCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	e, l := dsl.ParseExperiment(c.File, src)
+	e, l := dsl.ParseExperiment(c.File, src, knownNames())
 	diag.Write(g.Stderr, string(src), l)
 	if l.HasErrors() {
 		return Exit(1)

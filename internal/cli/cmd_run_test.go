@@ -10,15 +10,13 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/eas-go/eas/builtin"
 	"github.com/eas-go/eas/core/data"
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/search"
 	"github.com/eas-go/eas/core/store"
 	"github.com/eas-go/eas/plugins/sdk"
-
-	cbuiltin "github.com/eas-go/eas/controllers/builtin"
-	tbuiltin "github.com/eas-go/eas/transforms/builtin"
 )
 
 // countingEval scores every job by its ID and remembers what it saw.
@@ -46,10 +44,10 @@ type builtinHost struct{ opened, closed int }
 
 func (h *builtinHost) Search(ctx context.Context, easFile string, s experiment.Search, logFile string) (map[string]sdk.Transform, sdk.Controller, io.Closer, error) {
 	h.opened++
-	ctl, _ := cbuiltin.Get(s.Controller)
+	ctl, _ := builtin.Controller(s.Controller)
 	tfs := map[string]sdk.Transform{}
 	for _, st := range s.Steps {
-		tfs[st.Transform], _ = tbuiltin.Get(st.Transform)
+		tfs[st.Transform], _ = builtin.Transform(st.Transform)
 	}
 	return tfs, ctl, closerFunc(func() { h.closed++ }), nil
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/eas-go/eas/builtin"
 	"github.com/eas-go/eas/core/checkpoint"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/refnet"
@@ -16,7 +17,6 @@ import (
 	"github.com/eas-go/eas/dsl"
 	"github.com/eas-go/eas/dsl/diag"
 	"github.com/eas-go/eas/plugins/sdk"
-	"github.com/eas-go/eas/transforms/builtin"
 	"github.com/eas-go/eas/transforms/verify"
 )
 
@@ -121,10 +121,10 @@ func (c *TransformCmd) Run(g *Globals) error {
 	ctx := context.Background()
 	start := net
 	for i, a := range acts {
-		t, ok := builtin.Get(a.Transform)
+		t, ok := builtin.Transform(a.Transform)
 		if !ok {
-			return fmt.Errorf("action %d: unknown transform %q (built-ins: %s)%s", i+1, a.Transform, strings.Join(builtin.Names(), ", "),
-				suggest(a.Transform, builtin.Names()))
+			return fmt.Errorf("action %d: unknown transform %q (built-ins: %s)%s", i+1, a.Transform, strings.Join(builtin.TransformNames(), ", "),
+				suggest(a.Transform, builtin.TransformNames()))
 		}
 		a.Transform = strings.ToLower(a.Transform)
 		res, err := t.Apply(ctx, sdk.ApplyRequest{Net: net, Action: a, Space: ir.PaperSpace(), Seed: c.Seed + int64(i), Noise: c.Noise}, host)

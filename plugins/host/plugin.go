@@ -19,7 +19,7 @@ import (
 )
 
 // Builtins resolves the names of built-in transforms and controllers; the CLI
-// fills it from transforms/builtin and controllers/builtin (this package
+// fills it from the builtin registry (this package
 // cannot import them).
 type Builtins struct {
 	Transform       func(name string) (sdk.Transform, bool)

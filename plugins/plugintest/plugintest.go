@@ -345,7 +345,7 @@ func makeEpisode(ctx context.Context, o Options, r *rand.Rand) (*episode, error)
 		}
 		e.steps = []string{"wider", "wider"}
 		e.cands["wider"] = all
-		e.infos = []sdk.Info{{Name: "wider", Kind: sdk.KindTransform, Version: "synthetic", Params: []string{"layer"}}}
+		e.infos = []sdk.Info{{Name: "wider", Kind: sdk.KindTransform, Version: "synthetic", Params: []string{"layer"}, Choice: sdk.ChooseEach}}
 	}
 	return e, nil
 }

@@ -13,8 +13,8 @@ import (
 
 // ProtocolVersion is the plugin protocol spoken by this SDK; it is part of the
 // handshake, so a host refuses plugins built for another protocol. It moves
-// whenever the wire format changes. 2: Observe takes an ObserveRequest and
-// Apply results carry Diagnostics.
+// whenever the wire format changes. 2: Observe takes an ObserveRequest,
+// Apply results carry Diagnostics, Info carries Choice.
 const ProtocolVersion = 2
 
 // Kind of a plugin.
@@ -33,7 +33,24 @@ type Info struct {
 	Families []string
 	// Params lists the action arguments a transform takes, e.g. ["layer","to"].
 	Params []string
+	// Choice says how a controller picks among a transform's candidate
+	// actions at one step; controllers read it instead of knowing names.
+	Choice Choice
 }
+
+// Choice is how a controller chooses among a transform's candidates at one step.
+type Choice int
+
+const (
+	// ChooseOne picks exactly one action (Net2Deeper: one insertion). The
+	// built-in controllers structure the candidates as a tree by their
+	// arguments: block (from "layer", else "after"), position ("after"),
+	// option ("kernel", its index in the space's kernels).
+	ChooseOne Choice = iota
+	// ChooseEach decides every candidate on its own and may apply several
+	// (Net2Wider: widen any subset of layers, one candidate per layer).
+	ChooseEach
+)
 
 // Action is one transformation request: a transform name and integer
 // arguments. Its text form is `wider(layer=3, to=64)`, arguments sorted by key.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"slices"
 
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/tensor"
@@ -56,7 +57,8 @@ func nonNegative(a ir.Arch, after int) bool {
 }
 
 // Actions lists every insertion point (after layer 1 .. the layer before SM)
-// with every kernel size of the space for convolutions.
+// with every kernel size of the space for convolutions (any odd size; the
+// paper's space has 1, 3 and 5).
 func (Transform) Actions(_ context.Context, net sdk.Network, s ir.Space) ([]sdk.Action, error) {
 	if net.Arch.Family() != ir.FamilyPlain {
 		return nil, nil
@@ -71,13 +73,20 @@ func (Transform) Actions(_ context.Context, net sdk.Network, s ir.Space) ([]sdk.
 			continue
 		}
 		for _, k := range s.Kernels {
-			if k == 1 || k == 3 || k == 5 {
+			if validKernel(k) {
 				out = append(out, sdk.Action{Transform: "deeper", Args: map[string]int{"after": after, "kernel": k}})
 			}
 		}
 	}
 	return out, nil
 }
+
+// validKernel: an identity convolution needs a centre tap, so the size is
+// odd; MaxKernel bounds it.
+func validKernel(k int) bool { return k >= 1 && k%2 == 1 && k <= MaxKernel }
+
+// MaxKernel is the largest kernel size deeper inserts.
+const MaxKernel = 15
 
 // Apply inserts the identity layer.
 func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host) (sdk.ApplyResult, error) {
@@ -108,10 +117,13 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 		return sdk.ApplyResult{}, fmt.Errorf("after layer %d (%s) the new layer must be FC, which takes no kernel size", after, net.Arch.Layers[after-1])
 	}
 	if !fc && !hasKernel {
-		return sdk.ApplyResult{}, fmt.Errorf("a convolution inserted after layer %d needs kernel=1, 3 or 5", after)
+		return sdk.ApplyResult{}, fmt.Errorf("a convolution inserted after layer %d needs a kernel size (kernel=K, one of the space's kernels %v)", after, req.Space.Kernels)
 	}
-	if !fc && kernel != 1 && kernel != 3 && kernel != 5 {
-		return sdk.ApplyResult{}, fmt.Errorf("kernel=%d: a new convolution's kernel size must be 1, 3 or 5", kernel)
+	if !fc && !validKernel(kernel) {
+		return sdk.ApplyResult{}, fmt.Errorf("kernel=%d: a new convolution's kernel size must be odd and positive (same padding keeps the identity)", kernel)
+	}
+	if !fc && len(req.Space.Kernels) > 0 && !slices.Contains(req.Space.Kernels, kernel) {
+		return sdk.ApplyResult{}, fmt.Errorf("kernel=%d is not among the search space's kernels %v", kernel, req.Space.Kernels)
 	}
 	nodes := g.LayerNodes(after)
 	outID := nodes[len(nodes)-1]

@@ -2,11 +2,13 @@ package deeper
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/nn"
+	"github.com/eas-go/eas/core/refnet"
 	"github.com/eas-go/eas/dsl"
 	"github.com/eas-go/eas/plugins/sdk"
 	"github.com/eas-go/eas/transforms/verify"
@@ -47,18 +49,20 @@ func TestInvalidRequests(t *testing.T) {
 	n := sdk.Network{Arch: a, Input: g.Input, Weights: nn.InitParams(g, 1)}
 	host := verify.Host{Shape: g.Input}
 	for _, c := range []struct {
-		args map[string]int
-		want string
+		args  map[string]int
+		space ir.Space
+		want  string
 	}{
-		{map[string]int{"after": 1, "kernel": 7}, "must be 1, 3 or 5"},
-		{map[string]int{"after": 1, "kernel": 2}, "must be 1, 3 or 5"},
-		{map[string]int{"after": 1, "fc": 1}, "cannot be inserted"},
-		{map[string]int{"after": 1}, "needs kernel"},
-		{map[string]int{"after": 3, "kernel": 3}, "must be FC"},
-		{map[string]int{"after": 4}, "final SM"},
-		{map[string]int{"after": 7}, "out of range"},
+		{map[string]int{"after": 1, "kernel": 7}, ir.PaperSpace(), "not among the search space's kernels [1 3 5]"},
+		{map[string]int{"after": 1, "kernel": 2}, ir.Space{}, "must be odd"},
+		{map[string]int{"after": 1, "kernel": -1}, ir.Space{}, "must be odd"},
+		{map[string]int{"after": 1, "fc": 1}, ir.Space{}, "cannot be inserted"},
+		{map[string]int{"after": 1}, ir.Space{}, "needs a kernel size"},
+		{map[string]int{"after": 3, "kernel": 3}, ir.Space{}, "must be FC"},
+		{map[string]int{"after": 4}, ir.Space{}, "final SM"},
+		{map[string]int{"after": 7}, ir.Space{}, "out of range"},
 	} {
-		_, err := New().Apply(context.Background(), sdk.ApplyRequest{Net: n, Action: sdk.Action{Transform: "deeper", Args: c.args}}, host)
+		_, err := New().Apply(context.Background(), sdk.ApplyRequest{Net: n, Action: sdk.Action{Transform: "deeper", Args: c.args}, Space: c.space}, host)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want %q", c.args, err, c.want)
 		}
@@ -66,5 +70,58 @@ func TestInvalidRequests(t *testing.T) {
 	res, err := New().Apply(context.Background(), sdk.ApplyRequest{Net: n, Action: sdk.Action{Transform: "deeper", Args: map[string]int{"after": 2, "kernel": 5}}}, host)
 	if err != nil || res.Net.Arch.String() != "C(4,3,1) P(2,2,MAX) C(4,5,1) FC(8) SM(3)" {
 		t.Errorf("insert after pooling: %v %v", res.Net.Arch, err)
+	}
+}
+
+// TestSpaceKernels: the search space's kernel sizes are what deeper offers
+// and accepts, beyond the paper's 1, 3 and 5, and a 7x7 identity keeps the
+// function.
+func TestSpaceKernels(t *testing.T) {
+	a := dsl.MustArch("C(4,3,1) P(2,2,MAX) FC(8) SM(3)")
+	g, _ := ir.Lower(a, ir.Shape{C: 3, H: 8, W: 8})
+	n := sdk.Network{Arch: a, Input: g.Input, Weights: nn.InitParams(g, 1)}
+	space := ir.Space{Kernels: []int{3, 7}}
+	acts, err := New().Actions(context.Background(), n, space)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kernels := map[int]int{}
+	for _, act := range acts {
+		if k, ok := act.Args["kernel"]; ok {
+			kernels[k]++
+		}
+	}
+	if len(kernels) != 2 || kernels[3] == 0 || kernels[7] == 0 || kernels[3] != kernels[7] {
+		t.Errorf("kernels offered %v, want 3 and 7 at every conv position", kernels)
+	}
+	host := verify.Host{Shape: g.Input, Seed: 5}
+	res, err := New().Apply(context.Background(), sdk.ApplyRequest{Net: n, Action: sdk.Action{Transform: "deeper", Args: map[string]int{"after": 2, "kernel": 7}},
+		Space: space}, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Net.Arch.String(); got != "C(4,3,1) P(2,2,MAX) C(4,7,1) FC(8) SM(3)" {
+		t.Fatalf("got %s", got)
+	}
+	g2, err := ir.Lower(res.Net.Arch, g.Input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := host.Batch(context.Background(), 8)
+	before, err := refnet.Logits(g, n.Weights, x, refnet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := refnet.Logits(g2, res.Net.Weights, x, refnet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var diff, scale float64
+	for i := range before {
+		diff = math.Max(diff, math.Abs(before[i]-after[i]))
+		scale = math.Max(scale, math.Abs(before[i]))
+	}
+	if diff > 1e-5*scale {
+		t.Errorf("7x7 identity changed the function: max difference %.3g (scale %.3g)", diff, scale)
 	}
 }

@@ -24,6 +24,7 @@ func New() sdk.Transform { return Transform{} }
 func (Transform) Describe(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "densewider", Kind: sdk.KindTransform, Version: "1.0", Families: []string{string(ir.FamilyDenseNet)},
 		Params:      []string{"layer", "sub", "to"},
+		Choice:      sdk.ChooseEach, // one candidate per layer; any subset may widen in one step
 		Description: "DenseNet wider: raise one dense layer's growth rate to the next of the search space (or to=N)"}, nil
 }
 

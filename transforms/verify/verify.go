@@ -47,7 +47,7 @@ func RandomArch(r *rand.Rand, family ir.Family, in ir.Shape) ir.Arch {
 			for i := 0; i < 1+r.Intn(4); i++ {
 				switch r.Intn(5) {
 				case 0, 1, 2:
-					a.Layers = append(a.Layers, ir.Layer{Kind: ir.Conv, Filters: pick(s.Filters), Kernel: s.Kernels[r.Intn(3)], Stride: 1})
+					a.Layers = append(a.Layers, ir.Layer{Kind: ir.Conv, Filters: pick(s.Filters), Kernel: s.Kernels[r.Intn(len(s.Kernels))], Stride: 1})
 				case 3:
 					a.Layers = append(a.Layers, ir.Layer{Kind: ir.Pool, Kernel: 2, Stride: 2, Op: ir.PoolOp(1 + r.Intn(2))})
 				case 4:

@@ -24,6 +24,7 @@ func New() sdk.Transform { return Transform{} }
 func (Transform) Describe(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "wider", Kind: sdk.KindTransform, Version: "1.0", Families: []string{string(ir.FamilyPlain)},
 		Params:      []string{"layer", "to"},
+		Choice:      sdk.ChooseEach, // one candidate per layer; any subset may widen in one step
 		Description: "Net2Wider: widen a C or FC layer to the next width of the search space (or to=N), preserving the function"}, nil
 }
 

@@ -7,22 +7,39 @@ import (
 	"github.com/eas-go/eas/plugins/sdk"
 )
 
-// Limits of the tree heads; positions beyond them are not offered.
+// Limits of the tree heads; positions beyond them are not offered. The
+// option head has one entry per kernel size of the space (Vocab.Options).
 const (
 	MaxBlocks    = 8
 	MaxPositions = 32
-	MaxOptions   = 3
 )
 
-// Vocab maps layers to token ids for the encoder.
+// Vocab maps layers to token ids for the encoder and knows the option
+// (kernel) indices of the search space.
 type Vocab struct {
 	space ir.Space
 	Size  int
 }
 
-// NewVocab builds the vocabulary of a search space.
+// NewVocab builds the vocabulary of a search space: a token per conv
+// (filters x kernel size of the space), FC (units) and dense layer (growth).
 func NewVocab(s ir.Space) Vocab {
-	return Vocab{space: s, Size: 8 + 3*len(s.Filters) + len(s.Units) + len(s.Growth)}
+	return Vocab{space: s, Size: 8 + kernelSlots(s)*len(s.Filters) + len(s.Units) + len(s.Growth)}
+}
+
+// kernelSlots is the number of kernel sizes a token or an option tells apart.
+func kernelSlots(s ir.Space) int { return max(1, len(s.Kernels)) }
+
+// Options is the size of the tree's option head: one per kernel size.
+func (v Vocab) Options() int { return kernelSlots(v.space) }
+
+// kernel is the index of kernel size k in the space (the nearest size for
+// one outside it; 0 for an empty list).
+func (v Vocab) kernel(k int) int {
+	if len(v.space.Kernels) == 0 {
+		return 0
+	}
+	return nearest(v.space.Kernels, k)
 }
 
 func nearest(list []int, v int) int {
@@ -40,7 +57,8 @@ func nearest(list []int, v int) int {
 }
 
 // token ids: 0 unknown, 1 pool-max, 2 pool-avg, 3 dropout, 4 gap, 5 transition,
-// 6 fc-other, 7 conv-other, then conv (filters x kernel), fc (units), dense (growth).
+// 6 fc-other, 7 conv-other, then conv (filters x kernel sizes of the space),
+// fc (units), dense (growth).
 func (v Vocab) token(l ir.Layer) int {
 	switch l.Kind {
 	case ir.Pool:
@@ -58,13 +76,12 @@ func (v Vocab) token(l ir.Layer) int {
 		if len(v.space.Units) == 0 {
 			return 6
 		}
-		return 8 + 3*len(v.space.Filters) + nearest(v.space.Units, l.Units)
+		return 8 + kernelSlots(v.space)*len(v.space.Filters) + nearest(v.space.Units, l.Units)
 	case ir.Conv:
 		if len(v.space.Filters) == 0 {
 			return 7
 		}
-		k := map[int]int{1: 0, 3: 1, 5: 2}[l.Kernel]
-		return 8 + 3*nearest(v.space.Filters, l.Filters) + k
+		return 8 + kernelSlots(v.space)*nearest(v.space.Filters, l.Filters) + v.kernel(l.Kernel)
 	}
 	return 0
 }
@@ -73,7 +90,7 @@ func (v Vocab) dense(growth int) int {
 	if len(v.space.Growth) == 0 {
 		return 0
 	}
-	return 8 + 3*len(v.space.Filters) + len(v.space.Units) + nearest(v.space.Growth, growth)
+	return 8 + kernelSlots(v.space)*len(v.space.Filters) + len(v.space.Units) + nearest(v.space.Growth, growth)
 }
 
 // Tokens returns the token sequence of an architecture (one per layer, one
@@ -102,8 +119,16 @@ func (v Vocab) Tokens(a ir.Arch) ([]int, map[[2]int]int) {
 	return toks, pos
 }
 
-// IsMulti reports whether a transform's step decides per layer.
-func IsMulti(transform string) bool { return transform == "wider" || transform == "densewider" }
+// Each reports whether the step's transform decides each candidate on its
+// own (sdk.ChooseEach in its Info, as ControllerConfig.Transforms gives it).
+func Each(transforms []sdk.Info, transform string) bool {
+	for _, t := range transforms {
+		if t.Name == transform {
+			return t.Choice == sdk.ChooseEach
+		}
+	}
+	return false
+}
 
 // Multi is a per-layer step: Positions[k] is the token position of Actions[k].
 type Multi struct {
@@ -143,25 +168,35 @@ type TreePos struct {
 
 // TreeOpt is one option (kernel size index) and its action.
 type TreeOpt struct {
-	ID     int // 0..MaxOptions-1
+	ID     int // 0..Vocab.Options()-1
 	Action sdk.Action
 }
 
 type key struct{ block, pos, opt int }
 
-// TreeOf structures a tree step's candidates.
-func TreeOf(a ir.Arch, transform string, cands []sdk.Action) Tree {
+// TreeOf structures a one-action step's candidates by their arguments, not
+// by the transform's name: an action with "after" sits at that position, in
+// the dense block of its "layer" if it has one (densedeeper) or else in the
+// plain block after which it inserts (deeper); its option is the index of
+// its "kernel" among the space's kernel sizes. Actions without "after" are
+// positions of one block, in order.
+func (v Vocab) TreeOf(a ir.Arch, cands []sdk.Action) Tree {
+	opts := v.Options()
 	keys := make([]key, len(cands))
 	for i, c := range cands {
-		switch transform {
-		case "deeper":
-			after := c.Args["after"]
-			keys[i] = key{plainBlock(a, after), after, map[int]int{1: 0, 3: 1, 5: 2}[c.Args["kernel"]]}
-		case "densedeeper":
-			keys[i] = key{denseBlock(a, c.Args["layer"]), c.Args["after"], 0}
-		default:
+		after, hasAfter := c.Args["after"]
+		if !hasAfter {
 			keys[i] = key{0, i, 0}
+			continue
 		}
+		k := key{plainBlock(a, after), after, 0}
+		if layer, ok := c.Args["layer"]; ok {
+			k.block = denseBlock(a, layer)
+		}
+		if kern, ok := c.Args["kernel"]; ok {
+			k.opt = min(v.kernel(kern), opts-1)
+		}
+		keys[i] = k
 	}
 	byBlock := map[int]map[int][]TreeOpt{}
 	for i, k := range keys {
@@ -171,7 +206,7 @@ func TreeOf(a ir.Arch, transform string, cands []sdk.Action) Tree {
 		if byBlock[k.block] == nil {
 			byBlock[k.block] = map[int][]TreeOpt{}
 		}
-		byBlock[k.block][k.pos] = append(byBlock[k.block][k.pos], TreeOpt{ID: min(k.opt, MaxOptions-1), Action: cands[i]})
+		byBlock[k.block][k.pos] = append(byBlock[k.block][k.pos], TreeOpt{ID: k.opt, Action: cands[i]})
 	}
 	var t Tree
 	var ids []int
@@ -239,11 +274,10 @@ func denseBlock(a ir.Arch, layer int) int {
 // Find returns the block, position and option indices of the tree's entry
 // for a, or false.
 func (t Tree) Find(a sdk.Action) (b, p, o int, ok bool) {
-	s := a.String()
 	for bi, bl := range t.Blocks {
 		for pi, pos := range bl.Positions {
 			for oi, opt := range pos.Options {
-				if opt.Action.String() == s {
+				if opt.Action.Equal(a) {
 					return bi, pi, oi, true
 				}
 			}

@@ -151,13 +151,13 @@ func ActionsFromProto(p *ActionList) ([]sdk.Action, error) {
 // InfoToProto converts a plugin description.
 func InfoToProto(i sdk.Info) *Info {
 	return &Info{Name: i.Name, Kind: i.Kind, Version: i.Version, Description: i.Description,
-		Families: i.Families, Params: i.Params}
+		Families: i.Families, Params: i.Params, Choice: int32(i.Choice)}
 }
 
 // InfoFromProto converts back.
 func InfoFromProto(p *Info) sdk.Info {
 	return sdk.Info{Name: p.GetName(), Kind: p.GetKind(), Version: p.GetVersion(), Description: p.GetDescription(),
-		Families: p.GetFamilies(), Params: p.GetParams()}
+		Families: p.GetFamilies(), Params: p.GetParams(), Choice: sdk.Choice(p.GetChoice())}
 }
 
 // ActionsRequestToProto converts the arguments of Transform.Actions.

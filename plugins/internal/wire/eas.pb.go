@@ -1,5 +1,5 @@
 // Wire protocol between eas hosts and plugins (protocol version 2,
-// sdk.ProtocolVersion; 2 added ApplyResultHeader.diagnostics).
+// sdk.ProtocolVersion; 2 added ApplyResultHeader.diagnostics and Info.choice).
 // Architectures travel structurally (ir.Layer fields) so this package never
 // needs the DSL; weights travel as 1 MiB chunks on streams.
 
@@ -603,6 +603,7 @@ type Info struct {
 	Description   string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
 	Families      []string               `protobuf:"bytes,5,rep,name=families,proto3" json:"families,omitempty"`
 	Params        []string               `protobuf:"bytes,6,rep,name=params,proto3" json:"params,omitempty"`
+	Choice        int32                  `protobuf:"varint,7,opt,name=choice,proto3" json:"choice,omitempty"` // sdk.Choice: 0 one action per step, 1 each candidate decided on its own
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -677,6 +678,13 @@ func (x *Info) GetParams() []string {
 		return x.Params
 	}
 	return nil
+}
+
+func (x *Info) GetChoice() int32 {
+	if x != nil {
+		return x.Choice
+	}
+	return 0
 }
 
 // TensorChunk carries part of one tensor: data holds little-endian float32
@@ -1590,14 +1598,15 @@ const file_eas_proto_rawDesc = "" +
 	"ActionList\x12/\n" +
 	"\aactions\x18\x01 \x03(\v2\x15.eas.plugin.v2.ActionR\aactions\"!\n" +
 	"\aIntList\x12\x16\n" +
-	"\x06values\x18\x01 \x03(\x03R\x06values\"\x9e\x01\n" +
+	"\x06values\x18\x01 \x03(\x03R\x06values\"\xb6\x01\n" +
 	"\x04Info\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12 \n" +
 	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x1a\n" +
 	"\bfamilies\x18\x05 \x03(\tR\bfamilies\x12\x16\n" +
-	"\x06params\x18\x06 \x03(\tR\x06params\"c\n" +
+	"\x06params\x18\x06 \x03(\tR\x06params\x12\x16\n" +
+	"\x06choice\x18\a \x01(\x05R\x06choice\"c\n" +
 	"\vTensorChunk\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05shape\x18\x02 \x03(\x03R\x05shape\x12\x16\n" +

@@ -1,5 +1,5 @@
 // Wire protocol between eas hosts and plugins (protocol version 2,
-// sdk.ProtocolVersion; 2 added ApplyResultHeader.diagnostics).
+// sdk.ProtocolVersion; 2 added ApplyResultHeader.diagnostics and Info.choice).
 // Architectures travel structurally (ir.Layer fields) so this package never
 // needs the DSL; weights travel as 1 MiB chunks on streams.
 

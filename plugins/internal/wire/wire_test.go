@@ -243,8 +243,8 @@ func TestSDKRoundTrip(t *testing.T) {
 		t.Errorf("observe %+v %v", gotObs, err)
 	}
 
-	info := sdk.Info{Name: "n", Kind: sdk.KindController, Version: "1", Description: "d", Families: []string{"plain"}}
-	if got := InfoFromProto(InfoToProto(info)); got.Name != "n" || got.Families[0] != "plain" || got.Description != "d" {
+	info := sdk.Info{Name: "n", Kind: sdk.KindTransform, Version: "1", Description: "d", Families: []string{"plain"}, Choice: sdk.ChooseEach}
+	if got := InfoFromProto(InfoToProto(info)); got.Name != "n" || got.Families[0] != "plain" || got.Description != "d" || got.Choice != sdk.ChooseEach {
 		t.Errorf("info %+v", got)
 	}
 }

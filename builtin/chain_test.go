@@ -17,7 +17,7 @@ import (
 func chain(t *testing.T, r *rand.Rand, net sdk.Network, host sdk.Host, steps []string) sdk.Network {
 	ctx := context.Background()
 	for _, s := range steps {
-		tr, _ := Get(s)
+		tr, _ := Transform(s)
 		acts, err := tr.Actions(ctx, net, verify.SmallSpace())
 		if err != nil {
 			t.Fatal(err)
@@ -103,7 +103,7 @@ func largeWiden(tb testing.TB) (sdk.ApplyResult, int64) {
 	for _, q := range g.Params() {
 		w[q.Name] = tensor.New(q.Shape...)
 	}
-	tr, _ := Get("wider")
+	tr, _ := Transform("wider")
 	res, err := tr.Apply(context.Background(), sdk.ApplyRequest{Net: sdk.Network{Arch: a, Input: in, Weights: w},
 		Action: sdk.Action{Transform: "wider", Args: map[string]int{"layer": 4, "to": 768}}, Space: ir.PaperSpace()}, nil)
 	if err != nil {
@@ -134,7 +134,7 @@ func TestWidenLargeLayer(t *testing.T) {
 	}
 }
 
-// BenchmarkWidenLargeLayer: go test -run '^$' -bench WidenLarge ./transforms/builtin
+// BenchmarkWidenLargeLayer: go test -run '^$' -bench WidenLarge ./builtin
 func BenchmarkWidenLargeLayer(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		_, p := largeWiden(b)
