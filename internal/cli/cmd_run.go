@@ -304,7 +304,7 @@ func (c *RunCmd) checkRunDir(dir string, src []byte, e *experiment.Experiment) (
 	if store.SHA256(old) != m.Experiment {
 		return m, fmt.Errorf("%s was edited after the run started (its hash differs from the one in %s): the run's record of what ran is no longer trustworthy", runEAS, store.ManifestName)
 	}
-	was, l := dsl.ParseExperiment(runEAS, old)
+	was, l := dsl.ParseExperiment(runEAS, old, knownNames())
 	if err := l.Err(); err != nil {
 		return m, fmt.Errorf("the run's own experiment file no longer parses: %w", err)
 	}
