@@ -27,10 +27,10 @@ type Builtins struct {
 
 // Names the checker knows.
 var (
-	DatasetKinds       = []string{"cifar10", "images", "idx", "svhn"}
-	TableNames         = []string{"summary", "networks", "rl_vs_random", "table2", "table3", "table4"}
-	PlotNames          = []string{"progress", "rl_vs_random"}
-	FormatNames        = []string{"text", "markdown", "csv", "png", "svg"}
+	DatasetKinds = []string{"cifar10", "images", "idx", "svhn"}
+	TableNames   = []string{"summary", "networks", "rl_vs_random", "table2", "table3", "table4"}
+	PlotNames    = []string{"progress", "rl_vs_random"}
+	FormatNames  = []string{"text", "markdown", "csv", "png", "svg"}
 )
 
 func parseEASFile(name, src string) (*fileAST, diag.List) {
