@@ -237,6 +237,9 @@ func (e *Evaluator) prepare(j search.Job) (*prepared, error) {
 	}
 	m := JobMsg{Version: Version, Label: fmt.Sprintf("network %d", j.ID), Arch: j.Arch.String(), Input: j.Input,
 		Weights: ObjectRef{Size: int64(len(enc)), SHA256: sha(enc)}, Training: j.Training, Full: j.Full, Data: e.dataRef}
+	if j.ID == 0 {
+		m.Label = "start network"
+	}
 	if j.Full {
 		m.Label = fmt.Sprintf("final training of network %d", j.ID)
 	}

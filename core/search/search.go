@@ -488,7 +488,14 @@ func Top(recs []store.Record, k int) []store.Record {
 			out = append(out, rec)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].ValAcc > out[j].ValAcc })
+	// Ties go to the earlier-sampled network, not the earlier-finished one:
+	// with parallel or remote evaluators the finishing order varies.
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].ValAcc != out[j].ValAcc {
+			return out[i].ValAcc > out[j].ValAcc
+		}
+		return out[i].ID < out[j].ID
+	})
 	if len(out) > k {
 		out = out[:k]
 	}

@@ -399,3 +399,21 @@ func TestProgressBestIsCurrent(t *testing.T) {
 		t.Fatal("no progress events")
 	}
 }
+
+// TestTopBreaksTiesBySamplingOrder: records finished out of order (remote
+// workers) give the same top list as in order.
+func TestTopBreaksTiesBySamplingOrder(t *testing.T) {
+	recs := []store.Record{
+		{ID: 3, Kind: "sample", Status: store.StatusOK, Arch: "c", ValAcc: 0.9},
+		{ID: 2, Kind: "sample", Status: store.StatusOK, Arch: "b", ValAcc: 0.9},
+		{ID: 1, Kind: "sample", Status: store.StatusOK, Arch: "a", ValAcc: 0.8},
+		{ID: 4, Kind: "sample", Status: store.StatusOK, Arch: "d", ValAcc: 0.95},
+	}
+	var got []int
+	for _, r := range Top(recs, 3) {
+		got = append(got, r.ID)
+	}
+	if fmt.Sprint(got) != "[4 2 3]" {
+		t.Errorf("Top = %v, want [4 2 3]", got)
+	}
+}

@@ -40,13 +40,14 @@ type RunCmd struct {
 	File      string            `arg:"" type:"existingfile" help:"Experiment file (.eas)."`
 	Out       string            `default:"runs" help:"Folder for run directories (runs/<experiment>/<search>/)."`
 	Resume    bool              `help:"Continue an interrupted run in the same folder instead of refusing to overwrite it."`
-	Evaluator string            `default:"local" enum:"local,virtual" help:"local: train every child; virtual: score architectures by a deterministic formula (seconds, for dry runs)."`
+	Evaluator string            `default:"local" enum:"local,virtual,nats" help:"local: train every child here; nats: train on easrun workers through NATS JetStream (see --listen, --connect); virtual: score architectures by a deterministic formula (seconds, for dry runs)."`
 	Workers   int               `help:"Children trained in parallel (0: chosen from cores and memory: one per 4 cores, at most one per 2 GiB; the cores are shared out among them)."`
 	Data      map[string]string `help:"Dataset location overrides, NAME=PATH (also EAS_DATA_<NAME>)."`
 	Plain     bool              `help:"One line per event instead of progress bars."`
 	Search    []string          `help:"Run only these searches (default: all)."`
 	Isolate   bool              `help:"Serve the built-in transforms and controllers from separate easrun processes over the plugin wire too (default: in-process, measured about 15x cheaper per call); third-party plugins always run as separate processes."`
 	Timeout   time.Duration     `default:"10m" help:"Deadline of one plugin call (a hung plugin is restarted and its network marked failed)."`
+	NatsFlags `embed:""`
 
 	// Deps are the command's collaborators besides the file system; easrun
 	// leaves them empty and gets the defaults built from the flags, tests
@@ -94,8 +95,7 @@ func (f closerFunc) Close() error { f(); return nil }
 
 // loadSplit is the default RunDeps.Data.
 func loadSplit(d experiment.Dataset) (*data.Split, error) {
-	return data.LoadSplit(d.Kind+":"+d.Path, data.SplitOptions{Validation: d.Validation, Seed: d.ValidationSeed,
-		Limit: d.Limit, Normalize: d.Normalize, Augment: d.Augment})
+	return data.LoadSplit(d.Kind+":"+d.Path, splitOptions(d))
 }
 
 type ckptAdapter struct{}
@@ -187,13 +187,17 @@ func (c *RunCmd) Run(g *Globals) error {
 			log.printf("%s", l)
 		}
 	}
-	start, startAcc, err := c.startNetwork(ctx, e, expDir, manifest, in, split, be, log)
-	if err != nil {
-		return err
-	}
 	eval := c.Deps.Evaluator
+	remote := false // the start network trains through eval too
 	switch {
 	case eval != nil:
+	case c.Evaluator == "nats":
+		n, err := startNats(ctx, c.NatsFlags, expDir, e, split, log)
+		if err != nil {
+			return err
+		}
+		defer n.Close()
+		eval, remote = n.ev, true
 	case virtual:
 		d, err := virtualDelay()
 		if err != nil {
@@ -212,6 +216,14 @@ func (c *RunCmd) Run(g *Globals) error {
 		}
 		log.printf("evaluator: %d children in parallel, %d engine workers each", pool, workers)
 		eval = &search.Local{Data: split, Workers: pool, Backend: child}
+	}
+	var startEval search.Evaluator
+	if remote {
+		startEval = eval
+	}
+	start, startAcc, err := c.startNetwork(ctx, e, expDir, manifest, in, split, be, startEval, log)
+	if err != nil {
+		return err
 	}
 	plugins := c.Deps.Plugins
 	if plugins == nil {
@@ -334,7 +346,8 @@ func writeProvenance(dir string) error {
 }
 
 // startNetwork trains (or loads) the start network once for all searches.
-func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir string, manifest store.Manifest, in ir.Shape, split *data.Split, be engine.Backend, log *logger) (sdk.Network, float64, error) {
+// With eval set (a distributed run) the training is one job of eval.
+func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir string, manifest store.Manifest, in ir.Shape, split *data.Split, be engine.Backend, eval search.Evaluator, log *logger) (sdk.Network, float64, error) {
 	path := filepath.Join(dir, "start.safetensors")
 	ck := ckptAdapter{}
 	if _, err := os.Stat(path); err == nil {
@@ -386,12 +399,20 @@ func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir
 			tr.Epochs = 0 // a given checkpoint is used as it is unless epochs are set
 		}
 		log.printf("training the start network %s for %d epochs", net.Arch, tr.Epochs)
-		bar := newEpochBar(log.w, c.Plain)
-		res, err := train.Train(ctx, g, net.Weights, split.Train(tr.Seed, tr.Batch), split.Val(256), train.Config{Training: tr, Backend: be}, bar.event)
-		if err != nil {
-			return net, 0, fmt.Errorf("training the start network: %w", err)
+		if eval != nil {
+			out := eval.Evaluate(ctx, []search.Job{{ID: 0, Arch: net.Arch, Input: net.Input, Weights: net.Weights, Training: tr}}, nil)
+			if out[0].Err != nil {
+				return net, 0, fmt.Errorf("training the start network: %w", out[0].Err)
+			}
+			acc = out[0].Acc
+		} else {
+			bar := newEpochBar(log.w, c.Plain)
+			res, err := train.Train(ctx, g, net.Weights, split.Train(tr.Seed, tr.Batch), split.Val(256), train.Config{Training: tr, Backend: be}, bar.event)
+			if err != nil {
+				return net, 0, fmt.Errorf("training the start network: %w", err)
+			}
+			acc = res.ValAcc
 		}
-		acc = res.ValAcc
 	}
 	// The hash is recorded before the file exists: a crash in between
 	// leaves no start network, which the resume makes again.

@@ -1,0 +1,209 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// distExperiment is a tiny real search (8x8 images, small nets) whose
+// children train long enough to be killed mid-training.
+const distExperiment = `experiment "dist"
+dataset tiny {
+  kind = idx
+  path = "%s"
+  validation = 40
+  seed = 1
+  augment = false
+}
+start {
+  arch = "C(4,3,1) P(2,2,MAX) FC(8) SM(10)"
+  epochs = 2
+  lr = 0.05
+  batch = 16
+}
+child {
+  epochs = %d
+  batch = 16
+  lr = 0.02
+}
+search "s" {
+  controller = random
+  steps = [wider, deeper]
+  per_episode = 2
+  budget = 6
+  seed = 1
+}
+final {
+  top = 1
+  epochs = 2
+  batch = 16
+}
+`
+
+// lineProc is a process whose stderr lines are collected.
+type lineProc struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  []string
+	done chan struct{}
+}
+
+func startProc(t *testing.T, bin string, args ...string) *lineProc {
+	t.Helper()
+	p := &lineProc{cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	stderr, _ := p.cmd.StderrPipe()
+	p.cmd.Stdout = nil
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.out = append(p.out, sc.Text())
+			p.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		p.cmd.Wait()
+	})
+	return p
+}
+
+func (p *lineProc) text() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.out, "\n")
+}
+
+func (p *lineProc) count(s string) int { return strings.Count(p.text(), s) }
+
+func (p *lineProc) waitCount(t *testing.T, s string, n int, d time.Duration) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if p.count(s) >= n {
+			return
+		}
+	}
+	t.Fatalf("never saw %q %d times:\n%s", s, n, p.text())
+}
+
+func (p *lineProc) kill() {
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.cmd.Wait()
+}
+
+// TestNatsRunSurvivesKilledWorkerAndDriver: a search on two easrun worker
+// processes; one worker is killed with SIGKILL while training a child, then
+// the driver is killed and resumed with --resume. The records (every
+// accuracy, the final test accuracy) equal the local evaluator's, and no
+// network is recorded twice.
+func TestNatsRunSurvivesKilledWorkerAndDriver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds easrun and runs worker processes")
+	}
+	bin := easrunBinary(t)
+	dir := t.TempDir()
+	writeNoisyIDX(t, dir)
+	f := filepath.Join(dir, "dist.eas")
+	os.WriteFile(f, []byte(fmt.Sprintf(distExperiment, dir, 30)), 0o644)
+	if _, errs, code := run(t, "run", f, "--out", filepath.Join(dir, "local"), "--workers", "1", "--plain"); code != 0 {
+		t.Fatalf("local run: %s", errs)
+	}
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	args := []string{f, "--evaluator", "nats", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--out", filepath.Join(dir, "nats"),
+		"--ack-wait", "2s", "--plain", "--token-file", filepath.Join(dir, "run.token")}
+	driver := startProc(t, bin, args...)
+	driver.waitCount(t, "start workers with", 1, 60*time.Second)
+	if !strings.Contains(driver.text(), "wrote a new token") {
+		t.Errorf("no token written:\n%s", driver.text())
+	}
+	a := startProc(t, bin, "worker", "--connect", url, "--token-file", filepath.Join(dir, "run.token"), "--id", "a", "--cache", filepath.Join(dir, "cache"))
+	// a trains the start network alone, then b joins.
+	a.waitCount(t, "start network: accuracy", 1, 60*time.Second)
+	b := startProc(t, bin, "worker", "--connect", url, "--token-file", filepath.Join(dir, "run.token"), "--id", "b", "--cache", filepath.Join(dir, "cache"))
+	a.waitCount(t, ": training ", 2, 60*time.Second) // a child
+	a.kill()
+	driver.waitCount(t, " network ", 3, 120*time.Second)
+	driver.kill()
+	time.Sleep(500 * time.Millisecond)
+	resumed := startProc(t, bin, append(args, "--resume")...)
+	select {
+	case <-resumed.done:
+	case <-time.After(180 * time.Second):
+		t.Fatalf("resumed driver did not finish:\n%s\nworker b:\n%s", resumed.text(), b.text())
+	}
+	if err := resumed.cmd.Wait(); err != nil {
+		t.Fatalf("resumed driver: %v\n%s\nworker b:\n%s", err, resumed.text(), b.text())
+	}
+	want, got := records(t, filepath.Join(dir, "local", "dist", "s")), records(t, filepath.Join(dir, "nats", "dist", "s"))
+	if len(got) != len(want) {
+		t.Fatalf("%d records, want %d", len(got), len(want))
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		if w.Kind != g.Kind || w.ID != g.ID || w.Arch != g.Arch || w.ValAcc != g.ValAcc || w.TestAcc != g.TestAcc || w.Status != g.Status {
+			t.Errorf("record %d:\nlocal %+v\nnats  %+v", i, w, g)
+		}
+	}
+	accs := map[float64]bool{}
+	for _, r := range want {
+		accs[r.ValAcc] = true
+	}
+	if len(accs) < 2 {
+		t.Errorf("the data set is too easy to tell networks apart: accuracies %v", accs)
+	}
+	if !strings.Contains(b.text(), "(delivery 2)") {
+		t.Errorf("the killed worker's job was not redelivered to b:\n%s", b.text())
+	}
+	if t.Failed() {
+		t.Logf("driver:\n%s\nresumed:\n%s\na:\n%s\nb:\n%s", driver.text(), resumed.text(), a.text(), b.text())
+	}
+}
+
+// writeNoisyIDX writes 8x8 images whose class is the bright quadrant, with
+// every third label replaced, so accuracies differ between networks.
+func writeNoisyIDX(t *testing.T, dir string) {
+	t.Helper()
+	img := func(n int) ([]byte, []byte) {
+		im := []byte{0, 0, 8, 3, 0, 0, 0, byte(n), 0, 0, 0, 8, 0, 0, 0, 8}
+		lb := []byte{0, 0, 8, 1, 0, 0, 0, byte(n)}
+		for i := 0; i < n; i++ {
+			c := i % 4
+			for y := 0; y < 8; y++ {
+				for x := 0; x < 8; x++ {
+					v := byte(20 + (i*7+y*3+x)%90)
+					if (y/4)*2+x/4 == c {
+						v = 120 + byte((i*13+x*y)%100)
+					}
+					im = append(im, v)
+				}
+			}
+			if i%3 == 0 {
+				c = (i / 3) % 10
+			}
+			lb = append(lb, byte(c))
+		}
+		return im, lb
+	}
+	a, b := img(240)
+	os.WriteFile(filepath.Join(dir, "train-images-idx3-ubyte"), a, 0o644)
+	os.WriteFile(filepath.Join(dir, "train-labels-idx1-ubyte"), b, 0o644)
+	a, b = img(60)
+	os.WriteFile(filepath.Join(dir, "t10k-images-idx3-ubyte"), a, 0o644)
+	os.WriteFile(filepath.Join(dir, "t10k-labels-idx1-ubyte"), b, 0o644)
+}
