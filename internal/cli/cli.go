@@ -20,6 +20,8 @@ type Root struct {
 	Check     CheckCmd     `cmd:"" help:"Validate an architecture string or a .eas file and summarise it."`
 	Fmt       FmtCmd       `cmd:"" help:"Rewrite a .eas file in canonical form (comments kept)."`
 	Train     TrainCmd     `cmd:"" help:"Train one network on a dataset."`
+	Eval      EvalCmd      `cmd:"" help:"Accuracy, loss, per-class accuracy and confusion matrix of a checkpoint on a data set."`
+	Export    ExportCmd    `cmd:"" help:"Write a checkpoint as a self-contained PyTorch model (model.py + model.safetensors)."`
 	Bench     BenchCmd     `cmd:"" help:"Measure training and evaluation speed against the BLAS peak."`
 	Transform TransformCmd `cmd:"" help:"Apply function-preserving transforms to a network and verify them."`
 	Report    ReportCmd    `cmd:"" help:"Print tables and write plots for a run directory."`

@@ -53,6 +53,8 @@ type RunCmd struct {
 	// leaves them empty and gets the defaults built from the flags, tests
 	// inject their own.
 	Deps RunDeps `kong:"-"`
+
+	ckpt ckptAdapter // saves networks with the data's metadata (set once the data is loaded)
 }
 
 // RunDeps are what `easrun run` trains with, reads data from and resolves
@@ -98,10 +100,12 @@ func loadSplit(d experiment.Dataset) (*data.Split, error) {
 	return data.LoadSplit(d.Kind+":"+d.Path, splitOptions(d))
 }
 
-type ckptAdapter struct{}
+// ckptAdapter saves and loads a search's networks; every checkpoint it
+// writes also records the training data's normalisation and split (meta).
+type ckptAdapter struct{ meta map[string]string }
 
-func (ckptAdapter) Save(path string, n sdk.Network, meta map[string]string) error {
-	return checkpoint.Save(path, n.Arch, n.Input, n.Weights, meta)
+func (a ckptAdapter) Save(path string, n sdk.Network, meta map[string]string) error {
+	return checkpoint.Save(path, n.Arch, n.Input, n.Weights, withMeta(a.meta, meta))
 }
 
 func (ckptAdapter) Load(path string) (sdk.Network, error) {
@@ -174,6 +178,9 @@ func (c *RunCmd) Run(g *Globals) error {
 		}
 		in = split.TrainSet.Shape
 		log.printf("data: %s", split.Describe())
+		d := e.Dataset
+		c.ckpt.meta = splitMeta(d.Kind+":"+d.Path, data.SplitOptions{Validation: d.Validation, Seed: d.ValidationSeed, Limit: d.Limit,
+			Normalize: d.Normalize, Augment: d.Augment}, split)
 	}
 	be, err := openEngine(0)
 	if err != nil {
@@ -349,7 +356,7 @@ func writeProvenance(dir string) error {
 // With eval set (a distributed run) the training is one job of eval.
 func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir string, manifest store.Manifest, in ir.Shape, split *data.Split, be engine.Backend, eval search.Evaluator, log *logger) (sdk.Network, float64, error) {
 	path := filepath.Join(dir, "start.safetensors")
-	ck := ckptAdapter{}
+	ck := c.ckpt
 	if _, err := os.Stat(path); err == nil {
 		if err := store.VerifyFile(path, manifest.Start, "start network"); err != nil {
 			return sdk.Network{}, 0, fmt.Errorf("resuming: %w", err)
@@ -416,7 +423,7 @@ func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir
 	}
 	// The hash is recorded before the file exists: a crash in between
 	// leaves no start network, which the resume makes again.
-	b, err := checkpoint.Encode(net.Arch, net.Input, net.Weights, map[string]string{"val_acc": fmt.Sprint(acc)})
+	b, err := checkpoint.Encode(net.Arch, net.Input, net.Weights, withMeta(c.ckpt.meta, map[string]string{"val_acc": fmt.Sprint(acc)}))
 	if err != nil {
 		return net, 0, fmt.Errorf("start network: %w", err)
 	}
@@ -468,7 +475,7 @@ func (c *RunCmd) runSearch(ctx context.Context, e *experiment.Experiment, s expe
 	if split != nil {
 		d = split
 	}
-	r := &search.Runner{Exp: e, Search: s, Transforms: tfs, Controller: ctrl, Eval: eval, Data: d, Store: st, Ckpt: ckptAdapter{},
+	r := &search.Runner{Exp: e, Search: s, Transforms: tfs, Controller: ctrl, Eval: eval, Data: d, Store: st, Ckpt: c.ckpt,
 		Start: start, StartAcc: startAcc, OnEvent: log.progress}
 	log.begin(s)
 	err = r.Run(ctx)
@@ -529,7 +536,7 @@ func (c *RunCmd) final(ctx context.Context, e *experiment.Experiment, dir string
 		} else {
 			rec.TestAcc = out[0].Acc
 			rec.Weights = filepath.Join("checkpoints", fmt.Sprintf("final-%04d.safetensors", top.ID))
-			if err := checkpoint.Save(filepath.Join(dir, rec.Weights), net.Arch, net.Input, net.Weights, map[string]string{"test_acc": fmt.Sprint(out[0].Acc)}); err != nil {
+			if err := c.ckpt.Save(filepath.Join(dir, rec.Weights), net, map[string]string{"test_acc": fmt.Sprint(out[0].Acc)}); err != nil {
 				return fmt.Errorf("network %d: %w", top.ID, err)
 			}
 		}

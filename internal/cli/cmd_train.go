@@ -20,7 +20,7 @@ import (
 
 // TrainCmd trains one network.
 type TrainCmd struct {
-	Arch       string  `help:"Architecture string (default: the paper's Table 1 network; ignored with --resume)." default:"${table1}"`
+	Arch       string  `help:"Architecture string (default: the paper's Table 1 network; with --init or --resume the checkpoint's, and a different one given here is an error)."`
 	Data       string  `required:"" help:"Data set: cifar10:PATH, images:PATH (folder or .tar.gz), idx:PATH or svhn:PATH."`
 	Epochs     int     `default:"20" help:"Epochs."`
 	LR         float64 `name:"lr" default:"0.02" help:"Initial learning rate (cosine decay)."`
@@ -29,13 +29,14 @@ type TrainCmd struct {
 	Momentum   float64 `default:"0.9" help:"Nesterov momentum."`
 	WD         float64 `name:"weight-decay" default:"1e-4" help:"L2 weight decay (weights only)."`
 	Augment    bool    `help:"C10+ augmentation: pad 4, random crop, horizontal flip."`
-	Normalize  string  `default:"channel" enum:"channel,scale,none" help:"Input normalisation."`
+	Normalize  string  `default:"auto" enum:"auto,channel,scale,none" help:"Input normalisation: channel (per-channel mean/std of the training images), scale (pixels/255), none (raw 0-255); auto: the checkpoint's with --init/--resume, else channel."`
 	Validation int     `default:"5000" help:"Training images held out for validation."`
 	Limit      int     `help:"Use only this many training images (0 = all)."`
 	Seed       int64   `default:"1" help:"Seed for initialisation, data order, augmentation and dropout."`
 	Workers    int     `help:"Engine worker goroutines (0 = number of CPUs)."`
 	Save       string  `help:"Write the trained network to this safetensors file."`
-	Resume     string  `help:"Continue from a checkpoint written by --save (architecture, weights, momentum, epoch)."`
+	Resume     string  `help:"Continue from a checkpoint written by --save (architecture, weights, momentum, epoch): the same schedule carries on."`
+	Init       string  `help:"Start from a checkpoint's architecture and weights with a fresh optimiser and a new schedule of --epochs (fine-tuning a found network, or retraining it longer)."`
 	Plain      bool    `help:"One line per epoch even on a terminal."`
 }
 
@@ -45,7 +46,30 @@ func (c *TrainCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	d, err := data.LoadSplit(c.Data, data.SplitOptions{Validation: c.Validation, Seed: c.Seed, Limit: c.Limit, Normalize: c.Normalize, Augment: c.Augment})
+	if c.Init != "" && c.Resume != "" {
+		return fmt.Errorf("give --init (new schedule) or --resume (continue the old one), not both")
+	}
+	from := c.Init + c.Resume
+	var ck *checkpoint.Checkpoint
+	var tw trainedWith
+	if from != "" {
+		var err error
+		if ck, err = checkpoint.Load(from); err != nil {
+			return err
+		}
+		if tw, err = readTrainedWith(ck.Meta, ck.Input.C); err != nil {
+			return fmt.Errorf("%s: %w", from, err)
+		}
+	}
+	normKind := c.Normalize
+	if normKind == "auto" {
+		normKind = "channel"
+		if tw.hasNorm && tw.normKind != "" {
+			normKind = tw.normKind
+		}
+	}
+	o := data.SplitOptions{Validation: c.Validation, Seed: c.Seed, Limit: c.Limit, Normalize: normKind, Augment: c.Augment}
+	d, err := data.LoadSplit(c.Data, o)
 	if err != nil {
 		return err
 	}
@@ -53,23 +77,44 @@ func (c *TrainCmd) Run(g *Globals) error {
 	var arch ir.Arch
 	var params, opt tensor.Map
 	startEpoch := 0
-	if c.Resume != "" {
-		ck, err := checkpoint.Load(c.Resume)
-		if err != nil {
-			return err
-		}
-		a, l := dsl.ParseArch(c.Resume+" (arch metadata)", ck.ArchString)
+	if ck != nil {
+		a, l := dsl.ParseArch(from+" (arch metadata)", ck.ArchString)
 		if err := l.Err(); err != nil {
 			return err
 		}
-		arch, params, opt = a, ck.Weights(), ck.Params
-		if n, err := strconv.Atoi(ck.Meta["epoch"]); err == nil {
-			startEpoch = n
-		}
+		arch, params = a, ck.Weights()
 		if ck.Input != in {
-			return fmt.Errorf("%s was trained on %s images, the data set has %s", c.Resume, shapeHWC(ck.Input), shapeHWC(in))
+			return fmt.Errorf("%s was trained on %s images, the data set has %s", from, shapeHWC(ck.Input), shapeHWC(in))
+		}
+		if c.Arch != "" {
+			given, l := dsl.ParseArch("--arch", c.Arch)
+			if l.HasErrors() {
+				diag.Write(g.Stderr, c.Arch, l)
+				return Exit(1)
+			}
+			if !given.Equal(arch) {
+				return fmt.Errorf("--arch %s differs from the architecture of %s, %s; leave --arch out to use the checkpoint's", given, from, arch)
+			}
+		}
+		if c.Resume != "" {
+			opt = ck.Params
+			if n, err := strconv.Atoi(ck.Meta["epoch"]); err == nil {
+				startEpoch = n
+			}
+		}
+		switch {
+		case c.Normalize != "auto":
+			fmt.Fprintf(g.Stderr, "normalisation: %s as asked (%s), not the checkpoint's\n", normKind, describeNorm(d.Norm))
+		case tw.hasNorm:
+			d.Norm = tw.norm // exactly what the network was trained with
+			fmt.Fprintf(g.Stderr, "normalisation: the checkpoint's (%s)\n", describeNorm(d.Norm))
+		default:
+			fmt.Fprintf(g.Stderr, "normalisation: %s does not record one (written before easrun stored it); computed from this data's training split: %s\n", from, describeNorm(d.Norm))
 		}
 	} else {
+		if c.Arch == "" {
+			c.Arch = Table1
+		}
 		a, l := dsl.ValidateArch("--arch", c.Arch, in)
 		if l.HasErrors() {
 			diag.Write(g.Stderr, c.Arch, l)
@@ -90,11 +135,8 @@ func (c *TrainCmd) Run(g *Globals) error {
 	}
 	if params == nil {
 		params = nn.InitParams(gr, c.Seed)
-	} else {
-		ck := &checkpoint.Checkpoint{Params: params}
-		if err := ck.Verify(gr); err != nil {
-			return fmt.Errorf("%s: %w", c.Resume, err)
-		}
+	} else if err := ck.Verify(gr); err != nil {
+		return fmt.Errorf("%s: %w", from, err)
 	}
 	p, m := gr.Cost()
 	fmt.Fprintf(g.Stderr, "data: %s\nnetwork: %s (depth %d, %s params, %s mult-adds)\nengine: %s\n",
@@ -122,8 +164,11 @@ func (c *TrainCmd) Run(g *Globals) error {
 		for k, v := range res.OptState {
 			all[k] = v
 		}
-		meta := map[string]string{"epoch": strconv.Itoa(c.Epochs), "val_acc": fmt.Sprint(res.ValAcc), "test_acc": fmt.Sprint(testAcc),
-			"data": c.Data, "seed": fmt.Sprint(c.Seed), "lr": fmt.Sprint(c.LR)}
+		meta := withMeta(splitMeta(c.Data, o, d), map[string]string{"epoch": strconv.Itoa(c.Epochs), "val_acc": fmt.Sprint(res.ValAcc), "test_acc": fmt.Sprint(testAcc),
+			"seed": fmt.Sprint(c.Seed), "lr": fmt.Sprint(c.LR)})
+		if c.Init != "" {
+			meta["init"] = c.Init
+		}
 		if err := checkpoint.Save(c.Save, arch, in, all, meta); err != nil {
 			return err
 		}

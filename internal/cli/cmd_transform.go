@@ -86,6 +86,7 @@ func (c *TransformCmd) Run(g *Globals) error {
 		return err
 	}
 	var net sdk.Network
+	meta := map[string]string{"transforms": c.Apply}
 	if c.Weights != "" {
 		ck, err := checkpoint.Load(c.Weights)
 		if err != nil {
@@ -96,6 +97,7 @@ func (c *TransformCmd) Run(g *Globals) error {
 			return err
 		}
 		net = sdk.Network{Arch: a, Input: ck.Input, Weights: ck.Weights()}
+		meta = withMeta(dataMetaOf(ck.Meta), meta) // the child sees inputs normalised as its parent did
 	} else {
 		if c.Arch == "" {
 			return fmt.Errorf("give --arch or --weights")
@@ -154,7 +156,7 @@ func (c *TransformCmd) Run(g *Globals) error {
 		rep.MaxRelDiff = &d
 	}
 	if c.Save != "" {
-		if err := checkpoint.Save(c.Save, net.Arch, net.Input, net.Weights, map[string]string{"transforms": c.Apply}); err != nil {
+		if err := checkpoint.Save(c.Save, net.Arch, net.Input, net.Weights, meta); err != nil {
 			return err
 		}
 	}
