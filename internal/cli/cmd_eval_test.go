@@ -1,15 +1,19 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/eas-go/eas/core/checkpoint"
+	"github.com/eas-go/eas/core/data"
+	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/dsl"
 )
 
@@ -190,6 +194,50 @@ func TestTrainInit(t *testing.T) {
 		_, errs, code := run(t, args...)
 		if code == 0 || !strings.Contains(errs, tc.want) {
 			t.Errorf("%v: exit %d, want %q in:\n%s", tc.args, code, tc.want, errs)
+		}
+	}
+}
+
+// Every checkpoint a run writes (start network, stage bests) records the
+// data's normalisation and validation split, so eval and export feed it
+// inputs exactly as in training.
+func TestRunCheckpointsRecordNormalisation(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "inj.eas")
+	if err := os.WriteFile(f, []byte(injectedExperiment), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	split := tinySplit(t)
+	cmd := &RunCmd{File: f, Out: filepath.Join(dir, "runs"), Evaluator: "local", Plain: true, Deps: RunDeps{
+		Data:      func(experiment.Dataset) (*data.Split, error) { return split, nil },
+		Evaluator: &countingEval{},
+		Plugins:   &builtinHost{},
+	}}
+	var stdout, stderr bytes.Buffer
+	if err := cmd.Run(&Globals{Stdout: &stdout, Stderr: &stderr}); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "runs", "inj", "rl", "checkpoints", "*.safetensors"))
+	files = append(files, filepath.Join(dir, "runs", "inj", "start.safetensors"))
+	if len(files) < 2 {
+		t.Fatalf("run saved no stage checkpoints: %v", files)
+	}
+	for _, p := range files {
+		ck, err := checkpoint.Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tw, err := readTrainedWith(ck.Meta, 3)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if !tw.hasNorm || !tw.hasSplit || tw.valSize != 8 || tw.valSeed != 0 /* the file's dataset seed */ || tw.spec != "images:/nowhere" || tw.normKind != "channel" || tw.finger != split.TestSet.Fingerprint() {
+			t.Errorf("%s: metadata %v", p, ck.Meta)
+		}
+		for c := range split.Norm.Mean {
+			if tw.norm.Mean[c] != split.Norm.Mean[c] || tw.norm.Std[c] != split.Norm.Std[c] {
+				t.Errorf("%s: channel %d normalisation %v/%v, trained with %v/%v", p, c, tw.norm.Mean[c], tw.norm.Std[c], split.Norm.Mean[c], split.Norm.Std[c])
+			}
 		}
 	}
 }
