@@ -1,14 +1,18 @@
 // Package export turns a trained network into files other frameworks load
 // without eas: PyTorch writes a self-contained model.py (a torch.nn.Module
-// built from the architecture, applying the training normalisation itself)
-// and its weights as model.safetensors.
+// that applies the training normalisation itself) and its weights as
+// model.safetensors.
 //
-// The generated module must compute what the engine (core/nn) computes:
-// post-activation plain layers, pre-activation DenseNet-BC blocks, pooling
-// without padding, BatchNorm with the engine's epsilon. One table maps each
-// written layer kind to its Python module and the checkpoint tensors it
-// owns; a Go test checks those names against ir.Graph.Params on random
-// architectures and a test with torch compares logits.
+// model.py's forward pass is the lowered ir.Graph, one statement per
+// operation, generated from one table over graph operations (pyOps), so a
+// new layer kind that lowers to existing operations exports unchanged. The
+// operations must compute what the engine (core/nn) computes: same-padded
+// convolutions, pooling without padding (average divisor kernel*kernel),
+// BatchNorm with the engine's epsilon, concatenation in input order.
+// Modules sit under the checkpoint's tensor-name prefixes, so state_dict
+// keys are eas's names. A Go test checks the modules own exactly
+// ir.Graph.Params on random architectures; a test with torch
+// (internal/cli) compares logits with easrun eval.
 //
 // export imports core/ir, core/tensor and core/checkpoint.
 package export

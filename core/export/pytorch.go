@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/template"
@@ -33,120 +34,191 @@ const (
 	PyTorchWeights = "model.safetensors"
 )
 
-// pyLayer is one written layer as Python: a constructor expression and the
-// checkpoint tensors the module owns (checked against the lowered graph).
-type pyLayer struct {
-	expr   string
-	params []string
+// pyOp is one graph operation in Python: the module it owns (ctor, empty
+// for operations without parameters), the tensors that module holds, and the
+// expression computing its output from its inputs' variables and its module.
+// Every value is kept 4-D [N, C, H, W] (FC outputs [N, units, 1, 1]) as in
+// the engine; the logits are flattened at the end.
+type pyOp struct {
+	ctor   func(n ir.Node, in ir.Shape) string
+	params func(n ir.Node) []string
+	expr   func(n ir.Node, args []string, mod string) string
 }
 
-// layerCtx is what an emitter knows about one written layer.
-type layerCtx struct {
-	l      ir.Layer
-	name   string   // "l3"
-	in     ir.Shape // the layer's input
-	dense  bool     // the architecture is a DenseNet
-	outC   int      // output channels (from the lowered graph)
-	inSize int      // flattened input size, for FC and SM
+func weightBias(n ir.Node) []string {
+	if n.Bias {
+		return []string{n.Name + ".weight", n.Name + ".bias"}
+	}
+	return []string{n.Name + ".weight"}
 }
 
-func bnParams(prefix string) []string {
-	return []string{prefix + ".weight", prefix + ".bias", prefix + ".running_mean", prefix + ".running_var"}
+func pyBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
 }
 
-// pyLayers maps each layer kind to its Python module; the module classes
-// are defined in pyTemplate and mirror ir.Lower node for node.
-var pyLayers = map[ir.Kind]func(c layerCtx) pyLayer{
-	ir.Conv: func(c layerCtx) pyLayer {
-		if c.dense { // DenseNet stem: a bare convolution
-			return pyLayer{fmt.Sprintf("Stem(%d, %d, %d, %d)", c.in.C, c.l.Filters, c.l.Kernel, c.l.Stride), []string{c.name + ".conv.weight"}}
-		}
-		return pyLayer{fmt.Sprintf("ConvBNReLU(%d, %d, %d, %d)", c.in.C, c.l.Filters, c.l.Kernel, c.l.Stride),
-			append([]string{c.name + ".conv.weight"}, bnParams(c.name+".bn")...)}
+// pyOps maps every graph operation to PyTorch. The exported program follows
+// the lowered graph node for node, so a new layer kind that lowers to these
+// operations exports without changes here.
+var pyOps = map[ir.Op]pyOp{
+	ir.OpConv: {
+		ctor: func(n ir.Node, in ir.Shape) string {
+			return fmt.Sprintf("nn.Conv2d(%d, %d, %d, %d, padding=%d, bias=%s)", in.C, n.Filters, n.Kernel, n.Stride, n.Pad, pyBool(n.Bias))
+		},
+		params: weightBias,
+		expr:   func(_ ir.Node, a []string, m string) string { return m + "(" + a[0] + ")" },
 	},
-	ir.Pool: func(c layerCtx) pyLayer {
-		if c.l.Op == ir.Avg { // no padding, so the divisor is always kernel*kernel
-			return pyLayer{fmt.Sprintf("nn.AvgPool2d(%d, %d)", c.l.Kernel, c.l.Stride), nil}
-		}
-		return pyLayer{fmt.Sprintf("nn.MaxPool2d(%d, %d)", c.l.Kernel, c.l.Stride), nil}
+	ir.OpBN: {
+		ctor: func(n ir.Node, in ir.Shape) string { return fmt.Sprintf("nn.BatchNorm2d(%d, eps=BN_EPS)", in.C) },
+		params: func(n ir.Node) []string {
+			return []string{n.Name + ".weight", n.Name + ".bias", n.Name + ".running_mean", n.Name + ".running_var"}
+		},
+		expr: func(_ ir.Node, a []string, m string) string { return m + "(" + a[0] + ")" },
 	},
-	ir.FC: func(c layerCtx) pyLayer {
-		return pyLayer{fmt.Sprintf("FCBNReLU(%d, %d)", c.inSize, c.l.Units), append([]string{c.name + ".fc.weight"}, bnParams(c.name+".bn")...)}
+	ir.OpReLU: {expr: func(_ ir.Node, a []string, _ string) string { return "F.relu(" + a[0] + ")" }},
+	ir.OpDropout: {expr: func(n ir.Node, a []string, _ string) string {
+		return fmt.Sprintf("F.dropout(%s, %s, self.training)", a[0], strconv.FormatFloat(n.Rate, 'g', -1, 64))
+	}},
+	ir.OpMaxPool: {expr: func(n ir.Node, a []string, _ string) string {
+		return fmt.Sprintf("F.max_pool2d(%s, %d, %d)", a[0], n.Kernel, n.Stride)
+	}},
+	ir.OpAvgPool: {expr: func(n ir.Node, a []string, _ string) string { // no padding: the divisor is kernel*kernel
+		return fmt.Sprintf("F.avg_pool2d(%s, %d, %d)", a[0], n.Kernel, n.Stride)
+	}},
+	ir.OpGAP: {expr: func(_ ir.Node, a []string, _ string) string { return a[0] + ".mean((2, 3), keepdim=True)" }},
+	ir.OpFC: {
+		ctor: func(n ir.Node, in ir.Shape) string {
+			return fmt.Sprintf("nn.Linear(%d, %d, bias=%s)", in.Size(), n.Units, pyBool(n.Bias))
+		},
+		params: weightBias,
+		expr: func(_ ir.Node, a []string, m string) string {
+			return m + "(torch.flatten(" + a[0] + ", 1))[:, :, None, None]"
+		},
 	},
-	ir.Dropout: func(c layerCtx) pyLayer {
-		return pyLayer{fmt.Sprintf("nn.Dropout(%s)", strconv.FormatFloat(c.l.Rate, 'g', -1, 64)), nil}
+	ir.OpLinear: {
+		ctor: func(n ir.Node, in ir.Shape) string {
+			return fmt.Sprintf("nn.Linear(%d, %d, bias=%s)", in.Size(), n.Units, pyBool(n.Bias))
+		},
+		params: weightBias,
+		expr: func(_ ir.Node, a []string, m string) string {
+			return m + "(torch.flatten(" + a[0] + ", 1))[:, :, None, None]"
+		},
 	},
-	ir.GAP: func(c layerCtx) pyLayer {
-		if c.dense { // DenseNet: BN -> ReLU before the pooling
-			return pyLayer{fmt.Sprintf("BNReLUGlobalAvgPool(%d)", c.in.C), bnParams(c.name + ".bn")}
-		}
-		return pyLayer{"GlobalAvgPool()", nil}
-	},
-	ir.DenseBlock: func(c layerCtx) pyLayer {
-		items := make([]string, len(c.l.Dense))
-		var ps []string
-		for j, d := range c.l.Dense {
-			items[j] = fmt.Sprintf("(%d, %d)", d.Growth, d.Bottleneck)
-			q := fmt.Sprintf("%s.%d", c.name, j+1)
-			if d.Bottleneck > 0 {
-				ps = append(append(ps, bnParams(q+".bn1")...), q+".conv1.weight")
-			}
-			ps = append(append(ps, bnParams(q+".bn2")...), q+".conv2.weight")
-		}
-		return pyLayer{fmt.Sprintf("DenseBlock(%d, [%s])", c.in.C, strings.Join(items, ", ")), ps}
-	},
-	ir.Transition: func(c layerCtx) pyLayer {
-		return pyLayer{fmt.Sprintf("Transition(%d, %d)", c.in.C, c.outC), append(bnParams(c.name+".bn"), c.name+".conv.weight")}
-	},
-	ir.Softmax: func(c layerCtx) pyLayer {
-		return pyLayer{fmt.Sprintf("Classifier(%d, %d)", c.inSize, c.l.Units), []string{c.name + ".sm.weight", c.name + ".sm.bias"}}
-	},
+	ir.OpConcat: {expr: func(_ ir.Node, a []string, _ string) string { return "torch.cat([" + strings.Join(a, ", ") + "], 1)" }},
 }
 
-// layers lowers m's architecture and emits each written layer, checking
-// that the Python modules own exactly the graph's parameters.
-func layers(m Model) ([]pyLayer, *ir.Graph, error) {
+// program is model.py's generated part: module constructors (__init__) and
+// the straight-line forward pass, one statement per graph node.
+type program struct {
+	modules []string // `("l3.conv", nn.Conv2d(...)),`
+	forward []string // statements, with a comment line before each written layer
+}
+
+// emit translates the lowered graph, checking that the modules own exactly
+// the graph's parameters.
+func emit(m Model) (*program, *ir.Graph, error) {
 	g, err := ir.Lower(m.Arch, m.Input)
 	if err != nil {
 		return nil, nil, err
 	}
-	dense := m.Arch.Family() == ir.FamilyDenseNet
-	var out []pyLayer
+	// A value read only by the next operation lives in x; one read later or
+	// more than once (a dense block's input) gets its own name, deleted
+	// after its last use.
+	uses := make([][]int, len(g.Nodes))
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			uses[in] = append(uses[in], n.ID)
+		}
+	}
+	name := func(id int) string {
+		if len(uses[id]) <= 1 && (len(uses[id]) == 0 || uses[id][0] == id+1) {
+			return "x"
+		}
+		return fmt.Sprintf("x%d", id)
+	}
+	p := &program{forward: []string{name(0) + " = self.normalize(x)"}}
 	owned := map[string]bool{}
-	for i, l := range m.Arch.Layers {
-		emit, ok := pyLayers[l.Kind]
+	layer := 0
+	for _, n := range g.Nodes[1:] {
+		op, ok := pyOps[n.Op]
 		if !ok {
-			return nil, nil, fmt.Errorf("export: layer %d (%s): no PyTorch module for this kind", i+1, l)
+			return nil, nil, fmt.Errorf("export: node %d (%s of layer %d) has no PyTorch form", n.ID, n.Op, n.Layer)
 		}
-		ids := g.LayerNodes(i + 1)
-		if len(ids) == 0 {
-			return nil, nil, fmt.Errorf("export: layer %d (%s) has no graph nodes", i+1, l)
+		if n.Layer != layer && n.Layer > 0 && n.Layer <= len(m.Arch.Layers) {
+			layer = n.Layer
+			p.forward = append(p.forward, fmt.Sprintf("# l%d: %s", layer, m.Arch.Layers[layer-1]))
 		}
-		in := g.Nodes[g.Nodes[ids[0]].Inputs[0]].Out
-		pl := emit(layerCtx{l: l, name: fmt.Sprintf("l%d", i+1), in: in, dense: dense, outC: g.Nodes[ids[len(ids)-1]].Out.C, inSize: in.Size()})
-		for _, p := range pl.params {
-			owned[p] = true
+		args := make([]string, len(n.Inputs))
+		var dead []string
+		for i, in := range n.Inputs {
+			args[i] = name(in)
+			if args[i] != "x" && uses[in][len(uses[in])-1] == n.ID && !contains(dead, args[i]) {
+				dead = append(dead, args[i])
+			}
 		}
-		out = append(out, pl)
+		mod := ""
+		if op.ctor != nil {
+			if n.Name == "" {
+				return nil, nil, fmt.Errorf("export: node %d (%s) has parameters but no name", n.ID, n.Op)
+			}
+			p.modules = append(p.modules, fmt.Sprintf("(%q, %s),", n.Name, op.ctor(n, g.Nodes[n.Inputs[0]].Out)))
+			for _, name := range op.params(n) {
+				owned[name] = true
+			}
+			mod = pyModule(n.Name)
+		}
+		p.forward = append(p.forward, fmt.Sprintf("%s = %s", name(n.ID), op.expr(n, args, mod)))
+		if len(dead) > 0 { // free activations as soon as nothing reads them
+			p.forward = append(p.forward, "del "+strings.Join(dead, ", "))
+		}
 	}
+	p.forward = append(p.forward, fmt.Sprintf("return torch.flatten(%s, 1)", name(g.Output())))
 	want := map[string]bool{}
-	for _, p := range g.Params() {
-		want[p.Name] = true
-		if !owned[p.Name] {
-			return nil, nil, fmt.Errorf("export: internal error: tensor %s of %s has no PyTorch module", p.Name, m.Arch)
+	for _, q := range g.Params() {
+		want[q.Name] = true
+		if !owned[q.Name] {
+			return nil, nil, fmt.Errorf("export: internal error: tensor %s of %s has no PyTorch module", q.Name, m.Arch)
 		}
 	}
-	for p := range owned {
-		if !want[p] {
-			return nil, nil, fmt.Errorf("export: internal error: the PyTorch module of %s expects tensor %s the network lacks", m.Arch, p)
+	for q := range owned {
+		if !want[q] {
+			return nil, nil, fmt.Errorf("export: internal error: the PyTorch module of %s expects tensor %s the network lacks", m.Arch, q)
 		}
 	}
-	return out, g, nil
+	return p, g, nil
+}
+
+var pyIdent = regexp.MustCompile(`^l[0-9]+$`)
+
+// pyModule is the expression reaching the module named like a checkpoint
+// tensor prefix ("l2.1.bn1" -> self.l2["1"]["bn1"]): attribute access keeps
+// working in module replicas (DataParallel), unlike a side table.
+func pyModule(name string) string {
+	parts := strings.Split(name, ".")
+	e := "self._modules[" + pyQuote(parts[0]) + "]"
+	if pyIdent.MatchString(parts[0]) {
+		e = "self." + parts[0]
+	}
+	for _, p := range parts[1:] {
+		e += "[" + pyQuote(p) + "]"
+	}
+	return e
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // PyTorchSource is the text of model.py for m.
 func PyTorchSource(m Model) ([]byte, error) {
-	ls, _, err := layers(m)
+	p, _, err := emit(m)
 	if err != nil {
 		return nil, err
 	}
@@ -156,14 +228,10 @@ func PyTorchSource(m Model) ([]byte, error) {
 	if len(m.ClassNames) > 0 && len(m.ClassNames) != outClasses(m.Arch) {
 		return nil, fmt.Errorf("export: %d class names for %d outputs", len(m.ClassNames), outClasses(m.Arch))
 	}
-	var body []string
-	for i, l := range ls {
-		body = append(body, fmt.Sprintf("(%q, %s),  # %s", fmt.Sprintf("l%d", i+1), l.expr, m.Arch.Layers[i]))
-	}
 	v := map[string]any{
 		"Arch": m.Arch.String(), "C": m.Input.C, "H": m.Input.H, "W": m.Input.W,
 		"Mean": pyFloats(m.Mean), "Std": pyFloats(m.Std), "Eps": strconv.FormatFloat(m.BNEps, 'g', -1, 64),
-		"Classes": pyStrings(m.ClassNames), "Layers": body, "Weights": PyTorchWeights, "Source": oneLine(m.Source),
+		"Classes": pyStrings(m.ClassNames), "Modules": p.modules, "Forward": p.forward, "Weights": PyTorchWeights, "Source": oneLine(m.Source),
 	}
 	var b bytes.Buffer
 	if err := pyTemplate.Execute(&b, v); err != nil {
@@ -180,7 +248,7 @@ func PyTorch(dir string, m Model) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, g, err := layers(m)
+	_, g, err := emit(m)
 	if err != nil {
 		return nil, err
 	}
@@ -254,17 +322,18 @@ Needs only torch:
     logits = net(x)               # x: float tensor [N, {{.C}}, {{.H}}, {{.W}}], pixels in [0, 1]
 
 The module applies the normalisation the network was trained with (MEAN, STD
-below) itself and returns logits (apply softmax for probabilities). Layer
-semantics follow eas exactly: plain layers are conv -> BN -> ReLU and
-FC -> BN -> ReLU; DenseNet-BC layers are BN-ReLU-conv1x1-BN-ReLU-conv3x3
-concatenated onto their input; pooling has no padding.
+below) itself and returns logits (apply softmax for probabilities). Its forward
+pass is eas's lowered graph, one statement per operation, so it computes what
+easrun computes: plain layers are conv -> BN -> ReLU and FC -> BN -> ReLU;
+DenseNet-BC layers BN-ReLU-conv1x1-BN-ReLU-conv3x3 concatenated onto their
+input; pooling has no padding. Parameter names (state_dict keys) are eas's
+checkpoint tensor names.
 """
 import json
 import os
 import struct
 import sys
 from array import array
-from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
@@ -291,130 +360,33 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
-class ConvBNReLU(nn.Module):
-    """C(n,f,s) of a plain network: same-padded convolution without bias, BatchNorm, ReLU."""
-
-    def __init__(self, cin, cout, kernel, stride):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, kernel, stride, padding=(kernel - 1) // 2, bias=False)
-        self.bn = nn.BatchNorm2d(cout, eps=BN_EPS)
-
-    def forward(self, x):
-        return F.relu(self.bn(self.conv(x)))
-
-
-class Stem(nn.Module):
-    """C(n,f,s) before a DenseNet's first block: a bare same-padded convolution."""
-
-    def __init__(self, cin, cout, kernel, stride):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, kernel, stride, padding=(kernel - 1) // 2, bias=False)
-
-    def forward(self, x):
-        return self.conv(x)
-
-
-class FCBNReLU(nn.Module):
-    """FC(n): flatten, linear without bias, BatchNorm, ReLU."""
-
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.fc = nn.Linear(cin, cout, bias=False)
-        self.bn = nn.BatchNorm1d(cout, eps=BN_EPS)
-
-    def forward(self, x):
-        return F.relu(self.bn(self.fc(torch.flatten(x, 1))))
-
-
-class GlobalAvgPool(nn.Module):
-    """GAP of a plain network: the mean over height and width."""
-
-    def forward(self, x):
-        return x.mean((2, 3), keepdim=True)
-
-
-class BNReLUGlobalAvgPool(nn.Module):
-    """GAP of a DenseNet: BatchNorm, ReLU, then the mean over height and width."""
-
-    def __init__(self, c):
-        super().__init__()
-        self.bn = nn.BatchNorm2d(c, eps=BN_EPS)
-
-    def forward(self, x):
-        return F.relu(self.bn(x)).mean((2, 3), keepdim=True)
-
-
-class DenseLayer(nn.Module):
-    """One DenseNet-BC layer: [BN-ReLU-conv1x1(bottleneck)]-BN-ReLU-conv3x3(growth), concatenated after its input."""
-
-    def __init__(self, cin, growth, bottleneck):
-        super().__init__()
-        c = cin
-        self.bottleneck = bottleneck > 0
-        if self.bottleneck:
-            self.bn1 = nn.BatchNorm2d(cin, eps=BN_EPS)
-            self.conv1 = nn.Conv2d(cin, bottleneck, 1, bias=False)
-            c = bottleneck
-        self.bn2 = nn.BatchNorm2d(c, eps=BN_EPS)
-        self.conv2 = nn.Conv2d(c, growth, 3, padding=1, bias=False)
-
-    def forward(self, x):
-        h = x
-        if self.bottleneck:
-            h = self.conv1(F.relu(self.bn1(h)))
-        h = self.conv2(F.relu(self.bn2(h)))
-        return torch.cat([x, h], 1)
-
-
-class DenseBlock(nn.Sequential):
-    """DB(...): dense layers "1", "2", ... given as (growth, bottleneck); 0 means no bottleneck."""
-
-    def __init__(self, cin, layers):
-        mods = OrderedDict()
-        for j, (growth, bottleneck) in enumerate(layers, 1):
-            mods[str(j)] = DenseLayer(cin, growth, bottleneck)
-            cin += growth
-        super().__init__(mods)
-
-
-class Transition(nn.Module):
-    """T(c): BatchNorm, ReLU, 1x1 convolution to cout channels, 2x2 average pooling."""
-
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.bn = nn.BatchNorm2d(cin, eps=BN_EPS)
-        self.conv = nn.Conv2d(cin, cout, 1, bias=False)
-
-    def forward(self, x):
-        return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2, 2)
-
-
-class Classifier(nn.Module):
-    """SM(n): flatten and a linear layer with bias; returns logits."""
-
-    def __init__(self, cin, classes):
-        super().__init__()
-        self.sm = nn.Linear(cin, classes)
-
-    def forward(self, x):
-        return self.sm(torch.flatten(x, 1))
-
-
-class Net(nn.Sequential):
-    """The network; state_dict keys are eas's checkpoint tensor names (l3.conv.weight, ...)."""
+class Net(nn.Module):
+    """The network; takes a float tensor [N, C, H, W] of pixels in [0, 1] and returns logits [N, classes]."""
 
     def __init__(self):
-        super().__init__(OrderedDict([
-            ("normalize", Normalize(MEAN, STD)),
-{{- range .Layers}}
+        super().__init__()
+        self.normalize = Normalize(MEAN, STD)
+        # Modules are stored under eas's tensor-name prefixes (l2.1.bn1 is
+        # self.l2["1"]["bn1"]), so state_dict keys are eas's checkpoint names.
+        for name, module in [
+{{- range .Modules}}
             {{.}}
 {{- end}}
-        ]))
+        ]:
+            parent = self
+            *path, leaf = name.split(".")
+            for part in path:
+                if part not in parent._modules:
+                    parent.add_module(part, nn.ModuleDict())
+                parent = parent._modules[part]
+            parent.add_module(leaf, module)
 
     def forward(self, x):
         if x.dim() != 4 or tuple(x.shape[1:]) != INPUT_SHAPE:
             raise ValueError("expected a float tensor [N, %d, %d, %d] of pixels in [0, 1], got shape %s" % (INPUT_SHAPE + (tuple(x.shape),)))
-        return super().forward(x)
+{{- range .Forward}}
+        {{.}}
+{{- end}}
 
 
 def read_safetensors(path):

@@ -44,13 +44,13 @@ func TestModulesOwnExactlyTheGraphParams(t *testing.T) {
 	for _, fam := range []ir.Family{ir.FamilyPlain, ir.FamilyDenseNet} {
 		for i := 0; i < 200; i++ {
 			a := verify.RandomArch(r, fam, in)
-			if _, _, err := layers(Model{Arch: a, Input: in}); err != nil {
+			if _, _, err := emit(Model{Arch: a, Input: in}); err != nil {
 				t.Fatalf("%s: %v", a, err)
 			}
 		}
 	}
 	for _, s := range []string{"C(8,3,2) C(6,5,2) P(3,2,AVG) FC(12) DO(0.5) FC(6) SM(3)", "C(4,3,1) P(2,2,MAX) DB(2x3,4:0) T(0.5) DB(3) T(0.5,5) DB(2:8) GAP FC(4) SM(2)"} {
-		if _, _, err := layers(model(t, s, in)); err != nil {
+		if _, _, err := emit(model(t, s, in)); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}

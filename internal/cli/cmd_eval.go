@@ -13,8 +13,8 @@ import (
 	"strconv"
 
 	"github.com/eas-go/eas/core/data"
+	"github.com/eas-go/eas/core/engine"
 	"github.com/eas-go/eas/core/ir"
-	"github.com/eas-go/eas/core/nn"
 	"github.com/eas-go/eas/core/store"
 	"github.com/eas-go/eas/core/tensor"
 )
@@ -64,9 +64,6 @@ type evalReport struct {
 
 // Run evaluates the checkpoint and prints the report.
 func (c *EvalCmd) Run(g *Globals) error {
-	if c.Workers > 0 {
-		nn.Workers = c.Workers
-	}
 	if c.CSV && c.JSON {
 		return fmt.Errorf("give --csv or --json, not both")
 	}
@@ -142,7 +139,11 @@ func (c *EvalCmd) Run(g *Globals) error {
 	set = set.Sample(c.Limit, 1)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	logits, err := evalLogits(ctx, gr, net.Weights, set, norm, c.Batch)
+	be, err := openEngine(c.Workers)
+	if err != nil {
+		return err
+	}
+	logits, err := evalLogits(ctx, be, gr, net.Weights, set, norm, c.Batch)
 	if err != nil {
 		return err
 	}
@@ -173,11 +174,12 @@ func (c *EvalCmd) Run(g *Globals) error {
 
 // evalLogits runs the network in evaluation mode over set (in order) and
 // returns the logits [N, classes].
-func evalLogits(ctx context.Context, gr *ir.Graph, params tensor.Map, set *data.Set, norm data.Norm, batch int) (*tensor.Tensor, error) {
-	net, err := nn.Build(gr, params, batch)
+func evalLogits(ctx context.Context, be engine.Backend, gr *ir.Graph, params tensor.Map, set *data.Set, norm data.Norm, batch int) (*tensor.Tensor, error) {
+	net, err := be.Build(gr, params, engine.ModelConfig{MaxBatch: batch})
 	if err != nil {
 		return nil, err
 	}
+	defer net.Close()
 	k := gr.Nodes[gr.Output()].Out.C
 	out := tensor.New(set.N, k)
 	at := 0

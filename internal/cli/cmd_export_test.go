@@ -191,6 +191,11 @@ for i, d in enumerate(sys.argv[3:]):
     spec.loader.exec_module(m)
     net = m.load()
     assert not net.training
+    try:
+        net(x[:, :, 1:])
+        raise SystemExit("a wrong input shape was accepted")
+    except ValueError:
+        pass
     with torch.no_grad():
         y = net(x)
     open(d + "/torch.f32", "wb").write(array("f", y.flatten().tolist()).tobytes())  # no numpy needed

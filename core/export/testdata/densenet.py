@@ -10,17 +10,18 @@ Needs only torch:
     logits = net(x)               # x: float tensor [N, 3, 12, 12], pixels in [0, 1]
 
 The module applies the normalisation the network was trained with (MEAN, STD
-below) itself and returns logits (apply softmax for probabilities). Layer
-semantics follow eas exactly: plain layers are conv -> BN -> ReLU and
-FC -> BN -> ReLU; DenseNet-BC layers are BN-ReLU-conv1x1-BN-ReLU-conv3x3
-concatenated onto their input; pooling has no padding.
+below) itself and returns logits (apply softmax for probabilities). Its forward
+pass is eas's lowered graph, one statement per operation, so it computes what
+easrun computes: plain layers are conv -> BN -> ReLU and FC -> BN -> ReLU;
+DenseNet-BC layers BN-ReLU-conv1x1-BN-ReLU-conv3x3 concatenated onto their
+input; pooling has no padding. Parameter names (state_dict keys) are eas's
+checkpoint tensor names.
 """
 import json
 import os
 import struct
 import sys
 from array import array
-from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
@@ -47,133 +48,92 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
-class ConvBNReLU(nn.Module):
-    """C(n,f,s) of a plain network: same-padded convolution without bias, BatchNorm, ReLU."""
-
-    def __init__(self, cin, cout, kernel, stride):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, kernel, stride, padding=(kernel - 1) // 2, bias=False)
-        self.bn = nn.BatchNorm2d(cout, eps=BN_EPS)
-
-    def forward(self, x):
-        return F.relu(self.bn(self.conv(x)))
-
-
-class Stem(nn.Module):
-    """C(n,f,s) before a DenseNet's first block: a bare same-padded convolution."""
-
-    def __init__(self, cin, cout, kernel, stride):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, kernel, stride, padding=(kernel - 1) // 2, bias=False)
-
-    def forward(self, x):
-        return self.conv(x)
-
-
-class FCBNReLU(nn.Module):
-    """FC(n): flatten, linear without bias, BatchNorm, ReLU."""
-
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.fc = nn.Linear(cin, cout, bias=False)
-        self.bn = nn.BatchNorm1d(cout, eps=BN_EPS)
-
-    def forward(self, x):
-        return F.relu(self.bn(self.fc(torch.flatten(x, 1))))
-
-
-class GlobalAvgPool(nn.Module):
-    """GAP of a plain network: the mean over height and width."""
-
-    def forward(self, x):
-        return x.mean((2, 3), keepdim=True)
-
-
-class BNReLUGlobalAvgPool(nn.Module):
-    """GAP of a DenseNet: BatchNorm, ReLU, then the mean over height and width."""
-
-    def __init__(self, c):
-        super().__init__()
-        self.bn = nn.BatchNorm2d(c, eps=BN_EPS)
-
-    def forward(self, x):
-        return F.relu(self.bn(x)).mean((2, 3), keepdim=True)
-
-
-class DenseLayer(nn.Module):
-    """One DenseNet-BC layer: [BN-ReLU-conv1x1(bottleneck)]-BN-ReLU-conv3x3(growth), concatenated after its input."""
-
-    def __init__(self, cin, growth, bottleneck):
-        super().__init__()
-        c = cin
-        self.bottleneck = bottleneck > 0
-        if self.bottleneck:
-            self.bn1 = nn.BatchNorm2d(cin, eps=BN_EPS)
-            self.conv1 = nn.Conv2d(cin, bottleneck, 1, bias=False)
-            c = bottleneck
-        self.bn2 = nn.BatchNorm2d(c, eps=BN_EPS)
-        self.conv2 = nn.Conv2d(c, growth, 3, padding=1, bias=False)
-
-    def forward(self, x):
-        h = x
-        if self.bottleneck:
-            h = self.conv1(F.relu(self.bn1(h)))
-        h = self.conv2(F.relu(self.bn2(h)))
-        return torch.cat([x, h], 1)
-
-
-class DenseBlock(nn.Sequential):
-    """DB(...): dense layers "1", "2", ... given as (growth, bottleneck); 0 means no bottleneck."""
-
-    def __init__(self, cin, layers):
-        mods = OrderedDict()
-        for j, (growth, bottleneck) in enumerate(layers, 1):
-            mods[str(j)] = DenseLayer(cin, growth, bottleneck)
-            cin += growth
-        super().__init__(mods)
-
-
-class Transition(nn.Module):
-    """T(c): BatchNorm, ReLU, 1x1 convolution to cout channels, 2x2 average pooling."""
-
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.bn = nn.BatchNorm2d(cin, eps=BN_EPS)
-        self.conv = nn.Conv2d(cin, cout, 1, bias=False)
-
-    def forward(self, x):
-        return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2, 2)
-
-
-class Classifier(nn.Module):
-    """SM(n): flatten and a linear layer with bias; returns logits."""
-
-    def __init__(self, cin, classes):
-        super().__init__()
-        self.sm = nn.Linear(cin, classes)
-
-    def forward(self, x):
-        return self.sm(torch.flatten(x, 1))
-
-
-class Net(nn.Sequential):
-    """The network; state_dict keys are eas's checkpoint tensor names (l3.conv.weight, ...)."""
+class Net(nn.Module):
+    """The network; takes a float tensor [N, C, H, W] of pixels in [0, 1] and returns logits [N, classes]."""
 
     def __init__(self):
-        super().__init__(OrderedDict([
-            ("normalize", Normalize(MEAN, STD)),
-            ("l1", Stem(3, 4, 3, 1)),  # C(4,3,1)
-            ("l2", DenseBlock(4, [(3, 12), (3, 12), (4, 0)])),  # DB(2x3,4:0)
-            ("l3", Transition(14, 7)),  # T(0.5)
-            ("l4", DenseBlock(7, [(3, 12)])),  # DB(3)
-            ("l5", BNReLUGlobalAvgPool(10)),  # GAP
-            ("l6", Classifier(10, 2)),  # SM(2)
-        ]))
+        super().__init__()
+        self.normalize = Normalize(MEAN, STD)
+        # Modules are stored under eas's tensor-name prefixes (l2.1.bn1 is
+        # self.l2["1"]["bn1"]), so state_dict keys are eas's checkpoint names.
+        for name, module in [
+            ("l1.conv", nn.Conv2d(3, 4, 3, 1, padding=1, bias=False)),
+            ("l2.1.bn1", nn.BatchNorm2d(4, eps=BN_EPS)),
+            ("l2.1.conv1", nn.Conv2d(4, 12, 1, 1, padding=0, bias=False)),
+            ("l2.1.bn2", nn.BatchNorm2d(12, eps=BN_EPS)),
+            ("l2.1.conv2", nn.Conv2d(12, 3, 3, 1, padding=1, bias=False)),
+            ("l2.2.bn1", nn.BatchNorm2d(7, eps=BN_EPS)),
+            ("l2.2.conv1", nn.Conv2d(7, 12, 1, 1, padding=0, bias=False)),
+            ("l2.2.bn2", nn.BatchNorm2d(12, eps=BN_EPS)),
+            ("l2.2.conv2", nn.Conv2d(12, 3, 3, 1, padding=1, bias=False)),
+            ("l2.3.bn2", nn.BatchNorm2d(10, eps=BN_EPS)),
+            ("l2.3.conv2", nn.Conv2d(10, 4, 3, 1, padding=1, bias=False)),
+            ("l3.bn", nn.BatchNorm2d(14, eps=BN_EPS)),
+            ("l3.conv", nn.Conv2d(14, 7, 1, 1, padding=0, bias=False)),
+            ("l4.1.bn1", nn.BatchNorm2d(7, eps=BN_EPS)),
+            ("l4.1.conv1", nn.Conv2d(7, 12, 1, 1, padding=0, bias=False)),
+            ("l4.1.bn2", nn.BatchNorm2d(12, eps=BN_EPS)),
+            ("l4.1.conv2", nn.Conv2d(12, 3, 3, 1, padding=1, bias=False)),
+            ("l5.bn", nn.BatchNorm2d(10, eps=BN_EPS)),
+            ("l6.sm", nn.Linear(10, 2, bias=True)),
+        ]:
+            parent = self
+            *path, leaf = name.split(".")
+            for part in path:
+                if part not in parent._modules:
+                    parent.add_module(part, nn.ModuleDict())
+                parent = parent._modules[part]
+            parent.add_module(leaf, module)
 
     def forward(self, x):
         if x.dim() != 4 or tuple(x.shape[1:]) != INPUT_SHAPE:
             raise ValueError("expected a float tensor [N, %d, %d, %d] of pixels in [0, 1], got shape %s" % (INPUT_SHAPE + (tuple(x.shape),)))
-        return super().forward(x)
+        x = self.normalize(x)
+        # l1: C(4,3,1)
+        x1 = self.l1["conv"](x)
+        # l2: DB(2x3,4:0)
+        x = self.l2["1"]["bn1"](x1)
+        x = F.relu(x)
+        x = self.l2["1"]["conv1"](x)
+        x = self.l2["1"]["bn2"](x)
+        x = F.relu(x)
+        x = self.l2["1"]["conv2"](x)
+        x8 = torch.cat([x1, x], 1)
+        del x1
+        x = self.l2["2"]["bn1"](x8)
+        x = F.relu(x)
+        x = self.l2["2"]["conv1"](x)
+        x = self.l2["2"]["bn2"](x)
+        x = F.relu(x)
+        x = self.l2["2"]["conv2"](x)
+        x15 = torch.cat([x8, x], 1)
+        del x8
+        x = self.l2["3"]["bn2"](x15)
+        x = F.relu(x)
+        x = self.l2["3"]["conv2"](x)
+        x = torch.cat([x15, x], 1)
+        del x15
+        # l3: T(0.5)
+        x = self.l3["bn"](x)
+        x = F.relu(x)
+        x = self.l3["conv"](x)
+        x23 = F.avg_pool2d(x, 2, 2)
+        # l4: DB(3)
+        x = self.l4["1"]["bn1"](x23)
+        x = F.relu(x)
+        x = self.l4["1"]["conv1"](x)
+        x = self.l4["1"]["bn2"](x)
+        x = F.relu(x)
+        x = self.l4["1"]["conv2"](x)
+        x = torch.cat([x23, x], 1)
+        del x23
+        # l5: GAP
+        x = self.l5["bn"](x)
+        x = F.relu(x)
+        x = x.mean((2, 3), keepdim=True)
+        # l6: SM(2)
+        x = self.l6["sm"](torch.flatten(x, 1))[:, :, None, None]
+        return torch.flatten(x, 1)
 
 
 def read_safetensors(path):
