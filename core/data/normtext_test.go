@@ -68,3 +68,32 @@ func TestFingerprint(t *testing.T) {
 		t.Error("a changed shape kept the fingerprint")
 	}
 }
+
+// ParseNorm reads checkpoint metadata: whatever it accepts must have
+// positive finite stds and print back to values it parses identically.
+func FuzzParseNorm(f *testing.F) {
+	f.Add("0.5,0.25", "0.2,0.3", 2)
+	f.Add("1e-3", "1e38", 0)
+	f.Add("x", "", 1)
+	f.Fuzz(func(t *testing.T, mean, std string, c int) {
+		n, err := ParseNorm(mean, std, c%5)
+		if err != nil {
+			return
+		}
+		for _, s := range n.Std {
+			if !(s > 0) || math.IsInf(float64(s), 0) {
+				t.Fatalf("accepted std %v", s)
+			}
+		}
+		m, s := n.Text()
+		again, err := ParseNorm(m, s, 0)
+		if err != nil || len(again.Mean) != len(n.Mean) {
+			t.Fatalf("%q %q does not parse back: %v", m, s, err)
+		}
+		for i := range n.Mean {
+			if again.Mean[i] != n.Mean[i] || again.Std[i] != n.Std[i] {
+				t.Fatalf("channel %d changed", i)
+			}
+		}
+	})
+}
