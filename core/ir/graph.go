@@ -110,10 +110,14 @@ type opInfo struct {
 	infer  func(g *Graph, n Node, in Shape) Shape
 	params func(n Node, in Shape, add func(Param))
 	madds  func(n Node, in Shape) float64 // float64: hostile sizes are refused before they could overflow
+	// weighted ops read their input through a weight whose second dimension
+	// is the input's channels (or features): conv, FC, linear.
+	weighted bool
 }
 
 var ops = map[Op]opInfo{
 	OpConv: {
+		weighted: true,
 		infer: func(_ *Graph, n Node, in Shape) Shape {
 			return Shape{n.Filters, ceilDiv(in.H, n.Stride), ceilDiv(in.W, n.Stride)}
 		},
@@ -137,8 +141,8 @@ var ops = map[Op]opInfo{
 	OpMaxPool: {infer: poolShape},
 	OpAvgPool: {infer: poolShape},
 	OpGAP:     {infer: func(_ *Graph, _ Node, in Shape) Shape { return Shape{in.C, 1, 1} }},
-	OpFC:      {infer: unitsShape, params: linearParams, madds: linearMAdds},
-	OpLinear:  {infer: unitsShape, params: linearParams, madds: linearMAdds},
+	OpFC:      {infer: unitsShape, params: linearParams, madds: linearMAdds, weighted: true},
+	OpLinear:  {infer: unitsShape, params: linearParams, madds: linearMAdds, weighted: true},
 	OpConcat: {
 		infer: func(g *Graph, n Node, in Shape) Shape {
 			c := 0
@@ -237,6 +241,22 @@ func (g *Graph) LayerNodes(li int) []int {
 		}
 	}
 	return ids
+}
+
+// InputWeight is the weight tensor through which written layer li reads its
+// input, when its first node is a convolution, FC or linear layer; false
+// otherwise (a layer that starts with BatchNorm, pooling, ...). Transforms
+// that change a layer's input channels rewrite this tensor.
+func (g *Graph) InputWeight(li int) (string, bool) {
+	for _, n := range g.Nodes {
+		if n.Layer == li {
+			if ops[n.Op].weighted {
+				return Weight(n.Name), true
+			}
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // Clone deep-copies the graph.

@@ -84,6 +84,10 @@ func TestKindProperties(t *testing.T) {
 			if k.Weights != "" && a.Family() == ir.FamilyPlain && !slices.Contains(names, ir.LayerName(i+1, k.Weights)) {
 				t.Errorf("%s: Weights %q but nodes %v", layer, k.Weights, names)
 			}
+			w, ok := g.InputWeight(i + 1)
+			if reads := first.Op == ir.OpConv || first.Op == ir.OpFC || first.Op == ir.OpLinear; ok != reads || ok && w != ir.Weight(first.Name) {
+				t.Errorf("%s: InputWeight = %q, %v; first node %s %s", layer, w, ok, first.Op, first.Name)
+			}
 		}
 	}
 }

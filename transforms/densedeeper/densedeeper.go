@@ -61,7 +61,7 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 	if !ok || after < 0 || after > len(db.Dense) {
 		return sdk.ApplyResult{}, fmt.Errorf("after=%d is out of range: block %d has layers 1..%d (0 inserts first)", after, L, len(db.Dense))
 	}
-	consumers, err := netedit.BlockConsumers(net.Arch, L, after+1)
+	consumers, err := netedit.BlockConsumers(g, net.Arch, L, after+1)
 	if err != nil {
 		return sdk.ApplyResult{}, err
 	}

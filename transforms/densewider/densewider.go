@@ -70,7 +70,7 @@ func (Transform) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk
 	if nw <= old {
 		return sdk.ApplyResult{}, fmt.Errorf("cannot set the growth rate of dense layer %d of block %d to %d: it must be larger than %d", j, L, nw, old)
 	}
-	consumers, err := netedit.BlockConsumers(net.Arch, L, j+1)
+	consumers, err := netedit.BlockConsumers(g, net.Arch, L, j+1)
 	if err != nil {
 		return sdk.ApplyResult{}, err
 	}

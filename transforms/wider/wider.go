@@ -103,13 +103,12 @@ func (Transform) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk
 		w[name] = gather(net.Weights[name], remap, 1)
 	}
 	// The next weight layer reads the widened units: split its input weights.
-	ci, err := consumer(net.Arch, li)
+	ci, cname, err := consumer(g, net.Arch, li)
 	if err != nil {
 		return sdk.ApplyResult{}, err
 	}
 	first := g.LayerNodes(ci)[0]
 	in := g.Nodes[g.Nodes[first].Inputs[0]].Out
-	cname := ir.Weight(g.Nodes[first].Name)
 	cw := net.Weights[cname]
 	w[cname] = splitInputs(cw, remap, counts, old, in.H*in.W)
 	a := net.Arch.Clone()
@@ -119,21 +118,21 @@ func (Transform) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk
 		Details: map[string][]int{"layer": {li}, "old": {old}, "new": {nw}, "remap": remap}}, nil
 }
 
-// consumer is the first weight layer after li (pass-through kinds such as
-// pooling, dropout and GAP keep channels one to one).
-func consumer(a ir.Arch, li int) (int, error) {
+// consumer is the first layer after li that reads the widened channels
+// through its weights, and that weight's name (pass-through kinds such as
+// pooling, dropout and GAP keep channels one to one). A layer that reads
+// them any other way (through BatchNorm first, say) is not supported.
+func consumer(g *ir.Graph, a ir.Arch, li int) (int, string, error) {
 	for k := li + 1; k <= len(a.Layers); k++ {
-		info := a.Layers[k-1].Kind.Info()
-		switch {
-		case info != nil && info.PassThrough:
+		if info := a.Layers[k-1].Kind.Info(); info != nil && info.PassThrough {
 			continue
-		case info != nil && info.Weights != "":
-			return k, nil
-		default:
-			return 0, fmt.Errorf("layer %d (%s) after the widened layer is not supported by wider", k, a.Layers[k-1])
 		}
+		if name, ok := g.InputWeight(k); ok {
+			return k, name, nil
+		}
+		return 0, "", fmt.Errorf("layer %d (%s) after the widened layer is not supported by wider", k, a.Layers[k-1])
 	}
-	return 0, fmt.Errorf("no weight layer after layer %d", li)
+	return 0, "", fmt.Errorf("no weight layer after layer %d", li)
 }
 
 // gather builds a tensor whose unit j is t's unit remap[j] (units of size unit).

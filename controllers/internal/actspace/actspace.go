@@ -100,10 +100,10 @@ func (v Vocab) Tokens(a ir.Arch) ([]int, map[[2]int]int) {
 	var toks []int
 	pos := map[[2]int]int{}
 	for i, l := range a.Layers {
-		if l.Kind == ir.Softmax {
+		if k := l.Kind.Info(); k != nil && k.Final {
 			continue
 		}
-		if l.Kind == ir.DenseBlock {
+		if len(l.Dense) > 0 {
 			for j, d := range l.Dense {
 				pos[[2]int{i + 1, j + 1}] = len(toks)
 				toks = append(toks, v.dense(d.Growth))
@@ -242,7 +242,7 @@ func plainBlock(a ir.Arch, after int) int {
 		if l.Kind == ir.Pool && i < after {
 			pools++
 		}
-		if (l.Kind == ir.FC || l.Kind == ir.GAP) && i < after {
+		if k := l.Kind.Info(); k != nil && k.Flat != "" && i < after {
 			fc = true
 		}
 	}

@@ -27,7 +27,7 @@ type Consumer struct {
 
 // BlockConsumers lists the consumers of dense block L's features from
 // dense layer `from` (1-based) on: later dense layers and what follows the block.
-func BlockConsumers(a ir.Arch, L, from int) ([]Consumer, error) {
+func BlockConsumers(g *ir.Graph, a ir.Arch, L, from int) ([]Consumer, error) {
 	db := a.Layers[L-1]
 	var cs []Consumer
 	for m := from; m <= len(db.Dense); m++ {
@@ -51,11 +51,11 @@ func BlockConsumers(a ir.Arch, L, from int) ([]Consumer, error) {
 		if k > len(a.Layers) {
 			return nil, fmt.Errorf("no classifier after GAP")
 		}
-		info := a.Layers[k-1].Kind.Info()
-		if info.Weights == "" || info.Spatial {
+		w, ok := g.InputWeight(k)
+		if !ok {
 			return nil, fmt.Errorf("layer %d (%s) after GAP is not supported", k, a.Layers[k-1])
 		}
-		cs = append(cs, Consumer{BN: ir.LayerName(L+1, ir.PartBN), Weight: ir.Weight(ir.LayerName(k, info.Weights))})
+		cs = append(cs, Consumer{BN: ir.LayerName(L+1, ir.PartBN), Weight: w})
 	default:
 		return nil, fmt.Errorf("dense block %d is followed by %s; dense transforms need T or GAP after a block", L, next)
 	}
