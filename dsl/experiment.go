@@ -723,3 +723,37 @@ func (w *walker) folderName(what, name string, pos lexer.Position) {
 		w.errf(pos, len(name)+2, "%s name %q cannot name a folder of the run directory: it %v", what, name, err)
 	}
 }
+
+// CheckClasses compares the start architecture's SM(n) with the class count
+// of the data set (known only once the data is found), reporting a
+// mismatch at the SM layer inside the file's arch string.
+func CheckClasses(name string, src []byte, classes int) diag.List {
+	f, l := parseEASFile(name, string(src))
+	if l.HasErrors() {
+		return nil
+	}
+	for _, s := range f.Stmts {
+		if s.Key != "start" {
+			continue
+		}
+		for _, st := range s.Block {
+			if st.Key != "arch" || st.Value == nil || st.Value.String == nil {
+				continue
+			}
+			as := archSource{file: name, full: string(src), base: st.Value.Pos.Offset + 1, src: unquote(*st.Value.String)}
+			a, spans, l := as.parse()
+			if l.HasErrors() {
+				return nil
+			}
+			for i := len(a.Layers) - 1; i >= 0; i-- {
+				if a.Layers[i].Kind == ir.Softmax {
+					if n := a.Layers[i].Units; n != classes {
+						return diag.List{as.diag(spans[i].off, spans[i].len, "the start network ends in SM(%d) but the data set has %d classes", n, classes)}
+					}
+					return nil
+				}
+			}
+		}
+	}
+	return nil
+}

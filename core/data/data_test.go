@@ -365,3 +365,31 @@ func TestSampleIsNotThePrefix(t *testing.T) {
 		t.Error("sample not deterministic")
 	}
 }
+
+// TestUnknownKindListsKinds: "bogus:PATH" names the kinds instead of
+// reporting a missing file called "bogus:PATH".
+func TestUnknownKindListsKinds(t *testing.T) {
+	_, err := Open("bogus:" + t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), `unknown kind "bogus"`) || !strings.Contains(err.Error(), "cifar10, images, idx, svhn") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := Open(filepath.Join(t.TempDir(), "a:b")); err == nil || strings.Contains(err.Error(), "unknown kind") {
+		t.Errorf("a path with a colon: %v", err)
+	}
+}
+
+func TestClassesProbe(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []string{"a", "b", "c"} {
+		os.MkdirAll(filepath.Join(dir, "train", c), 0o755)
+	}
+	if n, err := Classes("images", dir); n != 3 || err != nil {
+		t.Errorf("folder: %d %v", n, err)
+	}
+	if n, err := Classes("cifar10", dir); n != 10 || err != nil {
+		t.Errorf("cifar10: %d %v", n, err)
+	}
+	if _, err := Classes("images", filepath.Join(dir, "none")); err == nil {
+		t.Error("missing folder accepted")
+	}
+}

@@ -20,6 +20,13 @@ func Open(spec string) (*Source, error) {
 				kind, path = k, spec[i+1:]
 			}
 		}
+		// "bogus:PATH" names a kind, not a file called "bogus:PATH": say
+		// which kinds there are instead of "no such file". A one-letter
+		// prefix may be a drive letter, and a prefix with a separator or
+		// dot is part of a path.
+		if p := spec[:i]; kind == "" && i > 1 && !strings.ContainsAny(p, `/\.~`) && !exists(spec) {
+			return nil, fmt.Errorf("data set %q: unknown kind %q; write KIND:PATH with KIND one of %s", spec, p, strings.Join(Kinds, ", "))
+		}
 	}
 	if strings.HasPrefix(path, "~/") {
 		if home, err := os.UserHomeDir(); err == nil {

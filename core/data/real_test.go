@@ -45,3 +45,13 @@ func TestSharedCIFAR10Archive(t *testing.T) {
 		t.Errorf("red mean %.3f, CIFAR-10's is about 0.49", n.Mean[0])
 	}
 }
+
+func TestClassesOfSharedArchive(t *testing.T) {
+	path := "../../../shared/data/cifar10-images.tar.gz"
+	if _, err := os.Stat(path); err != nil {
+		t.Skip("shared CIFAR-10 archive absent")
+	}
+	if n, err := Classes("images", path); n != 10 || err != nil {
+		t.Fatalf("%d classes, %v", n, err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/eas-go/eas/core/data"
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/train"
@@ -103,6 +104,11 @@ func (c *CheckCmd) checkFile(g *Globals) error {
 			l = append(l, diag.Diagnostic{Pos: diag.Pos{File: c.Target, Line: 1, Col: 1}, Severity: diag.Warning,
 				Msg: fmt.Sprintf("dataset %q not found at %s (from %s); set --data %s=PATH or EAS_DATA_%s before running",
 					e.Dataset.Name, e.Dataset.Path, from, e.Dataset.Name, strings.ToUpper(e.Dataset.Name))})
+		} else if n, err := data.Classes(e.Dataset.Kind, e.Dataset.Path); err != nil {
+			l = append(l, diag.Diagnostic{Pos: diag.Pos{File: c.Target, Line: 1, Col: 1}, Severity: diag.Warning,
+				Msg: fmt.Sprintf("dataset %q at %s: %v", e.Dataset.Name, e.Dataset.Path, err)})
+		} else {
+			l = append(l, dsl.CheckClasses(c.Target, src, n)...)
 		}
 	}
 	diag.Write(g.Stderr, string(src), l)

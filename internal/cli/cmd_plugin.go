@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eas-go/eas/builtin"
@@ -35,7 +36,7 @@ type PluginCheckCmd struct {
 	Path      string        `arg:"" help:"Plugin executable, or the name of a built-in transform or controller."`
 	Cases     int           `default:"20" help:"Random networks per family for the preservation check."`
 	Seed      int64         `default:"1" help:"Seed of the random networks and of the determinism checks."`
-	Timeout   time.Duration `default:"2m" help:"Per-call deadline."`
+	Timeout   time.Duration `default:"30s" help:"Per-call deadline (a call of the checks takes milliseconds; a plugin that hangs fails each check after this)."`
 	InProcess bool          `name:"in-process" help:"Run a built-in inside easrun instead of re-executing it."`
 	Log       string        `help:"Append plugin logs (and their stderr) to this file."`
 }
@@ -200,8 +201,39 @@ func (c *PluginCheckCmd) Run(g *Globals) error {
 	for _, n := range builtin.TransformNames() { // plugintest keeps those for plain CNNs
 		ts[n], _ = builtin.Transform(n)
 	}
+	// Results go to stderr as they come, and a heartbeat says what is
+	// going on while a call waits for its deadline (a hanging plugin used
+	// to leave the terminal silent for minutes).
+	var mu sync.Mutex
+	begun, last := time.Now(), time.Now()
+	progress := func(r plugintest.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		last = time.Now()
+		fmt.Fprintf(g.Stderr, "plugin check %s: %s %s (%s)\n", c.Path, r.Check, r.Status, fmtDuration(time.Since(begun)))
+	}
+	done := make(chan struct{})
+	go func() {
+		every := min(10*time.Second, max(time.Second, c.Timeout/3))
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				mu.Lock()
+				if wait := time.Since(last); wait >= every {
+					fmt.Fprintf(g.Stderr, "plugin check %s: no result for %s, waiting for the plugin (each call gives up after %s, --timeout)\n",
+						c.Path, fmtDuration(wait), c.Timeout)
+				}
+				mu.Unlock()
+			}
+		}
+	}()
 	rs := plugintest.Check(ctx, plugintest.Target{Launch: launch},
-		plugintest.Options{Cases: c.Cases, Seed: c.Seed, Transforms: ts})
+		plugintest.Options{Cases: c.Cases, Seed: c.Seed, Transforms: ts, Progress: progress})
+	close(done)
 	rows := make([][]string, len(rs))
 	for i, r := range rs {
 		rows[i] = []string{r.Check, r.Status, r.Detail}

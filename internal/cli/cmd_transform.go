@@ -23,7 +23,7 @@ import (
 // TransformCmd applies transforms to a network and measures preservation.
 type TransformCmd struct {
 	Arch    string  `help:"Architecture string (or take it from --weights)."`
-	Input   string  `default:"32x32x3" help:"Input image size HxWxC."`
+	Input   string  `help:"Input image size HxWxC (default 32x32x3; with --weights, the checkpoint's)."`
 	Weights string  `help:"Checkpoint (safetensors) to transform; random trained-looking weights when absent."`
 	Apply   string  `required:"" help:"Actions, e.g. \"wider(layer=3, to=64); deeper(after=2, kernel=3)\"."`
 	Noise   float64 `default:"0" help:"Noise on new units (0 = exact copies, -1 = the transforms' defaults)."`
@@ -77,9 +77,13 @@ type transformReport struct {
 
 // Run applies the actions in order.
 func (c *TransformCmd) Run(g *Globals) error {
-	in, err := ir.ParseShape(c.Input)
-	if err != nil {
-		return err
+	in := ir.Shape{C: 3, H: 32, W: 32}
+	if c.Input != "" {
+		s, err := ir.ParseShape(c.Input)
+		if err != nil {
+			return err
+		}
+		in = s
 	}
 	acts, err := ParseActions(c.Apply)
 	if err != nil {
@@ -95,6 +99,21 @@ func (c *TransformCmd) Run(g *Globals) error {
 		a, l := dsl.ParseArch(c.Weights, ck.ArchString)
 		if err := l.Err(); err != nil {
 			return err
+		}
+		// The checkpoint decides both; a flag that says otherwise is a
+		// mistake to point out, not to ignore.
+		if c.Arch != "" {
+			given, l := dsl.ParseArch("--arch", c.Arch)
+			if l.HasErrors() {
+				diag.Write(g.Stderr, c.Arch, l)
+				return Exit(1)
+			}
+			if !given.Equal(a) {
+				return fmt.Errorf("--arch %s differs from the architecture of %s, %s: leave --arch out (the checkpoint's is used)", given, c.Weights, a)
+			}
+		}
+		if c.Input != "" && in != ck.Input {
+			return fmt.Errorf("--input %s differs from the input of %s, %s: leave --input out (the checkpoint's is used)", shapeHWC(in), c.Weights, shapeHWC(ck.Input))
 		}
 		net = sdk.Network{Arch: a, Input: ck.Input, Weights: ck.Weights()}
 		meta = withMeta(dataMetaOf(ck.Meta), meta) // the child sees inputs normalised as its parent did

@@ -56,6 +56,9 @@ type Options struct {
 	// built-ins, typically). Without them, candidates are wider(layer=i)
 	// for each conv and FC layer.
 	Transforms map[string]sdk.Transform
+	// Progress, when set, receives each result as soon as it is known
+	// (a plugin that hangs makes every call wait for its deadline).
+	Progress func(Result)
 }
 
 func (o Options) cases() int {
@@ -79,29 +82,38 @@ func Check(ctx context.Context, tg Target, o Options) []Result {
 		o.Seed = 1
 	}
 	var rs []Result
+	add := func(more ...Result) {
+		rs = append(rs, more...)
+		if o.Progress != nil {
+			for _, r := range more {
+				o.Progress(r)
+			}
+		}
+	}
 	start := time.Now()
 	p, err := tg.Launch(ctx)
 	if err != nil {
-		return append(rs, Result{"handshake", Fail, err.Error()})
+		add(Result{"handshake", Fail, err.Error()})
+		return rs
 	}
 	defer p.Close()
 	where := "subprocess " + filepath.Base(p.Path())
 	if p.Path() == "builtin" {
 		where = "in-process"
 	}
-	rs = append(rs, Result{"handshake", Pass, fmt.Sprintf("protocol %d, %s, started in %v", sdk.ProtocolVersion, where, time.Since(start).Round(time.Millisecond))})
+	add(Result{"handshake", Pass, fmt.Sprintf("protocol %d, %s, started in %v", sdk.ProtocolVersion, where, time.Since(start).Round(time.Millisecond))})
 	for _, info := range p.Infos() {
-		rs = append(rs, describeCheck(info))
+		add(describeCheck(info))
 		switch info.Kind {
 		case sdk.KindTransform:
 			t, err := p.Transform()
 			if err != nil {
-				rs = append(rs, Result{"transform", Fail, err.Error()})
+				add(Result{"transform", Fail, err.Error()})
 				continue
 			}
-			rs = append(rs, transformChecks(ctx, info, t, o)...)
+			add(transformChecks(ctx, info, t, o)...)
 		case sdk.KindController:
-			rs = append(rs, controllerChecks(ctx, info, p, tg, o)...)
+			add(controllerChecks(ctx, info, p, tg, o)...)
 		}
 	}
 	return rs

@@ -170,3 +170,90 @@ func TestNamesStayInsideOut(t *testing.T) {
 		}
 	}
 }
+
+// TestPluginCheckHangingPlugin: a plugin that never answers shows progress
+// on stderr while each call waits for its deadline, and fails the checks.
+func TestPluginCheckHangingPlugin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a plugin")
+	}
+	bin := filepath.Join(t.TempDir(), "hang")
+	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/hangplugin").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	code, out, errs := runMain("plugin", "check", bin, "--timeout", "2s", "--cases", "1")
+	if code == 0 || !strings.Contains(out, "did not answer within its 2s deadline") {
+		t.Errorf("code %d\n%s", code, out)
+	}
+	for _, want := range []string{"handshake ok", "no result for", "actions FAIL"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+}
+
+// TestCheckClassesAgainstData: with the data set present, check flags a
+// start network whose SM(n) does not match its class count, at the layer.
+func TestCheckClassesAgainstData(t *testing.T) {
+	dir := t.TempDir()
+	writeIDX(t, dir)
+	eas := func(sm string) string {
+		f := filepath.Join(dir, "c.eas")
+		os.WriteFile(f, []byte(`dataset idx {
+  path = "`+dir+`"
+}
+start {
+  arch = "C(8,3,1) P(2,2,MAX) FC(16) `+sm+`"
+}
+search "r" {
+  controller = random
+  steps = [wider]
+  budget = 2
+}
+`), 0o644)
+		return f
+	}
+	_, errs, code := run(t, "check", eas("SM(3)"))
+	if code == 0 || !strings.Contains(errs, "c.eas:5:38: error: the start network ends in SM(3) but the data set has 10 classes") {
+		t.Errorf("SM(3) on 10 classes: code %d\n%s", code, errs)
+	}
+	if _, errs, code := run(t, "check", eas("SM(10)")); code != 0 {
+		t.Errorf("SM(10): code %d\n%s", code, errs)
+	}
+}
+
+// TestTransformWeightsVersusFlags: with --weights the checkpoint decides the
+// architecture and input; --arch or --input that say otherwise are refused.
+func TestTransformWeightsVersusFlags(t *testing.T) {
+	dir := t.TempDir()
+	ck := filepath.Join(dir, "n.safetensors")
+	arch := "C(8,3,1) P(2,2,MAX) FC(16) SM(10)"
+	if _, errs, code := run(t, "transform", "--arch", arch, "--input", "16x16x3", "--apply", "wider(layer=1, to=12)", "--save", ck); code != 0 {
+		t.Fatalf("save: %d %s", code, errs)
+	}
+	cases := []struct {
+		args []string
+		want string // "" = accepted
+	}{
+		{[]string{}, ""},
+		{[]string{"--arch", "C(12,3,1) P(2,2,MAX) FC(16) SM(10)"}, ""},
+		{[]string{"--arch", arch}, "differs from the architecture"},
+		{[]string{"--input", "16x16x3"}, ""},
+		{[]string{"--input", "32x32x3"}, "--input 32x32x3 differs from the input"},
+	}
+	for _, c := range cases {
+		args := append([]string{"transform", "--weights", ck, "--apply", "wider(layer=1, to=16)"}, c.args...)
+		_, errs, code := run(t, args...)
+		if c.want == "" && code != 0 || c.want != "" && (code == 0 || !strings.Contains(errs, c.want)) {
+			t.Errorf("%v: code %d\n%s", c.args, code, errs)
+		}
+	}
+}
+
+// TestUnknownDataKind: a spec with an unknown kind lists the kinds.
+func TestUnknownDataKind(t *testing.T) {
+	_, errs, code := run(t, "train", "--data", "bogus:"+t.TempDir(), "--epochs", "1")
+	if code == 0 || !strings.Contains(errs, `unknown kind "bogus"`) || !strings.Contains(errs, "cifar10, images, idx, svhn") {
+		t.Errorf("code %d\n%s", code, errs)
+	}
+}
