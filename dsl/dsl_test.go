@@ -261,6 +261,11 @@ func FuzzParseArch(f *testing.F) {
 	for _, c := range archCases {
 		f.Add(c)
 	}
+	// Sizes at and past the limits (ir.MaxWidth, ir.MaxParams, ...).
+	for _, c := range []string{"FC(16777216) FC(16777216) SM(10)", "C(16777216,1,1) GAP SM(2)", "C(8,3,1) DB(10000x16777216) GAP SM(2)",
+		"C(1,1023,1024) P(1024,1024,MAX) SM(16777216)", "C(16,3,1) T(1,16777216) SM(2)"} {
+		f.Add(c)
+	}
 	f.Fuzz(func(t *testing.T, src string) {
 		a, l := ValidateArch("fuzz", src, in32)
 		var b strings.Builder
@@ -272,6 +277,14 @@ func FuzzParseArch(f *testing.F) {
 		a2, l2 := ValidateArch("fuzz", s, in32)
 		if l2.HasErrors() || a2.String() != s {
 			t.Fatalf("round trip of %q: %q -> %q (%v)", src, s, a2.String(), l2.Err())
+		}
+		// What checks must lower, and its costs must stay within int64.
+		g, err := ir.Lower(a, in32)
+		if err != nil {
+			t.Fatalf("%q checks but does not lower: %v", s, err)
+		}
+		if p, m := g.Cost(); p < 0 || m < 0 || g.Memory(64).Total() < 0 {
+			t.Fatalf("%q: negative cost %d %d or memory", s, p, m)
 		}
 	})
 }

@@ -436,7 +436,7 @@ func parseExperiment(name string, src []byte, known Builtins) (*experiment.Exper
 							}
 							if v > MaxStepRepeat {
 								w.errf(it.Pos, len(it.text()), "steps: repeat count must be at most %d, got %s", MaxStepRepeat, *it.Times)
-								continue
+								v = MaxStepRepeat // kept, so that "no steps" does not follow
 							}
 							n = v
 						}
