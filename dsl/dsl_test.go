@@ -2,7 +2,6 @@ package dsl
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"math/rand"
 	"os"
@@ -13,29 +12,11 @@ import (
 	"github.com/eas-go/eas/builtin"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/dsl/diag"
+	"github.com/eas-go/eas/internal/golden"
 )
 
 // testBuiltins are the registry's names, as the CLI passes them.
 var testBuiltins = Builtins{Transforms: builtin.TransformNames(), Controllers: builtin.ControllerNames()}
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, path string, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./dsl -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the output; diff it or run with -update:\n--- got\n%s", path, got)
-	}
-}
 
 var in32 = ir.Shape{C: 3, H: 32, W: 32}
 
@@ -80,7 +61,7 @@ func TestArchGolden(t *testing.T) {
 		}
 		diag.Write(&b, src, l)
 	}
-	golden(t, "testdata/arch.golden", b.String())
+	golden.Check(t, "testdata/arch.golden", b.String())
 }
 
 func TestEASGolden(t *testing.T) {
@@ -99,7 +80,7 @@ func TestEASGolden(t *testing.T) {
 		if !l.HasErrors() && !strings.HasPrefix(filepath.Base(f), "ok_") {
 			t.Errorf("%s: expected errors, got none", f)
 		}
-		golden(t, strings.TrimSuffix(f, ".eas")+".golden", b.String())
+		golden.Check(t, strings.TrimSuffix(f, ".eas")+".golden", b.String())
 	}
 }
 
@@ -173,7 +154,7 @@ search "rl" { controller reinforce { learning_rate = 0.01 } steps=[wider x 4,dee
 			t.Errorf("comment %q lost:\n%s", c, once)
 		}
 	}
-	golden(t, "testdata/format.golden", string(once))
+	golden.Check(t, "testdata/format.golden", string(once))
 }
 
 func TestResolveData(t *testing.T) {

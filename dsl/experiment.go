@@ -607,7 +607,6 @@ func (w *walker) trainingHandlers(t *experiment.Training, extra map[string]func(
 }
 
 func (w *walker) dataset(s *stmtAST, d *experiment.Dataset) {
-	var inputSet bool
 	w.fields("dataset", s.Block, map[string]func(*stmtAST){
 		"kind":       func(s *stmtAST) { d.Kind = w.word(s, DatasetKinds) },
 		"path":       func(s *stmtAST) { d.Path = w.str(s) },
@@ -621,7 +620,7 @@ func (w *walker) dataset(s *stmtAST, d *experiment.Dataset) {
 			if err != nil {
 				w.errf(s.Pos, len(s.Key), "%v", err)
 			}
-			d.InputShape, inputSet = sh, true
+			d.InputShape = sh
 		},
 	})
 	if d.Kind == "" && slices.Contains(DatasetKinds, d.Name) {
@@ -630,7 +629,6 @@ func (w *walker) dataset(s *stmtAST, d *experiment.Dataset) {
 	if d.Kind == "" {
 		w.errf(s.Pos, len(s.Key), "dataset needs a kind: one of %s (kind = ...)", strings.Join(DatasetKinds, ", "))
 	}
-	_ = inputSet
 }
 
 func defaultDataset(d *experiment.Dataset) {

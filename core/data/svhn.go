@@ -54,7 +54,7 @@ func parseElements(name string, b []byte, out map[string]*matArray, depth int) e
 		return fmt.Errorf("%s: MAT elements nested too deeply", name)
 	}
 	for len(b) >= 8 {
-		typ, n, data, rest, err := element(name, b)
+		typ, _, data, rest, err := element(name, b)
 		if err != nil {
 			return err
 		}
@@ -76,7 +76,6 @@ func parseElements(name string, b []byte, out map[string]*matArray, depth int) e
 				return err
 			}
 		}
-		_ = n
 		b = rest
 	}
 	return nil

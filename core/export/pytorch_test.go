@@ -28,7 +28,7 @@ func model(t *testing.T, arch string, in ir.Shape) Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := Model{Arch: a, Input: in, Params: verify.RandomParams(g, rand.New(rand.NewSource(1))), BNEps: 1e-5}
+	m := Model{Arch: a, Input: in, Params: verify.RandomParams(g, rand.New(rand.NewSource(1))), BNEps: ir.BNEps}
 	for c := 0; c < in.C; c++ {
 		m.Mean = append(m.Mean, 0.25+0.125*float32(c))
 		m.Std = append(m.Std, 0.3)

@@ -1,17 +1,14 @@
 package ir_test
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/dsl"
+	"github.com/eas-go/eas/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // loweringCases cover every layer kind in both families.
 var loweringCases = []struct{ arch, in string }{
@@ -52,17 +49,5 @@ func TestLoweringGolden(t *testing.T) {
 	}
 	got := b.String()
 	const path = "testdata/lowering.golden"
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./core/ir -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs; diff it or run with -update:\n%s", path, got)
-	}
+	golden.Check(t, path, got)
 }

@@ -10,12 +10,6 @@ import (
 	"github.com/eas-go/eas/core/tensor"
 )
 
-// BatchNorm defaults shared by the engine, the reference and the transforms.
-const (
-	BNEps      = 1e-5
-	BNMomentum = 0.1 // running = (1-m)*running + m*batch (PyTorch convention)
-)
-
 // Options are a Net's engine settings. The zero value is the default: all
 // CPUs, fusion on.
 type Options struct {
@@ -45,7 +39,7 @@ type Net struct {
 
 	// Seed drives dropout masks, together with a step counter.
 	Seed int64
-	// BN settings (see BNEps, BNMomentum).
+	// BN settings (ir.BNEps, ir.BNMomentum unless a test changes them).
 	BNEps, BNMomentum float32
 
 	params  tensor.Map
@@ -116,7 +110,7 @@ func BuildWith(g *ir.Graph, params tensor.Map, maxBatch int, o Options) (*Net, e
 		}
 	}
 	n := &Net{G: g, MaxBatch: maxBatch, params: params, grads: map[string][]float32{},
-		BNEps: BNEps, BNMomentum: BNMomentum, opts: o, workers: o.Workers}
+		BNEps: ir.BNEps, BNMomentum: ir.BNMomentum, opts: o, workers: o.Workers}
 	if n.workers == 0 {
 		n.workers = runtime.NumCPU()
 	}

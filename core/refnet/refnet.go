@@ -8,9 +8,6 @@ import (
 	"github.com/eas-go/eas/core/tensor"
 )
 
-// BNEps is the BatchNorm epsilon, the same as the engine's.
-const BNEps = 1e-5
-
 // Options of a forward pass.
 type Options struct {
 	// Train uses batch statistics in BatchNorm (biased variance) instead of
@@ -181,7 +178,7 @@ func bn(nd ir.Node, in ir.Shape, src []float64, p map[string][]float64, out []fl
 		for i := 0; i < b; i++ {
 			for j := 0; j < hw; j++ {
 				k := (i*in.C+c)*hw + j
-				out[k] = (src[k]-mean)/math.Sqrt(vr+BNEps)*gm[c] + bt[c]
+				out[k] = (src[k]-mean)/math.Sqrt(vr+ir.BNEps)*gm[c] + bt[c]
 			}
 		}
 	}

@@ -2,16 +2,14 @@ package report
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/store"
+	"github.com/eas-go/eas/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func fixture(t *testing.T) string {
 	dir := t.TempDir()
@@ -49,18 +47,7 @@ func TestReportGolden(t *testing.T) {
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
 	csv, _ := os.ReadFile(filepath.Join(dir, "rl_vs_random.csv"))
 	got := text.String() + "\n----- report.md\n" + string(md) + "\n----- rl_vs_random.csv\n" + string(csv)
-	golden := filepath.Join("testdata", "report.golden")
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		os.WriteFile(golden, []byte(got), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("report differs from %s (run with -update after checking):\n%s", golden, got)
-	}
+	golden.Check(t, filepath.Join("testdata", "report.golden"), got)
 	for _, f := range []string{"progress-rl.png", "progress-random.svg", "rl_vs_random.png"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() < 1000 {
 			t.Errorf("plot %s missing or empty (%v); files: %v", f, err, files)

@@ -161,7 +161,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err := r.Configure(ctx); err != nil {
 		return err
 	}
-	stageStart, stageStartAcc := r.Start, r.StartAcc
+	stageStart := r.Start
 	firstStage, firstEpisode := 1, 1
 	if cs, ok, err := r.Store.LoadController(); err != nil {
 		return err
@@ -187,7 +187,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("resume: stage %d start: %w", rec.Stage, err)
 			}
-			stageStart, stageStartAcc = net, rec.ValAcc
+			stageStart = net
 		}
 	}
 	if len(r.resumed) > 0 || firstEpisode > 1 {
@@ -234,17 +234,16 @@ func (r *Runner) Run(ctx context.Context) error {
 			episode++
 		}
 		if si < len(stages) {
-			next, acc, err := r.resumedStart(si + 1)
+			next, _, err := r.resumedStart(si + 1) // its accuracy is in the stage-start record
 			if err == nil && next.Weights == nil { // not retrained before a crash: do it now
-				next, acc, err = r.nextStart(ctx, si, st)
+				next, _, err = r.nextStart(ctx, si, st)
 			}
 			if err != nil {
 				return err
 			}
-			stageStart, stageStartAcc = next, acc
+			stageStart = next
 		}
 	}
-	_ = stageStartAcc
 	r.emit(Progress{Stage: len(stages), Stages: len(stages), Episode: episode - 1, Message: "search finished"})
 	return nil
 }

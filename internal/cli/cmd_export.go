@@ -6,7 +6,7 @@ import (
 
 	"github.com/eas-go/eas/core/data"
 	"github.com/eas-go/eas/core/export"
-	"github.com/eas-go/eas/core/nn"
+	"github.com/eas-go/eas/core/ir"
 )
 
 // ExportCmd writes a checkpoint in a form other frameworks load.
@@ -59,7 +59,7 @@ func (c *ExportCmd) Run(g *Globals) error {
 		src += ", trained on " + tw.spec
 	}
 	files, err := export.PyTorch(c.Out, export.Model{Arch: a, Input: ck.Input, Params: net.Weights, Mean: norm.Mean, Std: norm.Std,
-		BNEps: float64(nn.BNEps), ClassNames: names, Source: src})
+		BNEps: ir.BNEps, ClassNames: names, Source: src})
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/dsl"
+	"github.com/eas-go/eas/internal/golden"
 	"github.com/eas-go/eas/plugins/host"
 	"github.com/eas-go/eas/plugins/sdk"
 )
@@ -30,9 +30,6 @@ func TestMain(m *testing.M) {
 	}
 	os.Setenv(serveEnv, "1")
 	selfServe = []string{os.Args[0], "__serve"}
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files under testdata/")
-	}
 	code := m.Run()
 	host.CleanupAll()
 	if kwDir != "" {
@@ -40,8 +37,6 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
-
-func updateGolden() bool { f := flag.Lookup("update"); return f != nil && f.Value.String() == "true" }
 
 var (
 	kwOnce sync.Once
@@ -152,16 +147,6 @@ func TestPluginList(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 	got := strings.ReplaceAll(out, dir, "$DIR")
-	golden := filepath.Join("testdata", "plugin_list.golden")
-	if updateGolden() {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
 	// Table columns widen with the temporary path: compare the rows only,
 	// without padding.
 	norm := func(s string) string {
@@ -173,9 +158,7 @@ func TestPluginList(t *testing.T) {
 		}
 		return strings.Join(rows, "\n")
 	}
-	if norm(got) != norm(string(want)) {
-		t.Errorf("plugin list:\n%s\nwant:\n%s", got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", "plugin_list.golden"), got, norm)
 }
 
 func TestServeByHand(t *testing.T) {

@@ -126,7 +126,10 @@ func (c *TransformCmd) Run(g *Globals) error {
 			diag.Write(g.Stderr, c.Arch, l)
 			return Exit(1)
 		}
-		gr, _ := ir.Lower(a, in)
+		gr, err := ir.Lower(a, in)
+		if err != nil {
+			return fmt.Errorf("--arch: %w", err)
+		}
 		net = sdk.Network{Arch: a, Input: in, Weights: verify.RandomParams(gr, rand.New(rand.NewSource(c.Seed)))}
 	}
 	g0, err := ir.Lower(net.Arch, net.Input)
@@ -162,7 +165,10 @@ func (c *TransformCmd) Run(g *Globals) error {
 	rep.NewArch = net.Arch.String()
 	rep.NewParams, _ = g1.Cost()
 	if c.Verify {
-		x, _ := verify.Host{Shape: net.Input, Seed: c.Seed + 1000}.Batch(ctx, 8)
+		x, err := verify.Host{Shape: net.Input, Seed: c.Seed + 1000}.Batch(ctx, 8)
+		if err != nil {
+			return err
+		}
 		b, err := refnet.Logits(g0, start.Weights, x, refnet.Options{})
 		if err != nil {
 			return err

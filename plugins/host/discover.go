@@ -41,7 +41,10 @@ func Discover(baseDir string, explicit, dirs []string) ([]Candidate, error) {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(baseDir, p)
 		}
-		p, _ = filepath.Abs(p)
+		p, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("plugin %s: %w", e, err)
+		}
 		if !isExecutable(p) {
 			return nil, fmt.Errorf("plugin %s: %s is not an executable file (build it with go build -o)", e, p)
 		}
@@ -56,7 +59,10 @@ func Discover(baseDir string, explicit, dirs []string) ([]Candidate, error) {
 			return fmt.Errorf("plugin directory %s: %w", dir, err)
 		}
 		for _, e := range ents {
-			p, _ := filepath.Abs(filepath.Join(dir, e.Name()))
+			p, err := filepath.Abs(filepath.Join(dir, e.Name()))
+			if err != nil {
+				return fmt.Errorf("plugin directory %s: %w", dir, err)
+			}
 			if !strings.HasPrefix(e.Name(), ".") && isExecutable(p) {
 				add(p, from)
 			}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/eas-go/eas/core/ir"
-	"github.com/eas-go/eas/core/tensor"
 	"github.com/eas-go/eas/plugins/host"
 	"github.com/eas-go/eas/plugins/sdk"
 	"github.com/eas-go/eas/transforms/verify"
@@ -295,8 +294,6 @@ func sameNet(a, b sdk.Network) string {
 	}
 	return ""
 }
-
-var _ = tensor.Map{}
 
 // episode is a fixed set of networks and, per step, their candidate actions.
 type episode struct {

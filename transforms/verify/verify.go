@@ -156,9 +156,12 @@ func Preservation(ctx context.Context, t sdk.Transform, o Options) (Report, erro
 		host := Host{Shape: in, Seed: r.Int63()}
 		// Training mode compares on the host batch itself (HostBatch images, the
 		// batch transforms take their statistics from), as a first training step would.
-		x, _ := host.Batch(ctx, HostBatch)
-		if !o.Train {
-			x, _ = Host{Shape: in, Seed: r.Int63()}.Batch(ctx, 8)
+		x, err := host.Batch(ctx, HostBatch)
+		if !o.Train && err == nil {
+			x, err = Host{Shape: in, Seed: r.Int63()}.Batch(ctx, 8)
+		}
+		if err != nil {
+			return rep, err
 		}
 		before, err := refnet.Logits(g, net.Weights, x, refnet.Options{Train: o.Train})
 		if err != nil {

@@ -103,14 +103,12 @@ func (Transform) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk
 		w[name] = gather(net.Weights[name], remap, 1)
 	}
 	// The next weight layer reads the widened units: split its input weights.
-	ci, cname, err := consumer(g, net.Arch, li)
+	cname, err := consumer(g, net.Arch, li)
 	if err != nil {
 		return sdk.ApplyResult{}, err
 	}
-	first := g.LayerNodes(ci)[0]
-	in := g.Nodes[g.Nodes[first].Inputs[0]].Out
 	cw := net.Weights[cname]
-	w[cname] = splitInputs(cw, remap, counts, old, in.H*in.W)
+	w[cname] = splitInputs(cw, remap, counts, old)
 	a := net.Arch.Clone()
 	wd.Set(&a.Layers[li-1], nw)
 	return sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: net.Input, Weights: w},
@@ -118,21 +116,21 @@ func (Transform) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk
 		Details: map[string][]int{"layer": {li}, "old": {old}, "new": {nw}, "remap": remap}}, nil
 }
 
-// consumer is the first layer after li that reads the widened channels
-// through its weights, and that weight's name (pass-through kinds such as
+// consumer names the weight of the first layer after li that reads the
+// widened channels through its weights (pass-through kinds such as
 // pooling, dropout and GAP keep channels one to one). A layer that reads
 // them any other way (through BatchNorm first, say) is not supported.
-func consumer(g *ir.Graph, a ir.Arch, li int) (int, string, error) {
+func consumer(g *ir.Graph, a ir.Arch, li int) (string, error) {
 	for k := li + 1; k <= len(a.Layers); k++ {
 		if info := a.Layers[k-1].Kind.Info(); info != nil && info.PassThrough {
 			continue
 		}
 		if name, ok := g.InputWeight(k); ok {
-			return k, name, nil
+			return name, nil
 		}
-		return 0, "", fmt.Errorf("layer %d (%s) after the widened layer is not supported by wider", k, a.Layers[k-1])
+		return "", fmt.Errorf("layer %d (%s) after the widened layer is not supported by wider", k, a.Layers[k-1])
 	}
-	return 0, "", fmt.Errorf("no weight layer after layer %d", li)
+	return "", fmt.Errorf("no weight layer after layer %d", li)
 }
 
 // gather builds a tensor whose unit j is t's unit remap[j] (units of size unit).
@@ -147,15 +145,14 @@ func gather(t *tensor.Tensor, remap []int, unit int) *tensor.Tensor {
 	return out
 }
 
-// splitInputs rewrites a consumer weight [out, old*hw(*...)] for the widened
+// splitInputs rewrites a consumer weight [out, old*block] for the widened
 // input: input unit j takes old unit remap[j]'s weights divided by its count.
-// Works for conv weights [F, C, k, k] (hw = 1 block of k*k per channel) and
+// Works for conv weights [F, C, k, k] (a block of k*k per channel) and
 // FC weights [U, C*H*W] alike: each input channel owns a contiguous block.
-func splitInputs(t *tensor.Tensor, remap, counts []int, old, hw int) *tensor.Tensor {
+func splitInputs(t *tensor.Tensor, remap, counts []int, old int) *tensor.Tensor {
 	outs := t.Shape[0]
 	per := len(t.Data) / outs // values per output unit
 	block := per / old        // values per input channel
-	_ = hw
 	nt := tensor.New(append([]int{outs}, t.Shape[1:]...)...)
 	if len(t.Shape) == 2 {
 		nt.Shape = []int{outs, len(remap) * block}

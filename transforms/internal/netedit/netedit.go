@@ -8,7 +8,6 @@ import (
 
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/nn"
-	"github.com/eas-go/eas/core/refnet"
 	"github.com/eas-go/eas/core/tensor"
 	"github.com/eas-go/eas/plugins/sdk"
 )
@@ -170,7 +169,7 @@ func IdentityBN(prefix string, mean, variance, shift []float64) tensor.Map {
 	for i := 0; i < c; i++ {
 		rm.Data[i], rv.Data[i] = float32(mean[i]), float32(variance[i])
 		// gamma from the float32 variance, so (x-mean)/sqrt(var+eps)*gamma is x.
-		g.Data[i] = float32(math.Sqrt(float64(rv.Data[i]) + refnet.BNEps))
+		g.Data[i] = float32(math.Sqrt(float64(rv.Data[i]) + ir.BNEps))
 		b.Data[i] = rm.Data[i]
 		if shift != nil {
 			b.Data[i] = float32(float64(rm.Data[i]) + shift[i])
