@@ -84,7 +84,11 @@ func (s archSource) validate(in ir.Shape) (ir.Arch, diag.List) {
 	if l.HasErrors() {
 		return a, l
 	}
-	for _, p := range a.Check(in) {
+	ps := a.Check(in)
+	if len(ps) > MaxDiagnostics {
+		ps = append(ps[:MaxDiagnostics], ir.Problem{Layer: ps[MaxDiagnostics].Layer, Msg: fmt.Sprintf("too many errors: stopping after %d", MaxDiagnostics)})
+	}
+	for _, p := range ps {
 		if p.Layer >= 1 && p.Layer <= len(spans) {
 			sp := spans[p.Layer-1]
 			l = append(l, s.diag(sp.off, sp.len, "%s", p.Msg))
@@ -123,9 +127,18 @@ func (s archSource) parse() (ir.Arch, []span, diag.List) {
 	if err != nil {
 		return ir.Arch{}, nil, diag.List{s.syntaxError(err)}
 	}
+	if n := len(ast.Layers); n > ir.MaxLayers {
+		la := ast.Layers[ir.MaxLayers]
+		return ir.Arch{}, nil, diag.List{s.diag(la.Pos.Offset, la.EndPos.Offset-la.Pos.Offset,
+			"the architecture has %d layers; the limit is %d", n, ir.MaxLayers)}
+	}
 	var a ir.Arch
 	var spans []span
 	for _, la := range ast.Layers {
+		if len(l) >= MaxDiagnostics {
+			l = append(l, s.diag(la.Pos.Offset, 1, "too many errors: stopping after %d", MaxDiagnostics))
+			return a, spans, l
+		}
 		layer, ds := s.layer(la)
 		l = append(l, ds...)
 		a.Layers = append(a.Layers, layer)

@@ -353,3 +353,23 @@ func TestCheckFolderName(t *testing.T) {
 		t.Errorf("file ..eas: %v", err)
 	}
 }
+
+// Hostile sizes end in a bounded number of diagnostics, each with a place:
+// 9,999 bad layers give MaxDiagnostics errors and a "too many" line, and a
+// string of more than ir.MaxLayers layers one error at the first layer past
+// the limit (before, every layer was reported, each one's column found by
+// scanning the line).
+func TestArchDiagnosticsBounded(t *testing.T) {
+	_, l := ValidateArch("x", strings.Repeat("C(0,3,1) ", 9999)+"SM(10)", in32)
+	if len(l) != MaxDiagnostics+1 || !strings.Contains(l[MaxDiagnostics].Msg, "too many errors") {
+		t.Errorf("%d diagnostics, last %v", len(l), l[len(l)-1])
+	}
+	_, l = ValidateArch("x", strings.Repeat("DO(0.1) ", 20000)+"SM(10)", in32)
+	if len(l) != 1 || l[0].Pos.Col != 1+8*ir.MaxLayers || !strings.Contains(l[0].Msg, "20001 layers; the limit is 10000") {
+		t.Errorf("got %v", l)
+	}
+	_, l = ValidateArch("x", "FC(2) "+strings.Repeat("C(2,3,1) ", 300)+"SM(10)", in32)
+	if len(l) != MaxDiagnostics+1 || !strings.Contains(l[MaxDiagnostics].Msg, "too many errors") {
+		t.Errorf("check problems: %d diagnostics, last %v", len(l), l[len(l)-1])
+	}
+}

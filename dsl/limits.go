@@ -9,6 +9,9 @@ import "github.com/eas-go/eas/core/ir"
 const (
 	MaxStepRepeat = 1000 // "deeper x N"
 	MaxSteps      = 1000 // transform steps per episode, all repeats counted
+	// MaxDiagnostics bounds the errors reported for one architecture: past
+	// it, more are noise and finding each one's line and column costs time.
+	MaxDiagnostics = 100
 )
 
 // keyLimits are the largest values of integer settings, by key (a key means
