@@ -69,7 +69,7 @@ func TestCostIsLinear(t *testing.T) {
 func TestLimits(t *testing.T) {
 	in := ir.Shape{C: 3, H: 32, W: 32}
 	cases := []struct{ arch, want string }{
-		{strings.Repeat("DO(0.1) ", ir.MaxLayers) + "SM(2)", "layer 10001: the architecture has 10001 layers; the limit is 10000"},
+		{strings.Repeat("DO(0.1) ", ir.MaxLayers) + "SM(2)", "x:1:80001: error: the architecture has 10001 layers; the limit is 10000"},
 		{"C(100000000,3,1) SM(10)", "C: number of filters must be at most 16777216, got 100000000"},
 		{"C(16,2049,1) SM(10)", "C: kernel size must be at most 1024, got 2049"},
 		{"FC(16777216) FC(16777216) SM(10)", "the network would have 2.82e+14 parameters; the limit is 6.87e+10"},
@@ -87,6 +87,13 @@ func TestLimits(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%.60s: got %v, want %q", c.arch, err, c.want)
 		}
+	}
+	long := ir.Arch{Layers: make([]ir.Layer, ir.MaxLayers+1)}
+	for i := range long.Layers {
+		long.Layers[i] = ir.Layer{Kind: ir.Dropout}
+	}
+	if ps := long.Check(in); len(ps) != 1 || ps[0].Layer != ir.MaxLayers+1 || ps[0].Msg != "the architecture has 10001 layers; the limit is 10000" {
+		t.Errorf("too many layers: %v", ps)
 	}
 	if err := (ir.Arch{Layers: []ir.Layer{{Kind: ir.Softmax, Units: 2}}}).Validate(ir.Shape{C: 3, H: 1 << 20, W: 1}); err == nil {
 		t.Error("a 1048576-pixel-high input was accepted")
