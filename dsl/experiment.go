@@ -382,7 +382,7 @@ func parseExperiment(name string, src []byte, known Builtins) (*experiment.Exper
 			}
 		},
 		"search": func(s *stmtAST) {
-			sr := experiment.Search{PerEpisode: 10, Noise: -1, Settings: map[string]string{}}
+			sr := experiment.Search{PerEpisode: 10, Noise: -1, Control: true, Repeat: 1, Settings: map[string]string{}}
 			if s.Label != nil {
 				sr.Name = s.Label.text()
 				w.folderName("search", sr.Name, s.Label.Pos)
@@ -452,6 +452,8 @@ func parseExperiment(name string, src []byte, known Builtins) (*experiment.Exper
 				"seed":        func(s *stmtAST) { sr.Seed = int64(w.integer(s, 0)) },
 				"noise":       func(s *stmtAST) { sr.Noise = w.float(s, -1, 1) },
 				"plugins":     func(s *stmtAST) { sr.Plugins = w.wordList(s, nil) },
+				"control":     func(s *stmtAST) { sr.Control = w.boolean(s) },
+				"repeat":      func(s *stmtAST) { sr.Repeat = w.integer(s, 1) },
 				"stage": func(s *stmtAST) {
 					st := experiment.Stage{}
 					if w.needBlock(s) {

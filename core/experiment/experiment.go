@@ -82,7 +82,20 @@ type Search struct {
 	Seed       int64
 	Plugins    []string // extra plugin executables
 	Noise      float64  // transform noise; negative = the transforms' default
+	// Control trains the identity child (the stage's start network with the
+	// child schedule and the children's data order) once per stage, so the
+	// report can tell a transformation's gain from the extra training.
+	Control bool
+	// Repeat runs the search this many times (seeds Seed, Seed+1, ...) for
+	// means, standard deviations and confidence intervals; 0 or 1: once.
+	Repeat int
 }
+
+// Runs is how many seeds the search runs with (at least 1).
+func (s Search) Runs() int { return max(1, s.Repeat) }
+
+// RunSeed is the seed of run k (1-based) of a repeated search.
+func (s Search) RunSeed(k int) int64 { return s.Seed + int64(k-1) }
 
 // Stage is one stage of a multi-stage search: sample Budget networks, then
 // train the best for RetrainEpochs and use it as the next stage's start.

@@ -198,6 +198,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	episode := firstEpisode
 	for si := firstStage; si <= len(stages); si++ {
 		st := stages[si-1]
+		if err := r.control(ctx, si, len(stages), stageStart); err != nil {
+			return err
+		}
 		r.stageBest = -1
 		for _, rec := range r.Store.Records() {
 			if rec.Kind == "sample" && rec.Stage == si && rec.Weights != "" && rec.ValAcc > r.stageBest {
@@ -255,7 +258,7 @@ func (r *Runner) episode(ctx context.Context, stage, stages, ep, m int, start sd
 	actions := make([][]string, m)
 	failed := make([]error, m)
 	for i := range nets {
-		nets[i] = sdk.Network{Arch: start.Arch.Clone(), Input: start.Input, Weights: start.Weights.Clone()}
+		nets[i] = sdk.Network{Arch: start.Arch.Clone(), Input: start.Input, Weights: cloneWeights(start.Weights)}
 	}
 	for si, tname := range r.steps() {
 		t := r.Transforms[tname]
@@ -333,7 +336,7 @@ func (r *Runner) episode(ctx context.Context, stage, stages, ep, m int, start sd
 			continue
 		}
 		tr := r.Exp.Child
-		tr.Seed = seedOf(r.Search.Seed, int64(ep), int64(i), 99)
+		tr.Seed = r.dataSeed(stage)
 		jobs = append(jobs, Job{ID: id, Arch: nets[i].Arch, Input: nets[i].Input, Weights: nets[i].Weights, Training: tr})
 		jobIdx = append(jobIdx, i)
 	}
@@ -367,7 +370,9 @@ func (r *Runner) episode(ctx context.Context, stage, stages, ep, m int, start sd
 			rec.Status, rec.Error = store.StatusFailed, o.Err.Error()
 		} else {
 			rec.Status, rec.ValAcc = store.StatusOK, o.Acc
-			if o.Weights != nil && r.Ckpt != nil && o.Acc > r.stageBest {
+			// Virtual scores come without weights: the checkpoint then holds
+			// the architecture alone, so multi-stage dry runs go on.
+			if r.Ckpt != nil && o.Acc > r.stageBest {
 				rec.Weights = filepath.Join("checkpoints", fmt.Sprintf("net-%04d.safetensors", rec.ID))
 				if err := r.Ckpt.Save(filepath.Join(r.Store.Dir, rec.Weights), nets[i], map[string]string{"val_acc": fmt.Sprint(o.Acc)}); err != nil {
 					if writeErr == nil {
@@ -417,6 +422,64 @@ func (r *Runner) episode(ctx context.Context, stage, stages, ep, m int, start sd
 		return fmt.Errorf("controller %s: save: %w", r.Search.Controller, err)
 	}
 	return r.Store.SaveController(store.ControllerState{Stage: stage, Episode: ep, Sampled: r.sampled, State: state})
+}
+
+// dataSeed is the data-order seed of every child of a stage and of its
+// control: all see the same batches in the same order, so a child's gain
+// over the control is the architecture's, not a luckier shuffle's.
+func (r *Runner) dataSeed(stage int) int64 { return seedOf(r.Search.Seed, int64(stage), 99) }
+
+// cloneWeights copies weights; nil (an architecture-only network, as in dry
+// runs) stays nil so transforms know there is nothing to carry over.
+func cloneWeights(w tensor.Map) tensor.Map {
+	if w == nil {
+		return nil
+	}
+	return w.Clone()
+}
+
+// control trains the identity child of a stage once: its start network with
+// the child schedule and the children's data order. It is recorded (kind
+// "control") but never shown to the controller nor counted in the budget; a
+// resumed run finds the record and does not train it again.
+func (r *Runner) control(ctx context.Context, stage, stages int, start sdk.Network) error {
+	if !r.Search.Control {
+		return nil
+	}
+	for _, rec := range r.Store.Records() {
+		if rec.Kind == "control" && rec.Stage == stage {
+			return nil
+		}
+	}
+	tr := r.Exp.Child
+	tr.Seed = r.dataSeed(stage)
+	r.emit(Progress{Stage: stage, Stages: stages, Message: fmt.Sprintf("control: training the start network of stage %d for %d epochs with the child schedule", stage, tr.Epochs)})
+	// Control jobs have negative IDs: they are no sampled network.
+	out := r.Eval.Evaluate(ctx, []Job{{ID: -stage, Arch: start.Arch, Input: start.Input, Weights: cloneWeights(start.Weights), Training: tr}}, nil)
+	o := out[0]
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if errors.Is(o.Err, context.Canceled) {
+		return o.Err
+	}
+	rec := store.Record{Kind: "control", Stage: stage, Parent: start.Arch.Hash(), Arch: start.Arch.String(), Hash: start.Arch.Hash(),
+		Depth: start.Arch.Depth(), Epochs: tr.Epochs, Seconds: o.Duration.Seconds(), Status: store.StatusOK, ValAcc: o.Acc}
+	if g, err := ir.Lower(start.Arch, start.Input); err == nil {
+		rec.Params, rec.MAdds = g.Cost()
+	}
+	msg := fmt.Sprintf("control (stage %d start retrained %d epochs): %.2f%%", stage, tr.Epochs, 100*o.Acc)
+	if o.Err != nil {
+		// A failed control is a result too (the start network diverged
+		// under the child schedule): recorded, not retried.
+		rec.Status, rec.Error, rec.ValAcc = store.StatusFailed, o.Err.Error(), 0
+		msg = fmt.Sprintf("control (stage %d) failed: %v", stage, o.Err)
+	}
+	if err := r.Store.Append(rec); err != nil {
+		return err
+	}
+	r.emit(Progress{Stage: stage, Stages: stages, Message: msg})
+	return nil
 }
 
 // resumedStart returns stage's recorded start network (Weights nil when

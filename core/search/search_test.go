@@ -417,3 +417,130 @@ func TestTopBreaksTiesBySamplingOrder(t *testing.T) {
 		t.Errorf("Top = %v, want [4 2 3]", got)
 	}
 }
+
+// countingEval wraps an evaluator and records every job it was given.
+type countingEval struct {
+	Evaluator
+	jobs []Job
+}
+
+func (c *countingEval) Evaluate(ctx context.Context, jobs []Job, done func(int, Outcome)) []Outcome {
+	c.jobs = append(c.jobs, jobs...)
+	return c.Evaluator.Evaluate(ctx, jobs, done)
+}
+
+func controls(recs []store.Record) (out []store.Record) {
+	for _, r := range recs {
+		if r.Kind == "control" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestControlIsTrainedOncePerStage: the identity child is trained once per
+// stage with the children's schedule and data order, recorded, and kept out
+// of the controller's rewards and the budget.
+func TestControlIsTrainedOncePerStage(t *testing.T) {
+	ev := &countingEval{Evaluator: &Virtual{}}
+	r := testRunner(t, t.TempDir(), ev, fcWider{})
+	r.Search.Control = true
+	r.Search.Budget, r.Search.Stages = 16, []experiment.Stage{{Budget: 8, RetrainEpochs: 1}, {Budget: 8}}
+	r.Ckpt = &memCkpt{m: map[string]sdk.Network{}}
+	ctrl := &pick{}
+	r.Controller = ctrl
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cs := controls(r.Store.Records())
+	if len(cs) != 2 || cs[0].Stage != 1 || cs[1].Stage != 2 {
+		t.Fatalf("control records %+v, want one for each of 2 stages", cs)
+	}
+	if cs[0].Arch != r.Start.Arch.String() || cs[0].Status != store.StatusOK || cs[0].ValAcc != VirtualScore(r.Start.Arch, r.Start.Input) {
+		t.Errorf("stage-1 control %+v is not the start network's identity child", cs[0])
+	}
+	if len(ctrl.seen) != 16 {
+		t.Errorf("the controller saw %d rewards, want 16 (the controls are not rewards)", len(ctrl.seen))
+	}
+	if st, _, _ := r.Store.LoadController(); st.Sampled != 16 {
+		t.Errorf("sampled %d, want 16: the controls count in no budget", st.Sampled)
+	}
+	seeds := map[int]map[int64]bool{} // stage -> data-order seeds of its jobs
+	for _, j := range ev.jobs {
+		if j.Training.Epochs != r.Exp.Child.Epochs {
+			continue // the retraining of a stage's best network
+		}
+		stage := 1
+		if j.ID == -2 || j.ID > 8 {
+			stage = 2
+		}
+		if seeds[stage] == nil {
+			seeds[stage] = map[int64]bool{}
+		}
+		seeds[stage][j.Training.Seed] = true
+	}
+	if len(seeds[1]) != 1 || len(seeds[2]) != 1 {
+		t.Errorf("data-order seeds per stage %v: the control and every child of a stage must share one", seeds)
+	}
+}
+
+// TestControlSurvivesResume: a run interrupted after its control finished
+// neither trains the control again nor loses it.
+func TestControlSurvivesResume(t *testing.T) {
+	dir := t.TempDir()
+	ev := &countingEval{Evaluator: &Virtual{Delay: 5 * time.Millisecond}}
+	r := testRunner(t, dir, ev, fcWider{})
+	r.Search.Control = true
+	ctx, cancel := context.WithCancel(context.Background())
+	done := 0
+	r.OnEvent = func(p Progress) {
+		if p.Last != nil {
+			if done++; done == 6 {
+				cancel()
+			}
+		}
+	}
+	if err := r.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	r.Store.Close()
+	ev2 := &countingEval{Evaluator: &Virtual{}}
+	r2 := testRunner(t, dir, ev2, fcWider{})
+	r2.Search.Control = true
+	if err := r2.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(controls(r2.Store.Records())); n != 1 {
+		t.Errorf("%d control records after resume, want 1", n)
+	}
+	for _, j := range ev2.jobs {
+		if j.ID < 0 {
+			t.Errorf("the resumed run trained the control again: %+v", j)
+		}
+	}
+}
+
+// TestControlInterruptedIsRetrained: a control cut short by a stop leaves no
+// record and is trained when the run resumes.
+func TestControlInterruptedIsRetrained(t *testing.T) {
+	dir := t.TempDir()
+	r := testRunner(t, dir, &Virtual{Delay: time.Hour}, fcWider{})
+	r.Search.Control = true
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := r.Run(ctx); err == nil {
+		t.Fatal("the stopped run reported success")
+	}
+	if n := len(controls(r.Store.Records())); n != 0 {
+		t.Fatalf("a stopped control left %d records", n)
+	}
+	r.Store.Close()
+	r2 := testRunner(t, dir, &Virtual{}, fcWider{})
+	r2.Search.Control = true
+	if err := r2.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(controls(r2.Store.Records())); n != 1 {
+		t.Errorf("%d control records, want 1", n)
+	}
+}

@@ -146,7 +146,15 @@ func summarise(g *Globals, e *experiment.Experiment) {
 		if len(s.Stages) > 0 {
 			fmt.Fprintf(w, " in %d stages", len(s.Stages))
 		}
-		fmt.Fprintf(w, ", seed %d\n", s.Seed)
+		if s.Runs() > 1 {
+			fmt.Fprintf(w, ", seeds %d..%d (repeat %d)", s.Seed, s.RunSeed(s.Runs()), s.Runs())
+		} else {
+			fmt.Fprintf(w, ", seed %d", s.Seed)
+		}
+		if s.Control {
+			fmt.Fprint(w, ", with control")
+		}
+		fmt.Fprintln(w)
 	}
 	if e.Final.Top > 0 {
 		fmt.Fprintf(w, "  final     top %d trained %d epochs (lr %g), full data %v\n", e.Final.Top, e.Final.Training.Epochs, e.Final.Training.LR, e.Final.FullData)

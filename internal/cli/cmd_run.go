@@ -45,6 +45,7 @@ type RunCmd struct {
 	Data      map[string]string `help:"Dataset location overrides, NAME=PATH (also EAS_DATA_<NAME>)."`
 	Plain     bool              `help:"One line per event instead of progress bars."`
 	Search    []string          `help:"Run only these searches (default: all)."`
+	Repeat    int               `help:"Run every search with N seeds (seed, seed+1, ...), for means and confidence intervals; 0: as each search's repeat says."`
 	Isolate   bool              `help:"Serve the built-in transforms and controllers from separate easrun processes over the plugin wire too (default: in-process, measured about 15x cheaper per call); third-party plugins always run as separate processes."`
 	Timeout   time.Duration     `default:"10m" help:"Deadline of one plugin call (a hung plugin is restarted and its network marked failed)."`
 	NatsFlags `embed:""`
@@ -104,18 +105,31 @@ func loadSplit(d experiment.Dataset) (*data.Split, error) {
 // writes also records the training data's normalisation and split (meta).
 type ckptAdapter struct{ meta map[string]string }
 
+// weightsKey marks a checkpoint that holds an architecture only (dry runs).
+const weightsKey = "weights"
+
 func (a ckptAdapter) Save(path string, n sdk.Network, meta map[string]string) error {
-	return checkpoint.Save(path, n.Arch, n.Input, n.Weights, withMeta(a.meta, meta))
+	meta = withMeta(a.meta, meta)
+	if n.Weights == nil {
+		meta[weightsKey] = "none"
+	}
+	return checkpoint.Save(path, n.Arch, n.Input, n.Weights, meta)
 }
 
+// Load accepts the architecture-only checkpoints of dry runs too (Weights
+// nil); loadNetwork, for commands that need weights, refuses them.
 func (ckptAdapter) Load(path string) (sdk.Network, error) {
-	n, _, err := loadNetwork(path)
+	n, _, err := readNetwork(path, true)
 	return n, err
 }
 
 // loadNetwork reads a checkpoint and checks its weights against its
 // architecture; the checkpoint is returned for its metadata.
 func loadNetwork(path string) (sdk.Network, *checkpoint.Checkpoint, error) {
+	return readNetwork(path, false)
+}
+
+func readNetwork(path string, archOnly bool) (sdk.Network, *checkpoint.Checkpoint, error) {
 	ck, err := checkpoint.Load(path)
 	if err != nil {
 		return sdk.Network{}, nil, err
@@ -127,6 +141,12 @@ func loadNetwork(path string) (sdk.Network, *checkpoint.Checkpoint, error) {
 	g, err := ir.Lower(a, ck.Input)
 	if err != nil {
 		return sdk.Network{}, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if ck.Meta[weightsKey] == "none" && len(ck.Params) == 0 {
+		if !archOnly {
+			return sdk.Network{}, nil, fmt.Errorf("%s holds an architecture without weights (written by a dry run, --evaluator virtual)", path)
+		}
+		return sdk.Network{Arch: a, Input: ck.Input}, ck, nil
 	}
 	if err := ck.Verify(g); err != nil {
 		return sdk.Network{}, nil, fmt.Errorf("%s: %w", path, err)
@@ -232,6 +252,9 @@ func (c *RunCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	if start.Weights == nil && !virtual {
+		return fmt.Errorf("%s holds a dry run's start network (an architecture without weights, from --evaluator virtual): choose another --out to train for real", expDir)
+	}
 	plugins := c.Deps.Plugins
 	if plugins == nil {
 		plugins = hostPlugins{timeout: c.Timeout, inProcess: !c.Isolate}
@@ -244,10 +267,23 @@ func (c *RunCmd) Run(g *Globals) error {
 		if !filepath.IsLocal(s.Name) {
 			return fmt.Errorf("search name %q does not name a folder inside %s", s.Name, expDir)
 		}
-		dir := filepath.Join(expDir, s.Name)
-		dirs = append(dirs, dir)
-		if err := c.runSearch(ctx, e, s, dir, start, startAcc, eval, split, plugins, log); err != nil {
-			return fmt.Errorf("search %q: %w", s.Name, err)
+		if c.Repeat > 0 {
+			s.Repeat = c.Repeat
+		}
+		for k := 1; k <= s.Runs(); k++ {
+			dir, run := filepath.Join(expDir, s.Name), s
+			if s.Runs() > 1 {
+				// One run directory per seed, grouped under the search's folder.
+				dir = filepath.Join(dir, fmt.Sprintf("r%d", k))
+				run.Name, run.Seed = fmt.Sprintf("%s/r%d", s.Name, k), s.RunSeed(k)
+				if _, err := os.Stat(filepath.Join(expDir, s.Name, "networks.jsonl")); err == nil {
+					return fmt.Errorf("%s holds a single run of search %q; repeat = %d needs another --out", filepath.Join(expDir, s.Name), s.Name, s.Runs())
+				}
+			}
+			dirs = append(dirs, dir)
+			if err := c.runSearch(ctx, e, run, dir, start, startAcc, eval, split, plugins, log); err != nil {
+				return fmt.Errorf("search %q: %w", run.Name, err)
+			}
 		}
 	}
 	if e.Final.Top > 0 && !virtual {
@@ -361,7 +397,7 @@ func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir
 		if err := store.VerifyFile(path, manifest.Start, "start network"); err != nil {
 			return sdk.Network{}, 0, fmt.Errorf("resuming: %w", err)
 		}
-		n, meta, err := loadNetwork(path)
+		n, meta, err := readNetwork(path, true) // a dry run's start has no weights
 		if err != nil {
 			return sdk.Network{}, 0, fmt.Errorf("resuming: %w", err)
 		}
@@ -396,6 +432,8 @@ func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir
 	}
 	var acc float64
 	if split == nil {
+		// A dry run transforms architectures only: no weights, no data.
+		net.Weights = nil
 		acc = search.VirtualScore(net.Arch, net.Input)
 	} else {
 		if got := g.Nodes[g.Output()].Out.C; got != split.TrainSet.Classes {
@@ -423,7 +461,11 @@ func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir
 	}
 	// The hash is recorded before the file exists: a crash in between
 	// leaves no start network, which the resume makes again.
-	b, err := checkpoint.Encode(net.Arch, net.Input, net.Weights, withMeta(c.ckpt.meta, map[string]string{"val_acc": fmt.Sprint(acc)}))
+	meta := withMeta(c.ckpt.meta, map[string]string{"val_acc": fmt.Sprint(acc)})
+	if net.Weights == nil {
+		meta[weightsKey] = "none" // a dry run's architecture-only start
+	}
+	b, err := checkpoint.Encode(net.Arch, net.Input, net.Weights, meta)
 	if err != nil {
 		return net, 0, fmt.Errorf("start network: %w", err)
 	}

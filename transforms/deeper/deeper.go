@@ -128,19 +128,29 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 	nodes := g.LayerNodes(after)
 	outID := nodes[len(nodes)-1]
 	shape := g.Nodes[outID].Out
+	ni := after + 1
+	layer := ir.Layer{Kind: ir.FC, Units: shape.Size()}
+	if !fc {
+		layer = ir.Layer{Kind: ir.Conv, Filters: shape.C, Kernel: kernel, Stride: 1}
+	}
+	a := net.Arch.Clone()
+	a.Layers = append(a.Layers[:after], append([]ir.Layer{layer}, a.Layers[after:]...)...)
+	res := sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: net.Input},
+		Record:  fmt.Sprintf("deeper: inserted %s as layer %d after layer %d (%s); inverse: remove layer %d", layer, ni, after, net.Arch.Layers[after-1], ni),
+		Details: map[string][]int{"after": {after}, "layer": {ni}, "kernel": {kernel}}}
+	if net.Weights == nil { // architecture only: no data, no forward pass
+		return res, nil
+	}
 	act, b, err := netedit.Activations(ctx, host, g, net.Weights, outID, BatchSize)
 	if err != nil {
 		return sdk.ApplyResult{}, err
 	}
 	r := rand.New(rand.NewSource(req.Seed))
 	noise := netedit.NoiseScale(req.Noise, DefaultNoise)
-	var layer ir.Layer
 	var kw *tensor.Tensor
 	var mean, variance []float64
-	ni := after + 1
 	if fc {
 		u := shape.Size()
-		layer = ir.Layer{Kind: ir.FC, Units: u}
 		kw = tensor.New(u, u)
 		for i := 0; i < u; i++ {
 			kw.Data[i*u+i] = 1
@@ -148,7 +158,6 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 		mean, variance, _ = netedit.ChannelStats(act, b, ir.Shape{C: u, H: 1, W: 1})
 	} else {
 		c := shape.C
-		layer = ir.Layer{Kind: ir.Conv, Filters: c, Kernel: kernel, Stride: 1}
 		kw = tensor.New(c, c, kernel, kernel)
 		centre := (kernel - 1) / 2
 		for i := 0; i < c; i++ {
@@ -168,9 +177,6 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 	for k, v := range netedit.IdentityBN(ir.LayerName(ni, ir.PartBN), mean, variance, nil) {
 		w[k] = v
 	}
-	a := net.Arch.Clone()
-	a.Layers = append(a.Layers[:after], append([]ir.Layer{layer}, a.Layers[after:]...)...)
-	return sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: net.Input, Weights: w},
-		Record:  fmt.Sprintf("deeper: inserted %s as layer %d after layer %d (%s); inverse: remove layer %d", layer, ni, after, net.Arch.Layers[after-1], ni),
-		Details: map[string][]int{"after": {after}, "layer": {ni}, "kernel": {kernel}}}, nil
+	res.Net.Weights = w
+	return res, nil
 }

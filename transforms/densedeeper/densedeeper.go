@@ -68,6 +68,23 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 	growth := db.Dense[max(after, 1)-1].Growth
 	widths := netedit.BlockWidths(g, net.Arch, L)
 	cin := widths[after]
+	r := rand.New(rand.NewSource(req.Seed))
+	pick := make([]int, growth)
+	for k := range pick {
+		pick[k] = r.Intn(cin)
+	}
+	a := net.Arch.Clone()
+	netedit.FixTransition(&a, g, L)
+	d := a.Layers[L-1].Dense
+	nd := ir.DenseLayer{Growth: growth, Bottleneck: growth}
+	a.Layers[L-1].Dense = append(d[:after:after], append([]ir.DenseLayer{nd}, d[after:]...)...)
+	res := sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: net.Input},
+		Record: fmt.Sprintf("densedeeper block %d: inserted layer %d (growth %d) replicating channels %v; inverse: remove it and merge the replicas",
+			L, after+1, growth, pick),
+		Details: map[string][]int{"layer": {L}, "after": {after}, "growth": {growth}, "channels": pick}}
+	if net.Weights == nil { // architecture only: no data, no forward pass
+		return res, nil
+	}
 	// Statistics of the features the new layer reads, on a host batch.
 	node := g.Nodes[g.LayerNodes(L)[0]].Inputs[0] // the block's input
 	if after > 0 {
@@ -85,11 +102,6 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 	shift := make([]float64, cin)
 	for c := range shift {
 		shift[c] = 2*math.Max(0, -minimum[c]) + 0.5*math.Sqrt(variance[c]) + 1e-3
-	}
-	r := rand.New(rand.NewSource(req.Seed))
-	pick := make([]int, growth)
-	for k := range pick {
-		pick[k] = r.Intn(cin)
 	}
 	// Rename later dense layers of the block: l{L}.{m} -> l{L}.{m+1} for m > after.
 	w := tensor.Map{}
@@ -153,13 +165,6 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 			return sdk.ApplyResult{}, err
 		}
 	}
-	a := net.Arch.Clone()
-	netedit.FixTransition(&a, g, L)
-	d := a.Layers[L-1].Dense
-	nd := ir.DenseLayer{Growth: growth, Bottleneck: growth}
-	a.Layers[L-1].Dense = append(d[:after:after], append([]ir.DenseLayer{nd}, d[after:]...)...)
-	return sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: net.Input, Weights: w},
-		Record: fmt.Sprintf("densedeeper block %d: inserted layer %d (growth %d) replicating channels %v; inverse: remove it and merge the replicas",
-			L, after+1, growth, pick),
-		Details: map[string][]int{"layer": {L}, "after": {after}, "growth": {growth}, "channels": pick}}, nil
+	res.Net.Weights = w
+	return res, nil
 }

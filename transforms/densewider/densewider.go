@@ -78,6 +78,15 @@ func (Transform) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk
 	remap := netedit.Remap(old, nw, r)
 	counts := netedit.Counts(remap, old)
 	widths := netedit.BlockWidths(g, net.Arch, L)
+	a := net.Arch.Clone()
+	netedit.FixTransition(&a, g, L)
+	a.Layers[L-1].Dense[j-1].Growth = nw
+	res := sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: net.Input},
+		Record:  fmt.Sprintf("densewider block %d layer %d: growth %d -> %d (new channels copy %v)", L, j, old, nw, remap[old:]),
+		Details: map[string][]int{"layer": {L}, "sub": {j}, "old": {old}, "new": {nw}, "remap": remap}}
+	if net.Weights == nil { // architecture only
+		return res, nil
+	}
 	w := netedit.Clone(net.Weights)
 	// The widened layer's 3x3 convolution: copy output filters.
 	name := ir.Weight(ir.DenseName(L, j, ir.PartConv2))
@@ -118,10 +127,6 @@ func (Transform) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk
 			return sdk.ApplyResult{}, err
 		}
 	}
-	a := net.Arch.Clone()
-	netedit.FixTransition(&a, g, L)
-	a.Layers[L-1].Dense[j-1].Growth = nw
-	return sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: net.Input, Weights: w},
-		Record:  fmt.Sprintf("densewider block %d layer %d: growth %d -> %d (new channels copy %v)", L, j, old, nw, remap[old:]),
-		Details: map[string][]int{"layer": {L}, "sub": {j}, "old": {old}, "new": {nw}, "remap": remap}}, nil
+	res.Net.Weights = w
+	return res, nil
 }

@@ -78,6 +78,18 @@ func (Transform) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk
 	r := rand.New(rand.NewSource(req.Seed))
 	remap := netedit.Remap(old, nw, r)
 	counts := netedit.Counts(remap, old)
+	cname, err := consumer(g, net.Arch, li)
+	if err != nil {
+		return sdk.ApplyResult{}, err
+	}
+	a := net.Arch.Clone()
+	wd.Set(&a.Layers[li-1], nw)
+	res := sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: net.Input},
+		Record:  fmt.Sprintf("wider layer %d: %s -> %s (new units copy %v)", li, l, a.Layers[li-1], remap[old:]),
+		Details: map[string][]int{"layer": {li}, "old": {old}, "new": {nw}, "remap": remap}}
+	if net.Weights == nil { // architecture only
+		return res, nil
+	}
 	w := netedit.Clone(net.Weights)
 	prefix := ir.LayerName(li, l.Kind.Info().Weights)
 	noise := netedit.NoiseScale(req.Noise, DefaultNoise)
@@ -103,17 +115,10 @@ func (Transform) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk
 		w[name] = gather(net.Weights[name], remap, 1)
 	}
 	// The next weight layer reads the widened units: split its input weights.
-	cname, err := consumer(g, net.Arch, li)
-	if err != nil {
-		return sdk.ApplyResult{}, err
-	}
 	cw := net.Weights[cname]
 	w[cname] = splitInputs(cw, remap, counts, old)
-	a := net.Arch.Clone()
-	wd.Set(&a.Layers[li-1], nw)
-	return sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: net.Input, Weights: w},
-		Record:  fmt.Sprintf("wider layer %d: %s -> %s (new units copy %v)", li, l, a.Layers[li-1], remap[old:]),
-		Details: map[string][]int{"layer": {li}, "old": {old}, "new": {nw}, "remap": remap}}, nil
+	res.Net.Weights = w
+	return res, nil
 }
 
 // consumer names the weight of the first layer after li that reads the

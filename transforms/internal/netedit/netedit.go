@@ -78,11 +78,16 @@ func Clone(m tensor.Map) tensor.Map {
 	return out
 }
 
-// CheckWeights verifies that weights fit arch, naming the first problem.
+// CheckWeights verifies that weights fit arch, naming the first problem. A
+// network without weights (nil: an architecture-only dry run) passes; the
+// transforms then change the architecture alone.
 func CheckWeights(net sdk.Network) (*ir.Graph, error) {
 	g, err := ir.Lower(net.Arch, net.Input)
 	if err != nil {
 		return nil, err
+	}
+	if net.Weights == nil {
+		return g, nil
 	}
 	for _, p := range g.Params() {
 		t, ok := net.Weights[p.Name]
