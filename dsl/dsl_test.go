@@ -135,7 +135,7 @@ func TestFormatIdempotentAndKeepsComments(t *testing.T) {
 experiment   "x"
 dataset cifar10 { path="/d"   # where
 validation=100 }
-search "rl" { controller reinforce { learning_rate = 0.01 } steps=[wider x 4,deeper x 5] budget = 10 }
+search "rl" { controller reinforce { learning_rate = 0.01 } steps=[wider x 4,deeper x 5] budget = 10 repeat=3   control=false }
 // tail
 `
 	once, err := FormatExperiment([]byte(src))
@@ -371,5 +371,28 @@ func TestArchDiagnosticsBounded(t *testing.T) {
 	_, l = ValidateArch("x", "FC(2) "+strings.Repeat("C(2,3,1) ", 300)+"SM(10)", in32)
 	if len(l) != MaxDiagnostics+1 || !strings.Contains(l[MaxDiagnostics].Msg, "too many errors") {
 		t.Errorf("check problems: %d diagnostics, last %v", len(l), l[len(l)-1])
+	}
+}
+
+// TestControlAndRepeat: the control is on unless control = false; repeat
+// sets the number of seeds.
+func TestControlAndRepeat(t *testing.T) {
+	for _, c := range []struct {
+		body    string
+		control bool
+		runs    int
+	}{
+		{"", true, 1},
+		{"control = false", false, 1},
+		{"control = true\n  repeat = 3", true, 3},
+	} {
+		src := "dataset cifar10 { path = \"/d\" }\nstart { arch = \"FC(8) SM(10)\" }\nsearch \"r\" {\n  controller = random\n  steps = [wider]\n  budget = 4\n  " + c.body + "\n}\n"
+		e, l := ParseExperiment("x.eas", []byte(src), testBuiltins)
+		if err := l.Err(); err != nil {
+			t.Fatalf("%q: %v", c.body, err)
+		}
+		if s := e.Searches[0]; s.Control != c.control || s.Runs() != c.runs {
+			t.Errorf("%q: control %v, runs %d; want %v, %d", c.body, s.Control, s.Runs(), c.control, c.runs)
+		}
 	}
 }

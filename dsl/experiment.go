@@ -28,7 +28,7 @@ type Builtins struct {
 // Names the checker knows.
 var (
 	DatasetKinds = []string{"cifar10", "images", "idx", "svhn"}
-	TableNames   = []string{"summary", "networks", "rl_vs_random", "table2", "table3", "table4"}
+	TableNames   = []string{"summary", "networks", "rl_vs_random", "comparison", "table2", "table3", "table4"}
 	PlotNames    = []string{"progress", "rl_vs_random"}
 	FormatNames  = []string{"text", "markdown", "csv", "png", "svg"}
 )

@@ -17,12 +17,39 @@ import (
 	"github.com/eas-go/eas/core/store"
 )
 
-// Search is one search's records.
+// Search is one run of a search: its records.
 type Search struct {
-	Name    string
+	Name    string // "rl", or "rl/r2" for the second seed of a repeated search
+	Group   string // the search's name: runs of one repeated search share it
 	Dir     string
 	Records []store.Record // sorted by ID
 }
+
+// Controls returns the control records (one per stage that has one).
+func (s Search) Controls() []store.Record {
+	var out []store.Record
+	for _, r := range s.Records {
+		if r.Kind == "control" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ControlAcc is the validation accuracy of the stage's control (the start
+// network trained like a child); NaN when there is none or it failed.
+func (s Search) ControlAcc(stage int) float64 {
+	for _, r := range s.Records {
+		if r.Kind == "control" && max(r.Stage, 1) == max(stage, 1) && r.Status == store.StatusOK {
+			return r.ValAcc
+		}
+	}
+	return math.NaN()
+}
+
+// Gain is a sampled network's accuracy over its stage's control (NaN
+// without a control).
+func (s Search) Gain(r store.Record) float64 { return r.ValAcc - s.ControlAcc(r.Stage) }
 
 // Samples returns the sampled networks in sampling order.
 func (s Search) Samples() []store.Record {
@@ -45,9 +72,13 @@ func (s Search) StartAcc() float64 {
 	return math.NaN()
 }
 
-// Load reads a run directory: either one search (it has networks.jsonl) or an
+// Load reads a run directory: either one search (it has networks.jsonl), a
+// repeated search (folders r1, r2, ... each with networks.jsonl) or an
 // experiment folder holding one folder per search.
 func Load(dir string) ([]Search, error) {
+	if runs, err := loadRuns(dir, filepath.Base(dir)); err != nil || len(runs) > 0 {
+		return runs, err
+	}
 	if _, err := os.Stat(filepath.Join(dir, "networks.jsonl")); err == nil {
 		s, err := loadOne(dir)
 		if err != nil {
@@ -66,6 +97,11 @@ func Load(dir string) ([]Search, error) {
 		}
 		sub := filepath.Join(dir, e.Name())
 		if _, err := os.Stat(filepath.Join(sub, "networks.jsonl")); err != nil {
+			runs, err := loadRuns(sub, e.Name())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, runs...)
 			continue
 		}
 		s, err := loadOne(sub)
@@ -76,6 +112,40 @@ func Load(dir string) ([]Search, error) {
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no search runs found (no networks.jsonl here or in its folders)", dir)
+	}
+	return out, nil
+}
+
+// loadRuns reads the runs r1, r2, ... of a repeated search in dir, in
+// numeric order; none when dir holds no such folders.
+func loadRuns(dir, group string) ([]Search, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	type run struct {
+		k    int
+		name string
+	}
+	var runs []run
+	for _, e := range entries {
+		var k int
+		if _, err := fmt.Sscanf(e.Name(), "r%d", &k); err != nil || !e.IsDir() || e.Name() != fmt.Sprintf("r%d", k) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, e.Name(), "networks.jsonl")); err == nil {
+			runs = append(runs, run{k, e.Name()})
+		}
+	}
+	sort.Slice(runs, func(i, j int) bool { return runs[i].k < runs[j].k })
+	var out []Search
+	for _, r := range runs {
+		s, err := loadOne(filepath.Join(dir, r.name))
+		if err != nil {
+			return nil, err
+		}
+		s.Name, s.Group = group+"/"+r.name, group
+		out = append(out, s)
 	}
 	return out, nil
 }
@@ -93,7 +163,7 @@ func loadOne(dir string) (Search, error) {
 		}
 		return recs[i].ID < recs[j].ID
 	})
-	return Search{Name: filepath.Base(dir), Dir: dir, Records: recs}, nil
+	return Search{Name: filepath.Base(dir), Group: filepath.Base(dir), Dir: dir, Records: recs}, nil
 }
 
 // Table is a titled grid of strings, rendered as text, Markdown or CSV.
@@ -154,15 +224,23 @@ func pct(a float64) string {
 	return fmt.Sprintf("%.2f", 100*a)
 }
 
+// points prints an accuracy difference in percentage points with its sign.
+func points(d float64) string {
+	if math.IsNaN(d) {
+		return "-"
+	}
+	return fmt.Sprintf("%+.2f", 100*d)
+}
+
 func millions(p int64) string { return fmt.Sprintf("%.2fM", float64(p)/1e6) }
 
 // Summary is one row per search.
 func Summary(ss []Search) Table {
-	t := Table{Name: "summary", Title: "Searches", Header: []string{"search", "sampled", "ok", "cached", "failed",
-		"start acc %", "best acc %", "mean acc %", "best depth", "best params", "best network"}}
+	t := Table{Name: "summary", Title: "Searches (control: the start network trained like a child; gain: accuracy over it, points)", Header: []string{"search", "sampled", "ok", "cached", "failed",
+		"start acc %", "control acc %", "best acc %", "best gain", "mean acc %", "mean gain", "best depth", "best params", "best network"}}
 	for _, s := range ss {
 		var ok, cached, failed int
-		var sum float64
+		var sum, gains float64
 		var best *store.Record
 		for _, r := range s.Samples() {
 			switch r.Status {
@@ -175,16 +253,18 @@ func Summary(ss []Search) Table {
 				continue
 			}
 			sum += r.ValAcc
+			gains += s.Gain(r)
 			if best == nil || r.ValAcc > best.ValAcc {
 				rr := r
 				best = &rr
 			}
 		}
-		row := []string{s.Name, fmt.Sprint(len(s.Samples())), fmt.Sprint(ok), fmt.Sprint(cached), fmt.Sprint(failed), pct(s.StartAcc())}
+		row := []string{s.Name, fmt.Sprint(len(s.Samples())), fmt.Sprint(ok), fmt.Sprint(cached), fmt.Sprint(failed), pct(s.StartAcc()), pct(s.ControlAcc(1))}
 		if best != nil {
-			row = append(row, pct(best.ValAcc), pct(sum/float64(ok+cached)), fmt.Sprint(best.Depth), millions(best.Params), best.Arch)
+			n := float64(ok + cached)
+			row = append(row, pct(best.ValAcc), points(s.Gain(*best)), pct(sum/n), points(gains/n), fmt.Sprint(best.Depth), millions(best.Params), best.Arch)
 		} else {
-			row = append(row, "-", "-", "-", "-", "-")
+			row = append(row, "-", "-", "-", "-", "-", "-", "-")
 		}
 		t.Rows = append(t.Rows, row)
 	}
@@ -193,8 +273,16 @@ func Summary(ss []Search) Table {
 
 // TopNetworks lists the best k distinct sampled networks of each search.
 func TopNetworks(ss []Search, k int) Table {
-	t := Table{Name: "networks", Title: fmt.Sprintf("Top %d sampled networks", k), Header: []string{"search", "id", "episode", "val acc %", "depth", "params", "actions", "architecture"}}
+	t := Table{Name: "networks", Title: fmt.Sprintf("Top %d sampled networks, and each search's control", k), Header: []string{"search", "id", "episode", "val acc %", "gain", "depth", "params", "actions", "architecture"}}
 	for _, s := range ss {
+		for _, c := range s.Controls() {
+			acc := pct(c.ValAcc)
+			if c.Status != store.StatusOK {
+				acc = "failed"
+			}
+			t.Rows = append(t.Rows, []string{s.Name, fmt.Sprintf("control (stage %d)", max(c.Stage, 1)), "-", acc, "0", fmt.Sprint(c.Depth),
+				millions(c.Params), fmt.Sprintf("start network, %d more epochs", c.Epochs), c.Arch})
+		}
 		var rs []store.Record
 		seen := map[string]bool{}
 		for _, r := range s.Samples() {
@@ -205,7 +293,7 @@ func TopNetworks(ss []Search, k int) Table {
 		}
 		sort.SliceStable(rs, func(i, j int) bool { return rs[i].ValAcc > rs[j].ValAcc })
 		for _, r := range rs[:min(k, len(rs))] {
-			t.Rows = append(t.Rows, []string{s.Name, fmt.Sprint(r.ID), fmt.Sprint(r.Episode), pct(r.ValAcc), fmt.Sprint(r.Depth),
+			t.Rows = append(t.Rows, []string{s.Name, fmt.Sprint(r.ID), fmt.Sprint(r.Episode), pct(r.ValAcc), points(s.Gain(r)), fmt.Sprint(r.Depth),
 				millions(r.Params), strings.Join(r.Actions, "; "), r.Arch})
 		}
 	}
@@ -243,29 +331,39 @@ func CurveOf(s Search) Curve {
 	return c
 }
 
-// Compare is the RL-versus-random table: best and mean validation accuracy
-// of each search after every `every` sampled networks.
+// Compare is the RL-versus-random table: best-so-far and mean validation
+// accuracy of each search after every `every` sampled networks, and its
+// control on the first row. A repeated search shows mean ± standard
+// deviation over its runs (those that reached N).
 func Compare(ss []Search, every int) Table {
-	t := Table{Name: "rl_vs_random", Title: "Best / mean validation accuracy (%) after N sampled networks", Header: []string{"N"}}
-	curves := make([]Curve, len(ss))
+	t := Table{Name: "rl_vs_random", Title: "Best-so-far / mean validation accuracy (%) after N sampled networks (repeated searches: mean ± sd over seeds)", Header: []string{"N"}}
+	groups := Groups(ss)
 	maxN := 0
-	for i, s := range ss {
-		t.Header = append(t.Header, s.Name+" best", s.Name+" mean")
-		curves[i] = CurveOf(s)
-		maxN = max(maxN, len(curves[i].N))
+	for _, g := range groups {
+		t.Header = append(t.Header, g.Name+" best", g.Name+" mean")
+		for _, c := range g.curves() {
+			maxN = max(maxN, len(c.N))
+		}
 	}
 	if every < 1 {
 		every = 1
 	}
+	row := []string{"control"}
+	any := false
+	for _, g := range groups {
+		cs := g.controls()
+		any = any || len(finite(cs)) > 0
+		row = append(row, meanSD(cs), "-")
+	}
+	if any {
+		t.Rows = append(t.Rows, row)
+	}
 	for n := every; n <= maxN+every-1; n += every {
 		n := min(n, maxN)
 		row := []string{fmt.Sprint(n)}
-		for _, c := range curves {
-			if n <= len(c.N) {
-				row = append(row, pct(c.Best[n-1]), pct(c.Mean[n-1]))
-			} else {
-				row = append(row, "-", "-")
-			}
+		for _, g := range groups {
+			best, mean := g.at(n)
+			row = append(row, meanSD(best), meanSD(mean))
 		}
 		t.Rows = append(t.Rows, row)
 		if n == maxN {
@@ -273,6 +371,84 @@ func Compare(ss []Search, every int) Table {
 		}
 	}
 	return t
+}
+
+// meanSD prints accuracies as a percentage: one value plainly, several as
+// mean ± sd, none as "-".
+func meanSD(xs []float64) string {
+	m, sd, n := MeanSD(xs)
+	switch n {
+	case 0:
+		return "-"
+	case 1:
+		return pct(m)
+	}
+	return fmt.Sprintf("%.2f ± %.2f", 100*m, 100*sd)
+}
+
+// Group is the runs of one search (one run, or one per seed with repeat).
+type Group struct {
+	Name string
+	Runs []Search
+}
+
+// Groups collects runs by search, in order of first appearance.
+func Groups(ss []Search) []Group {
+	var out []Group
+	idx := map[string]int{}
+	for _, s := range ss {
+		name := s.Group
+		if name == "" {
+			name = s.Name
+		}
+		i, ok := idx[name]
+		if !ok {
+			i = len(out)
+			idx[name] = i
+			out = append(out, Group{Name: name})
+		}
+		out[i].Runs = append(out[i].Runs, s)
+	}
+	return out
+}
+
+func (g Group) curves() []Curve {
+	out := make([]Curve, len(g.Runs))
+	for i, s := range g.Runs {
+		out[i] = CurveOf(s)
+	}
+	return out
+}
+
+// controls is each run's stage-1 control accuracy (NaN where missing).
+func (g Group) controls() []float64 {
+	out := make([]float64, len(g.Runs))
+	for i, s := range g.Runs {
+		out[i] = s.ControlAcc(1)
+	}
+	return out
+}
+
+// at is each run's best-so-far and mean accuracy after n sampled networks
+// (runs that did not reach n are left out).
+func (g Group) at(n int) (best, mean []float64) {
+	for _, c := range g.curves() {
+		if n >= 1 && n <= len(c.N) {
+			best, mean = append(best, c.Best[n-1]), append(mean, c.Mean[n-1])
+		}
+	}
+	return best, mean
+}
+
+// budget is the number of networks every run of the group has sampled.
+func (g Group) budget() int {
+	n := -1
+	for _, s := range g.Runs {
+		if k := len(s.Samples()); n < 0 || k < n {
+			n = k
+		}
+	}
+	return max(n, 0)
 }
 
 // PaperTable is a Table 2/3/4-like listing: the reference rows from the

@@ -13,10 +13,7 @@ import (
 
 // Tables returns the tables the report asks for (all when it names none).
 func Tables(ss []Search, r experiment.Report, every int) []Table {
-	want := map[string]bool{}
-	for _, t := range r.Tables {
-		want[t] = true
-	}
+	want := want(r.Tables)
 	all := len(want) == 0
 	var out []Table
 	if all || want["summary"] {
@@ -28,12 +25,27 @@ func Tables(ss []Search, r experiment.Report, every int) []Table {
 	if (all && len(ss) > 1) || want["rl_vs_random"] {
 		out = append(out, Compare(ss, every))
 	}
+	// The differences and their intervals accompany the summary and the
+	// comparison: a table of accuracies alone invites reading noise as gain.
+	if all || want["summary"] || want["rl_vs_random"] || want["comparison"] {
+		if c := Comparison(ss); len(c.Rows) > 0 {
+			out = append(out, c)
+		}
+	}
 	for _, name := range []string{"table2", "table3", "table4"} {
 		if want[name] || (all && len(r.Reference) > 0 && name == "table2") {
 			out = append(out, PaperTable(name, ss, r.Reference))
 		}
 	}
 	return out
+}
+
+func want(names []string) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
 }
 
 // Write prints the tables to w and writes report.md, one CSV per table and
@@ -72,6 +84,19 @@ func Write(w io.Writer, dir string, ss []Search, r experiment.Report, every int)
 			files = append(files, path)
 		}
 	}
+	if claims := Claims(ss); len(claims) > 0 && (len(want(r.Tables)) == 0 || want(r.Tables)["summary"] || want(r.Tables)["rl_vs_random"] || want(r.Tables)["comparison"]) {
+		fmt.Fprintf(&md, "### What this run shows\n\n")
+		for _, c := range claims {
+			fmt.Fprintf(&md, "- %s\n", c)
+			if formats["text"] && w != nil {
+				fmt.Fprintln(w, c)
+			}
+		}
+		fmt.Fprintln(&md)
+		if formats["text"] && w != nil {
+			fmt.Fprintln(w)
+		}
+	}
 	var imgs []string
 	for _, f := range []string{"png", "svg"} {
 		if formats[f] {
@@ -93,7 +118,7 @@ func Write(w io.Writer, dir string, ss []Search, r experiment.Report, every int)
 					return files, err
 				}
 				files = append(files, fs...)
-				fmt.Fprintf(&md, "![progress of %s](progress-%s.png)\n\n", s.Name, s.Name)
+				fmt.Fprintf(&md, "![progress of %s](%s.png)\n\n", s.Name, progressStem(s))
 			}
 		}
 		if plots["rl_vs_random"] {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eas-go/eas/core/checkpoint"
 	"github.com/eas-go/eas/core/store"
 )
 
@@ -111,7 +113,8 @@ func TestVirtualRunAndReport(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("code %d: %s", code, errs)
 	}
-	if !strings.Contains(out, "Best / mean validation accuracy") || !strings.Contains(errs, "[rl] stage 1 episode 4 network 12/12") {
+	if !strings.Contains(out, "Best-so-far / mean validation accuracy") || !strings.Contains(errs, "[rl] stage 1 episode 4 network 12/12") ||
+		!strings.Contains(errs, "[rl] control (stage 1 start retrained") || !strings.Contains(out, "no interval, so no claim") {
 		t.Errorf("missing output:\n%s\n%s", out, errs)
 	}
 	for _, p := range []string{"report.md", "rl_vs_random.png", "progress-rl.svg", "summary.csv", "rl/networks.jsonl", "random/controller.json", "start.safetensors", "versions.json"} {
@@ -126,6 +129,97 @@ func TestVirtualRunAndReport(t *testing.T) {
 	out, _, code = run(t, "report", filepath.Join(dir, "runs", "tiny"))
 	if code != 0 || !strings.Contains(out, "Searches") {
 		t.Errorf("report: %d\n%s", code, out)
+	}
+}
+
+// TestDryRunKeepsNoWeights: a virtual run writes architecture-only
+// checkpoints, and a real run is refused in its folder rather than training
+// a network without weights.
+func TestDryRunKeepsNoWeights(t *testing.T) {
+	dir := t.TempDir()
+	writeIDX(t, dir)
+	f := filepath.Join(dir, "idx.eas")
+	os.WriteFile(f, []byte(`experiment "idx"
+dataset fashion {
+  kind = idx
+  path = "`+dir+`"
+  validation = 40
+}
+start {
+  arch = "C(4,3,1) P(2,2,MAX) FC(8) SM(10)"
+  epochs = 1
+}
+child {
+  epochs = 1
+}
+search "random" {
+  controller = random
+  steps = [wider, deeper]
+  per_episode = 2
+  budget = 2
+}
+`), 0o644)
+	runs := filepath.Join(dir, "runs")
+	if _, errs, code := run(t, "run", f, "--evaluator", "virtual", "--out", runs, "--plain"); code != 0 {
+		t.Fatalf("dry run: %s", errs)
+	}
+	ck, err := checkpoint.Load(filepath.Join(runs, "idx", "start.safetensors"))
+	if err != nil || len(ck.Params) != 0 || ck.Meta["weights"] != "none" {
+		t.Fatalf("dry run's start checkpoint: %v, %d tensors, meta %v", err, len(ck.Params), ck.Meta)
+	}
+	_, errs, code := run(t, "run", f, "--out", runs, "--resume", "--plain")
+	if code == 0 || !strings.Contains(errs, "dry run") {
+		t.Errorf("a real run in a dry run's folder: code %d\n%s", code, errs)
+	}
+}
+
+// TestVirtualRepeat: --repeat 3 runs each search with seeds 1..3 in r1..r3,
+// each with its control; the report has mean ± sd and the interval; a
+// second --resume run trains nothing again.
+func TestVirtualRepeat(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "tiny.eas")
+	os.WriteFile(f, []byte(tinyExperiment), 0o644)
+	runs := filepath.Join(dir, "runs")
+	out, errs, code := run(t, "run", f, "--evaluator", "virtual", "--out", runs, "--plain", "--repeat", "3")
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errs)
+	}
+	for _, want := range []string{" ± ", "rl best − random best", "Figure 5's claim", "95% interval"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	seeds := map[string]bool{}
+	for _, s := range []string{"rl", "random"} {
+		for k := 1; k <= 3; k++ {
+			d := filepath.Join(runs, "tiny", s, fmt.Sprintf("r%d", k))
+			var controls, samples int
+			for _, r := range records(t, d) {
+				switch r.Kind {
+				case "control":
+					controls++
+				case "sample":
+					samples++
+				}
+			}
+			if controls != 1 || samples != 12 {
+				t.Errorf("%s: %d controls and %d samples, want 1 and 12", d, controls, samples)
+			}
+			b, _ := os.ReadFile(filepath.Join(d, "networks.jsonl"))
+			seeds[s+string(b)] = true
+		}
+	}
+	if len(seeds) != 6 {
+		t.Errorf("only %d distinct runs of 6: the seeds do not differ", len(seeds))
+	}
+	before, _ := os.ReadFile(filepath.Join(runs, "tiny", "rl", "r2", "networks.jsonl"))
+	if _, errs, code := run(t, "run", f, "--evaluator", "virtual", "--out", runs, "--plain", "--repeat", "3", "--resume"); code != 0 {
+		t.Fatalf("resume: %s", errs)
+	}
+	after, _ := os.ReadFile(filepath.Join(runs, "tiny", "rl", "r2", "networks.jsonl"))
+	if !bytes.Equal(before, after) {
+		t.Error("resuming a finished repeated run changed its records")
 	}
 }
 
