@@ -76,8 +76,14 @@ func (s Search) StartAcc() float64 {
 // repeated search (folders r1, r2, ... each with networks.jsonl) or an
 // experiment folder holding one folder per search.
 func Load(dir string) ([]Search, error) {
-	if runs, err := loadRuns(dir, filepath.Base(dir)); err != nil || len(runs) > 0 {
-		return runs, err
+	// An experiment folder (it has the experiment file or the start
+	// network) holds searches, even a search named like a run folder.
+	_, e1 := os.Stat(filepath.Join(dir, "experiment.eas"))
+	_, e2 := os.Stat(filepath.Join(dir, "start.safetensors"))
+	if e1 != nil && e2 != nil {
+		if runs, err := loadRuns(dir, filepath.Base(dir)); err != nil || len(runs) > 0 {
+			return runs, err
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "networks.jsonl")); err == nil {
 		s, err := loadOne(dir)

@@ -122,8 +122,8 @@ func TestRunInjectedDeps(t *testing.T) {
 	if loads != 1 || ph.opened != 1 || ph.closed != 1 {
 		t.Errorf("data loaded %d times, plugins opened %d closed %d; want 1 each", loads, ph.opened, ph.closed)
 	}
-	if len(eval.jobs) != 4 {
-		t.Errorf("evaluator saw %d jobs, want the budget of 4", len(eval.jobs))
+	if len(eval.jobs) != 5 {
+		t.Errorf("evaluator saw %d jobs, want the budget of 4 and the control", len(eval.jobs))
 	}
 	for _, j := range eval.jobs {
 		if j.Input != (ir.Shape{C: 3, H: 8, W: 8}) {
@@ -141,17 +141,23 @@ func TestRunInjectedDeps(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	n := 0
+	n, controls := 0, 0
 	for _, r := range st.Records() {
-		if r.Kind != "start" {
+		switch r.Kind {
+		case "sample":
 			n++
 			if r.ValAcc != 0.5+0.01*float64(r.ID) {
 				t.Errorf("record %d: val acc %v did not come from the injected evaluator", r.ID, r.ValAcc)
 			}
+		case "control": // job ID -1 (controls are no sampled network)
+			controls++
+			if r.ValAcc != 0.49 {
+				t.Errorf("control: val acc %v did not come from the injected evaluator", r.ValAcc)
+			}
 		}
 	}
-	if n != 4 {
-		t.Errorf("%d child records, want 4", n)
+	if n != 4 || controls != 1 {
+		t.Errorf("%d child records and %d controls, want 4 and 1", n, controls)
 	}
 }
 
