@@ -26,8 +26,8 @@ func TestArchitectureOnly(t *testing.T) {
 			full := sdk.Network{Arch: a, Input: in, Weights: verify.RandomParams(g, r)}
 			bare := sdk.Network{Arch: a, Input: in}
 			host := verify.Host{Shape: in, Seed: r.Int63()}
-			for _, name := range Names() {
-				tr, _ := Get(name)
+			for _, name := range TransformNames() {
+				tr, _ := Transform(name)
 				acts, err := tr.Actions(ctx, bare, verify.SmallSpace())
 				if err != nil {
 					t.Fatal(err)
