@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/eas-go/eas/core/experiment"
@@ -132,7 +131,7 @@ func Write(w io.Writer, dir string, ss []Search, r experiment.Report, every int)
 	}
 	if formats["markdown"] {
 		path := filepath.Join(dir, "report.md")
-		if err := os.WriteFile(path, md.Bytes(), 0o644); err != nil {
+		if err := store.WriteFileAtomic(path, md.Bytes()); err != nil {
 			return files, err
 		}
 		files = append(files, path)

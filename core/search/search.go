@@ -183,7 +183,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		case rec.Kind == "sample":
 			r.resumed[[2]int{rec.Episode, rec.Index}] = rec
 		case rec.Kind == "stage-start" && rec.Stage <= firstStage && rec.Stage > 1:
-			net, err := r.Ckpt.Load(filepath.Join(r.Store.Dir, rec.Weights))
+			net, err := r.loadRecorded(rec)
 			if err != nil {
 				return fmt.Errorf("resume: stage %d start: %w", rec.Stage, err)
 			}
@@ -381,6 +381,7 @@ func (r *Runner) episode(ctx context.Context, stage, stages, ep, m int, start sd
 					rec.Status = "" // not done: redone on resume
 					return
 				}
+				rec.WeightsSHA256 = r.hashOf(rec.Weights)
 				r.stageBest = o.Acc
 			}
 		}
@@ -487,7 +488,7 @@ func (r *Runner) control(ctx context.Context, stage, stages int, start sdk.Netwo
 func (r *Runner) resumedStart(stage int) (sdk.Network, float64, error) {
 	for _, rec := range r.Store.Records() {
 		if rec.Kind == "stage-start" && rec.Stage == stage {
-			net, err := r.Ckpt.Load(filepath.Join(r.Store.Dir, rec.Weights))
+			net, err := r.loadRecorded(rec)
 			return net, rec.ValAcc, err
 		}
 	}
@@ -509,7 +510,7 @@ func (r *Runner) nextStart(ctx context.Context, stage int, st experiment.Stage) 
 	if best == nil {
 		return sdk.Network{}, 0, fmt.Errorf("stage %d produced no usable network to start stage %d from", stage, stage+1)
 	}
-	net, err := r.Ckpt.Load(filepath.Join(r.Store.Dir, best.Weights))
+	net, err := r.loadRecorded(*best)
 	if err != nil {
 		return sdk.Network{}, 0, err
 	}
@@ -534,6 +535,7 @@ func (r *Runner) nextStart(ctx context.Context, stage int, st experiment.Stage) 
 	if err := r.Ckpt.Save(filepath.Join(r.Store.Dir, rec.Weights), net, map[string]string{"val_acc": fmt.Sprint(acc)}); err != nil {
 		return sdk.Network{}, 0, err
 	}
+	rec.WeightsSHA256 = r.hashOf(rec.Weights)
 	if err := r.Store.Append(rec); err != nil {
 		return sdk.Network{}, 0, err
 	}
@@ -562,4 +564,21 @@ func Top(recs []store.Record, k int) []store.Record {
 		out = out[:k]
 	}
 	return out
+}
+
+// hashOf is the SHA-256 of a checkpoint just written under the run
+// directory ("" when the Checkpoints keep no file there, as in tests).
+func (r *Runner) hashOf(rel string) string {
+	h, _ := store.FileSHA256(filepath.Join(r.Store.Dir, rel))
+	return h
+}
+
+// loadRecorded loads a record's checkpoint after checking it is the file
+// the run wrote (a replaced or damaged checkpoint is refused).
+func (r *Runner) loadRecorded(rec store.Record) (sdk.Network, error) {
+	path := filepath.Join(r.Store.Dir, rec.Weights)
+	if err := store.VerifyRecorded(path, rec.WeightsSHA256, fmt.Sprintf("checkpoint of network %d", rec.ID)); err != nil {
+		return sdk.Network{}, err
+	}
+	return r.Ckpt.Load(path)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -542,5 +543,58 @@ func TestControlInterruptedIsRetrained(t *testing.T) {
 	}
 	if n := len(controls(r2.Store.Records())); n != 1 {
 		t.Errorf("%d control records, want 1", n)
+	}
+}
+
+// fileCkpt writes a checkpoint as a small file (the architecture), so the
+// run's hashes of its checkpoints can be checked.
+type fileCkpt struct{ mem memCkpt }
+
+func (c *fileCkpt) Save(path string, n sdk.Network, meta map[string]string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(n.Arch.String()), 0o644); err != nil {
+		return err
+	}
+	return c.mem.Save(path, n, meta)
+}
+
+func (c *fileCkpt) Load(path string) (sdk.Network, error) { return c.mem.Load(path) }
+
+// TestResumeRefusesAReplacedCheckpoint: a stage start the run wrote and
+// then finds changed on resume is refused (its hash is in the record).
+func TestResumeRefusesAReplacedCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	ck := &fileCkpt{mem: memCkpt{m: map[string]sdk.Network{}}}
+	mk := func() *Runner {
+		r := testRunner(t, dir, &Virtual{}, fcWider{})
+		r.Search.Budget, r.Search.Stages = 16, []experiment.Stage{{Budget: 8, RetrainEpochs: 1}, {Budget: 8}}
+		r.Ckpt = ck
+		return r
+	}
+	r := mk()
+	ctx, cancel := context.WithCancel(context.Background())
+	r.OnEvent = func(p Progress) {
+		if p.Stage == 2 && p.Last == nil {
+			cancel()
+		}
+	}
+	r.Run(ctx)
+	r.Store.Close()
+	var start store.Record
+	for _, rec := range r.Store.Records() {
+		if rec.Kind == "stage-start" {
+			start = rec
+		}
+	}
+	if start.WeightsSHA256 == "" {
+		t.Fatalf("stage start recorded without a hash: %+v", start)
+	}
+	os.WriteFile(filepath.Join(dir, start.Weights), []byte("FC(99) SM(2)"), 0o644)
+	r2 := mk()
+	err := r2.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "differs from the one this run made") {
+		t.Fatalf("resume with a replaced stage start: %v", err)
 	}
 }

@@ -21,28 +21,31 @@ const (
 
 // Record is one sampled (or start/retrained/final) network.
 type Record struct {
-	ID       int      `json:"id"`      // 1-based order of sampling within the search (0 for start networks)
-	Kind     string   `json:"kind"`    // "sample", "start", "stage-start", "final"
-	Stage    int      `json:"stage"`   // 1-based
-	Episode  int      `json:"episode"` // 1-based, within the search
-	Index    int      `json:"index"`   // position within the episode
-	Parent   string   `json:"parent"`  // hash of the architecture it grew from
-	Actions  []string `json:"actions"`
-	Arch     string   `json:"arch"`
-	Hash     string   `json:"hash"`
-	Depth    int      `json:"depth"`
-	Params   int64    `json:"params"`
-	MAdds    int64    `json:"madds"`
-	ValAcc   float64  `json:"val_acc"`
-	TestAcc  float64  `json:"test_acc,omitempty"`
-	Seconds  float64  `json:"seconds"`
-	Status   string   `json:"status"`
-	Error    string   `json:"error,omitempty"`
-	Time     string   `json:"time"`
-	Weights  string   `json:"weights,omitempty"` // checkpoint file, relative to the run dir
-	Reward   float64  `json:"reward,omitempty"`
-	Epochs   int      `json:"epochs,omitempty"`
-	Baseline *float64 `json:"baseline,omitempty"`
+	ID      int      `json:"id"`      // 1-based order of sampling within the search (0 for start networks)
+	Kind    string   `json:"kind"`    // "sample", "start", "stage-start", "final"
+	Stage   int      `json:"stage"`   // 1-based
+	Episode int      `json:"episode"` // 1-based, within the search
+	Index   int      `json:"index"`   // position within the episode
+	Parent  string   `json:"parent"`  // hash of the architecture it grew from
+	Actions []string `json:"actions"`
+	Arch    string   `json:"arch"`
+	Hash    string   `json:"hash"`
+	Depth   int      `json:"depth"`
+	Params  int64    `json:"params"`
+	MAdds   int64    `json:"madds"`
+	ValAcc  float64  `json:"val_acc"`
+	TestAcc float64  `json:"test_acc,omitempty"`
+	Seconds float64  `json:"seconds"`
+	Status  string   `json:"status"`
+	Error   string   `json:"error,omitempty"`
+	Time    string   `json:"time"`
+	Weights string   `json:"weights,omitempty"` // checkpoint file, relative to the run dir
+	// WeightsSHA256 is the checkpoint's hash when it was written, checked
+	// before a resume uses it (empty in records of older runs).
+	WeightsSHA256 string   `json:"weights_sha256,omitempty"`
+	Reward        float64  `json:"reward,omitempty"`
+	Epochs        int      `json:"epochs,omitempty"`
+	Baseline      *float64 `json:"baseline,omitempty"`
 }
 
 // appendFile is what Append needs of the record file (an *os.File; tests
@@ -162,18 +165,28 @@ func (s *Store) Append(r Record) error {
 // WriteFileAtomic writes data to dir/name via a temporary file, fsync and rename,
 // so a crash leaves either the old or the new content.
 func WriteFileAtomic(path string, data []byte) error {
-	if err := writeFileAtomic(path, data); err != nil {
+	return WriteFileAtomicPerm(path, data, 0o644)
+}
+
+// WriteFileAtomicPerm is WriteFileAtomic with the file's permissions (a
+// file rewritten in place keeps its own).
+func WriteFileAtomicPerm(path string, data []byte, perm os.FileMode) error {
+	if err := writeFileAtomic(path, data, perm); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }
 
-func writeFileAtomic(path string, data []byte) error {
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err

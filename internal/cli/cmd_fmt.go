@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/eas-go/eas/core/store"
 	"github.com/eas-go/eas/dsl"
 )
 
@@ -35,7 +36,12 @@ func (c *FmtCmd) Run(g *Globals) error {
 			}
 		case c.Write:
 			if !bytes.Equal(src, out) {
-				if err := os.WriteFile(f, out, 0o644); err != nil {
+				// Atomic: a full disk must not leave the file half written.
+				perm := os.FileMode(0o644)
+				if st, err := os.Stat(f); err == nil {
+					perm = st.Mode().Perm()
+				}
+				if err := store.WriteFileAtomicPerm(f, out, perm); err != nil {
 					return err
 				}
 			}

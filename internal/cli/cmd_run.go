@@ -545,7 +545,12 @@ func (c *RunCmd) final(ctx context.Context, e *experiment.Experiment, dir string
 		}
 		var net sdk.Network
 		if top.Weights != "" {
-			n, err := (ckptAdapter{}).Load(filepath.Join(dir, top.Weights))
+			path := filepath.Join(dir, top.Weights)
+			err := store.VerifyRecorded(path, top.WeightsSHA256, fmt.Sprintf("checkpoint of network %d", top.ID))
+			var n sdk.Network
+			if err == nil {
+				n, err = (ckptAdapter{}).Load(path)
+			}
 			if err != nil {
 				log.printf("network %d: %v; training it from scratch", top.ID, err)
 			}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -255,5 +256,43 @@ func TestUnknownDataKind(t *testing.T) {
 	_, errs, code := run(t, "train", "--data", "bogus:"+t.TempDir(), "--epochs", "1")
 	if code == 0 || !strings.Contains(errs, `unknown kind "bogus"`) || !strings.Contains(errs, "cifar10, images, idx, svhn") {
 		t.Errorf("code %d\n%s", code, errs)
+	}
+}
+
+// TestFmtWriteOnFullDisk: `fmt -w` on a full file system fails without
+// damaging the file (it used to truncate it, then fail to write it back).
+// Needs root to mount a small tmpfs; skipped otherwise.
+func TestFmtWriteOnFullDisk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mounts a tmpfs")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v: %s)", err, strings.TrimSpace(string(out)))
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	var b strings.Builder
+	for i := 0; b.Len() < 12000; i++ { // compact: formatting makes it longer
+		fmt.Fprintf(&b, "search \"s%d\" {controller=random steps=[wider] budget=1 seed=%d}\n", i, i)
+	}
+	src := []byte(b.String())
+	f := filepath.Join(dir, "x.eas")
+	if err := os.WriteFile(f, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	filler, _ := os.Create(filepath.Join(dir, "filler"))
+	chunk := make([]byte, 4096)
+	for {
+		if _, err := filler.Write(chunk); err != nil {
+			break
+		}
+	}
+	filler.Close()
+	code, _, errs := runMain("fmt", "-w", f)
+	if code == 0 {
+		t.Fatalf("fmt -w on a full disk succeeded?")
+	}
+	if got, _ := os.ReadFile(f); string(got) != string(src) {
+		t.Errorf("the file was damaged by a failed fmt -w (%d bytes, was %d); stderr: %s", len(got), len(src), errs)
 	}
 }
