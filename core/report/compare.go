@@ -66,24 +66,25 @@ func verdict(iv Interval, above, below string) string {
 	switch {
 	case !iv.Defined():
 		return "one run: no interval (set repeat = 3 or more)"
-	case iv.Lo > 0:
+	case iv.ExcludesZero() && iv.Diff > 0:
 		return above
-	case iv.Hi < 0:
+	case iv.ExcludesZero():
 		return below
 	}
-	return "no difference shown: the interval includes zero"
+	return "no difference shown: an interval includes zero"
 }
 
 // Comparison is the table of Findings.
 func Comparison(ss []Search) Table {
-	t := Table{Name: "comparison", Title: fmt.Sprintf("Differences at equal budget (points; %.0f%% bootstrap interval over seeds)", 100*Level),
-		Header: []string{"comparison", "budget", "runs", "difference", "interval", "verdict"}}
+	t := Table{Name: "comparison", Title: fmt.Sprintf("Differences at equal budget (points; %.0f%% intervals over seeds: percentile bootstrap, Welch t)", 100*Level),
+		Header: []string{"comparison", "budget", "runs", "difference", "bootstrap interval", "t interval", "verdict"}}
 	for _, f := range Findings(ss) {
-		ci := "-"
+		ci, ti := "-", "-"
 		if f.Iv.Defined() {
 			ci = fmt.Sprintf("[%+.2f, %+.2f]", 100*f.Iv.Lo, 100*f.Iv.Hi)
+			ti = fmt.Sprintf("[%+.2f, %+.2f]", 100*f.Iv.TLo, 100*f.Iv.THi)
 		}
-		t.Rows = append(t.Rows, []string{f.What, fmt.Sprint(f.Budget), f.Runs, points(f.Iv.Diff), ci, f.Verdict})
+		t.Rows = append(t.Rows, []string{f.What, fmt.Sprint(f.Budget), f.Runs, points(f.Iv.Diff), ci, ti, f.Verdict})
 	}
 	return t
 }
@@ -95,14 +96,15 @@ func Claims(ss []Search) []string {
 	var out []string
 	for _, f := range Findings(ss) {
 		d := 100 * f.Iv.Diff
-		iv := fmt.Sprintf("%.0f%% interval [%+.2f, %+.2f] points over %s runs", 100*Level, 100*f.Iv.Lo, 100*f.Iv.Hi, f.Runs)
+		iv := fmt.Sprintf("%.0f%% bootstrap interval [%+.2f, %+.2f], t interval [%+.2f, %+.2f] points over %s runs",
+			100*Level, 100*f.Iv.Lo, 100*f.Iv.Hi, 100*f.Iv.TLo, 100*f.Iv.THi, f.Runs)
 		switch {
 		case !f.Iv.Defined():
 			out = append(out, fmt.Sprintf("%s after %d networks: %+.2f points from a single run each; no interval, so no claim either way (run with repeat = 3 or more).", f.What, f.Budget, d))
 		case f.Iv.ExcludesZero():
 			out = append(out, fmt.Sprintf("%s after %d networks: %+.2f points, %s: %s.", f.What, f.Budget, d, iv, f.Verdict))
 		default:
-			out = append(out, fmt.Sprintf("%s after %d networks: %+.2f points, %s, which includes zero: this run does not show a difference.", f.What, f.Budget, d, iv))
+			out = append(out, fmt.Sprintf("%s after %d networks: %+.2f points, %s; an interval includes zero: this run does not show a difference.", f.What, f.Budget, d, iv))
 		}
 	}
 	if fig5 := figure5(ss); fig5 != "" {
@@ -113,7 +115,7 @@ func Claims(ss []Search) []string {
 		few = few || (len(g.Runs) >= 2 && len(g.Runs) < 5)
 	}
 	if few && len(out) > 0 {
-		out = append(out, "With fewer than 5 seeds a side the bootstrap interval is rough: it cannot reach beyond the runs' own range, so it understates the uncertainty; more seeds (repeat) tighten the comparison.")
+		out = append(out, "With fewer than 5 seeds a side the bootstrap interval is rough (it cannot reach beyond the runs' own values), so a difference counts as shown only when the t interval excludes zero too; more seeds (repeat) tighten both.")
 	}
 	return out
 }
@@ -136,10 +138,14 @@ func figure5(ss []Search) string {
 	switch {
 	case !iv.Defined():
 		return fmt.Sprintf("Figure 5's claim (%s beats random search at equal budget) is not tested by this run: one run per search gives no interval.", rl.Name)
-	case iv.Lo > 0:
-		return fmt.Sprintf("Figure 5's claim holds in this run: %s beats random search by %+.2f points after %d networks (%.0f%% interval [%+.2f, %+.2f]).",
-			rl.Name, 100*iv.Diff, n, 100*Level, 100*iv.Lo, 100*iv.Hi)
+	case iv.ExcludesZero() && iv.Diff > 0:
+		return fmt.Sprintf("Figure 5's claim holds in this run: %s beats random search by %+.2f points after %d networks (%.0f%% bootstrap interval [%+.2f, %+.2f], t interval [%+.2f, %+.2f]).",
+			rl.Name, 100*iv.Diff, n, 100*Level, 100*iv.Lo, 100*iv.Hi, 100*iv.TLo, 100*iv.THi)
 	}
-	return fmt.Sprintf("Figure 5's claim is NOT shown by this run: %s minus random search is %+.2f points after %d networks, %.0f%% interval [%+.2f, %+.2f]%s.",
-		rl.Name, 100*iv.Diff, n, 100*Level, 100*iv.Lo, 100*iv.Hi, map[bool]string{true: ", which includes zero", false: ""}[!iv.ExcludesZero()])
+	why := "an interval includes zero"
+	if iv.ExcludesZero() {
+		why = "random search is ahead"
+	}
+	return fmt.Sprintf("Figure 5's claim is NOT shown by this run: %s minus random search is %+.2f points after %d networks, %.0f%% bootstrap interval [%+.2f, %+.2f], t interval [%+.2f, %+.2f]: %s.",
+		rl.Name, 100*iv.Diff, n, 100*Level, 100*iv.Lo, 100*iv.Hi, 100*iv.TLo, 100*iv.THi, why)
 }

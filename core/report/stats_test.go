@@ -65,3 +65,28 @@ func TestBootstrapKnownValues(t *testing.T) {
 		t.Errorf("a single run gave an interval: %+v", iv)
 	}
 }
+
+func TestWelchT(t *testing.T) {
+	// One sample {1,2,3}: mean 2, sd 1, t(2, 0.975) = 4.302653.
+	lo, hi := WelchT([]float64{1, 2, 3}, nil, 0.95)
+	half := 4.302653 / math.Sqrt(3)
+	if math.Abs(lo-(2-half)) > 1e-5 || math.Abs(hi-(2+half)) > 1e-5 {
+		t.Errorf("one sample: [%v, %v], want [%v, %v]", lo, hi, 2-half, 2+half)
+	}
+	// Equal variances and sizes: Welch's df is 2(n-1) = 4, t(4, 0.975) =
+	// 2.776445, se = sqrt(2/3).
+	lo, hi = WelchT([]float64{4, 5, 6}, []float64{1, 2, 3}, 0.95)
+	half = 2.776445 * math.Sqrt(2.0/3)
+	if math.Abs(lo-(3-half)) > 1e-5 || math.Abs(hi-(3+half)) > 1e-5 {
+		t.Errorf("two samples: [%v, %v], want [%v, %v]", lo, hi, 3-half, 3+half)
+	}
+	if lo, _ := WelchT([]float64{1}, nil, 0.95); !math.IsNaN(lo) {
+		t.Errorf("one value gave an interval")
+	}
+	// Three positive gains: the bootstrap interval lies above zero, the t
+	// interval does not, so no difference is claimed.
+	iv := BootstrapDiff([]float64{0.0115, 0.002, 0.0005}, nil, 10000, 0.95, 1)
+	if iv.Lo <= 0 || iv.TLo >= 0 || iv.ExcludesZero() {
+		t.Errorf("three small positive gains: %+v", iv)
+	}
+}
