@@ -220,3 +220,19 @@ func TestDriverRestartUsesResultsThatArrivedWhileDown(t *testing.T) {
 		t.Errorf("%d trainings for 3 jobs:\n%s", n, w.output())
 	}
 }
+
+// TestSameJobAgainAfterItsResultWasUsed: two searches with one seed can grow
+// the same child; the second submission must run again, not be dropped as a
+// duplicate of the first.
+func TestSameJobAgainAfterItsResultWasUsed(t *testing.T) {
+	r := startRun(t, t.TempDir(), 0, Options{VirtualDelay: time.Millisecond})
+	startWorker(t, r.srv.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	jobs := tinyJobs(t, 1)
+	for round := 0; round < 2; round++ {
+		if out := collect(t, ctx, r.ev, jobs); out[0].Err != nil {
+			t.Fatalf("round %d: %v", round, out[0].Err)
+		}
+	}
+}

@@ -74,7 +74,7 @@ type Evaluator struct {
 	dataRef *DataRef
 
 	mu      sync.Mutex
-	waiters map[string]chan<- ResultMsg
+	waiters map[string][]chan<- ResultMsg // one per Evaluate call waiting
 	stats   Status
 
 	watch   jetstream.KeyWatcher
@@ -98,7 +98,7 @@ func NewEvaluator(ctx context.Context, nc *nats.Conn, opt Options) (*Evaluator, 
 	if err != nil {
 		return nil, err
 	}
-	e := &Evaluator{opt: opt, b: b, nc: nc, waiters: map[string]chan<- ResultMsg{}, stopped: make(chan struct{})}
+	e := &Evaluator{opt: opt, b: b, nc: nc, waiters: map[string][]chan<- ResultMsg{}, stopped: make(chan struct{})}
 	if opt.Data != nil {
 		if err := e.putData(ctx); err != nil {
 			return nil, err
@@ -182,10 +182,10 @@ func (e *Evaluator) deliver(key string, val []byte) {
 		return
 	}
 	e.mu.Lock()
-	ch, ok := e.waiters[key]
+	chs := e.waiters[key]
 	delete(e.waiters, key)
 	e.mu.Unlock()
-	if ok {
+	for _, ch := range chs {
 		ch <- r
 	}
 }
@@ -256,7 +256,7 @@ func (e *Evaluator) prepare(j search.Job) (*prepared, error) {
 func (e *Evaluator) submit(ctx context.Context, p *prepared, ch chan<- ResultMsg) error {
 	id := p.msg.ID
 	e.mu.Lock()
-	e.waiters[id] = ch
+	e.waiters[id] = append(e.waiters[id], ch)
 	e.mu.Unlock()
 	if ent, err := e.b.results.Get(ctx, id); err == nil {
 		e.deliver(id, ent.Value())
@@ -276,7 +276,11 @@ func (e *Evaluator) submit(ctx context.Context, p *prepared, ch chan<- ResultMsg
 	if len(b) > MaxMessage {
 		return fmt.Errorf("%s: job message of %d bytes exceeds %d", p.msg.Label, len(b), MaxMessage)
 	}
-	if _, err := e.b.js.Publish(ctx, jobSubject+id, b, jetstream.WithMsgID(id)); err != nil {
+	// No Nats-Msg-Id: an identical job may come again after the first one's
+	// result was used (two searches with one seed grow the same child), and
+	// the server's duplicate window would drop it silently. The subject
+	// check above is what keeps a resumed driver from queueing twice.
+	if _, err := e.b.js.Publish(ctx, jobSubject+id, b); err != nil {
 		return fmt.Errorf("queueing %s: %w", p.msg.Label, err)
 	}
 	return nil
@@ -314,7 +318,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, jobs []search.Job, done func(i
 	outstanding := 0
 	for _, p := range order {
 		if err := e.submit(ctx, p, ch); err != nil {
-			e.unwait(p.msg.ID)
+			e.unwait(p.msg.ID, ch)
 			for _, i := range p.idx {
 				report(i, search.Outcome{Err: err})
 			}
@@ -333,7 +337,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, jobs []search.Job, done func(i
 		select {
 		case <-ctx.Done():
 			for _, p := range order {
-				e.unwait(p.msg.ID)
+				e.unwait(p.msg.ID, ch)
 			}
 			for i := range out {
 				if !finished[i] {
@@ -347,7 +351,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, jobs []search.Job, done func(i
 		case r := <-ch:
 			outstanding--
 			p := byID[r.ID]
-			e.record(r, outstanding)
+			e.record(r)
 			for _, i := range p.idx {
 				report(i, e.outcome(ctx, jobs[i], r))
 			}
@@ -374,13 +378,24 @@ func (e *Evaluator) Evaluate(ctx context.Context, jobs []search.Job, done func(i
 	return out
 }
 
-func (e *Evaluator) unwait(id string) {
+func (e *Evaluator) unwait(id string, ch chan<- ResultMsg) {
 	e.mu.Lock()
-	delete(e.waiters, id)
-	e.mu.Unlock()
+	defer e.mu.Unlock()
+	ws := e.waiters[id]
+	for i, c := range ws {
+		if c == ch {
+			ws = append(ws[:i:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(e.waiters, id)
+	} else {
+		e.waiters[id] = ws
+	}
 }
 
-func (e *Evaluator) record(r ResultMsg, outstanding int) {
+func (e *Evaluator) record(r ResultMsg) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.stats.Waiting--
