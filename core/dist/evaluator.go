@@ -315,12 +315,27 @@ func (e *Evaluator) Evaluate(ctx context.Context, jobs []search.Job, done func(i
 		order = append(order, p)
 	}
 	ch := make(chan ResultMsg, len(order))
+	// Submissions (weights upload, checks, publish) run a few at a time so
+	// the first jobs are not held behind the last ones' uploads.
+	errs := make([]error, len(order))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for k, p := range order {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs[k] = e.submit(ctx, p, ch)
+		}()
+	}
+	wg.Wait()
 	outstanding := 0
-	for _, p := range order {
-		if err := e.submit(ctx, p, ch); err != nil {
+	for k, p := range order {
+		if errs[k] != nil {
 			e.unwait(p.msg.ID, ch)
 			for _, i := range p.idx {
-				report(i, search.Outcome{Err: err})
+				report(i, search.Outcome{Err: errs[k]})
 			}
 			continue
 		}

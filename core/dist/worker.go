@@ -148,8 +148,12 @@ func (w *Worker) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-slots }()
-			w.handle(ctx, msg)
+			// The slot frees when the training ends: storing the result
+			// overlaps the next job's training.
+			var once sync.Once
+			release := func() { once.Do(func() { <-slots }) }
+			defer release()
+			w.handle(ctx, msg, release)
 		}()
 	}
 	return nil
@@ -191,7 +195,7 @@ func (w *Worker) setRunning(label string, on bool) {
 // handle trains one delivered job. Problems of this worker (data, weights
 // it could not fetch) hand the job back for another worker; problems of the
 // job itself (a network that diverges, a malformed message) are its result.
-func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
+func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, trained func()) {
 	deliveries := 1
 	if md, err := msg.Metadata(); err == nil {
 		deliveries = int(md.NumDelivered)
@@ -256,6 +260,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	acc, err := w.train(tctx, job, arch, ds, weights)
 	stop()
 	w.setRunning(label, false)
+	trained()
 	secs := time.Since(start).Seconds()
 	w.mu.Lock()
 	w.info.BusySeconds += secs
