@@ -29,7 +29,8 @@ bench: build
 # Every fuzzer, as package:Name. Crashers the fuzzer finds land in the
 # package's testdata/fuzz/<Name>/ and then run with the ordinary tests.
 FUZZERS := ./dsl/:FuzzParseArch ./dsl/:FuzzParseExperiment ./core/checkpoint/:FuzzParse \
-	./core/data/:FuzzIDX ./core/data/:FuzzMAT ./plugins/internal/wire/:FuzzAssembler ./plugins/internal/wire/:FuzzArch
+	./core/data/:FuzzIDX ./core/data/:FuzzMAT ./plugins/internal/wire/:FuzzAssembler ./plugins/internal/wire/:FuzzArch \
+	./core/dist/:FuzzDecodeJob ./core/dist/:FuzzDecodeDataset
 FUZZTIME_LONG ?= 10m
 
 # eas vs PyTorch (CPU, Debian's python3-torch) on three networks, alternating, 2 threads each.

@@ -155,6 +155,8 @@ type ClientConfig struct {
 	// Wait keeps retrying the first connection (a worker started before
 	// its driver); otherwise a failed first connection is an error.
 	Wait bool
+	// Log, if set, hears of lost and regained connections.
+	Log func(string)
 }
 
 // Connect dials the server, reconnecting forever after losing it.
@@ -169,6 +171,15 @@ func Connect(c ClientConfig) (*nats.Conn, error) {
 	}
 	if c.Wait {
 		opts = append(opts, nats.RetryOnFailedConnect(true))
+	}
+	if c.Log != nil {
+		opts = append(opts,
+			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+				if err != nil {
+					c.Log(fmt.Sprintf("lost the connection to %s (%v); reconnecting", c.URL, err))
+				}
+			}),
+			nats.ReconnectHandler(func(nc *nats.Conn) { c.Log("reconnected to " + nc.ConnectedUrlRedacted()) }))
 	}
 	nc, err := nats.Connect(c.URL, opts...)
 	if err != nil {

@@ -56,7 +56,7 @@ func (c *WorkerCmd) Run(g *Globals) error {
 		}
 	}
 	logf := func(s string) { fmt.Fprintf(g.Stderr, "%s %s\n", time.Now().Format("15:04:05"), s) }
-	nc, err := dist.Connect(dist.ClientConfig{URL: c.Connect, Token: token, CAFile: c.TLSCA, Name: "easrun worker", Wait: true})
+	nc, err := dist.Connect(dist.ClientConfig{URL: c.Connect, Token: token, CAFile: c.TLSCA, Name: "easrun worker", Wait: true, Log: logf})
 	if err != nil {
 		return err
 	}
