@@ -31,35 +31,37 @@ func benchRun(b *testing.B, n int, delay time.Duration) *testRun {
 	return r
 }
 
-// BenchmarkScaling: sleep-bound jobs (8 per worker, 200 ms each) on 1, 2, 4
-// and 8 worker processes. speedup is (jobs x 200 ms) / wall time, ideally
-// the worker count; efficiency is speedup / workers; overhead-ms is the
-// wall time per job beyond the sleep, per worker.
+// BenchmarkScaling: sleep-bound jobs (200 ms and 1 s, 6 per worker) on 1,
+// 2, 4 and 8 worker processes. speedup is (jobs x sleep) / wall time,
+// ideally the worker count; efficiency is speedup / workers; overhead-ms is
+// the wall time per job beyond the sleep, per worker.
 func BenchmarkScaling(b *testing.B) {
-	const delay, perWorker = 200 * time.Millisecond, 8
-	for _, n := range []int{1, 2, 4, 8} {
-		b.Run(fmt.Sprintf("workers=%d", n), func(b *testing.B) {
-			r := benchRun(b, n, delay)
-			jobs := benchJobs(b, n*perWorker, "C(4,3,1) P(2,2,MAX) FC(%d) SM(4)", 8)
-			ctx := context.Background()
-			b.ResetTimer()
-			start := time.Now()
-			for it := 0; it < b.N; it++ {
-				for i := range jobs {
-					jobs[i].Training.Seed = int64(it*100000 + i) // new content, new ids
-				}
-				for i, o := range r.ev.Evaluate(ctx, jobs, nil) {
-					if o.Err != nil {
-						b.Fatalf("job %d: %v", i, o.Err)
+	const perWorker = 6
+	for _, delay := range []time.Duration{200 * time.Millisecond, time.Second} {
+		for _, n := range []int{1, 2, 4, 8} {
+			b.Run(fmt.Sprintf("job=%v/workers=%d", delay, n), func(b *testing.B) {
+				r := benchRun(b, n, delay)
+				jobs := benchJobs(b, n*perWorker, "C(4,3,1) P(2,2,MAX) FC(%d) SM(4)", 8)
+				ctx := context.Background()
+				b.ResetTimer()
+				start := time.Now()
+				for it := 0; it < b.N; it++ {
+					for i := range jobs {
+						jobs[i].Training.Seed = int64(it*100000 + i) // new content, new ids
+					}
+					for i, o := range r.ev.Evaluate(ctx, jobs, nil) {
+						if o.Err != nil {
+							b.Fatalf("job %d: %v", i, o.Err)
+						}
 					}
 				}
-			}
-			wall := time.Since(start) / time.Duration(b.N)
-			speedup := float64(len(jobs)) * delay.Seconds() / wall.Seconds()
-			b.ReportMetric(speedup, "speedup")
-			b.ReportMetric(speedup/float64(n), "efficiency")
-			b.ReportMetric((wall.Seconds()-perWorker*delay.Seconds())/perWorker*1000, "overhead-ms/job")
-		})
+				wall := time.Since(start) / time.Duration(b.N)
+				speedup := float64(len(jobs)) * delay.Seconds() / wall.Seconds()
+				b.ReportMetric(speedup, "speedup")
+				b.ReportMetric(speedup/float64(n), "efficiency")
+				b.ReportMetric((wall.Seconds()-perWorker*delay.Seconds())/perWorker*1000, "overhead-ms/job")
+			})
+		}
 	}
 }
 
