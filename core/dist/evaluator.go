@@ -478,6 +478,12 @@ func copyInto(j search.Job, ck *checkpoint.Checkpoint) error {
 func (e *Evaluator) cleanup(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// The worker acknowledges its job only after storing the result, so the
+	// job may still be in the stream: remove it, or the same job submitted
+	// again would be taken for one already queued and never run.
+	if m, err := e.b.jobs.GetLastMsgForSubject(ctx, jobSubject+id); err == nil {
+		e.b.jobs.DeleteMsg(ctx, m.Sequence)
+	}
 	e.b.objects.Delete(ctx, "in/"+id)
 	e.b.objects.Delete(ctx, "out/"+id)
 	e.b.notes.Delete(ctx, id)
