@@ -264,7 +264,7 @@ func FuzzParseArch(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%q checks but does not lower: %v", s, err)
 		}
-		if p, m := g.Cost(); p < 0 || m < 0 || g.Memory(64).Total() < 0 {
+		if p, m := g.Cost(); p < 0 || m < 0 || g.Memory(64, 2).Total() < 0 {
 			t.Fatalf("%q: negative cost %d %d or memory", s, p, m)
 		}
 	})

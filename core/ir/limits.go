@@ -91,15 +91,20 @@ func (m Memory) Total() int64 {
 	return sat(float64(m.Params) + float64(m.Grads) + float64(m.Optimizer) + float64(m.Activations) + float64(m.Workspace))
 }
 
-// colCache is the engine's bound (in floats) on the im2col matrix a
-// convolution keeps for the whole batch; above it, it keeps one image's.
-const colCache = 1 << 24
+// The CPU engine's im2col bounds, in floats (core/nn's colCacheBudget and
+// colBudget; core/nn's TestMemoryEstimate checks the estimate against what
+// the engine allocates).
+const (
+	colCache = 1 << 24 // the whole batch's patch matrix is kept below this
+	colChunk = 1 << 21 // one worker's patch buffer covers this many values of images
+)
 
-// Memory estimates training memory for batches of batch examples.
-func (g *Graph) Memory(batch int) Memory {
+// Memory estimates training memory for batches of batch examples on an
+// engine with workers worker goroutines (each has its own im2col buffers).
+func (g *Graph) Memory(batch, workers int) Memory {
 	const f32 = 4
 	var params, trainable, act, work float64
-	bf := float64(batch)
+	bf, wf := float64(batch), float64(max(workers, 1))
 	for _, n := range g.Nodes {
 		in := g.in(n)
 		act += 2 * bf * float64(n.Out.C) * float64(n.Out.H) * float64(n.Out.W)
@@ -116,17 +121,42 @@ func (g *Graph) Memory(batch int) Memory {
 			})
 		}
 		if n.Op == OpConv {
-			// Patches of one image (forward and backward), or of the whole
-			// batch when the engine caches them.
-			col := float64(in.C) * float64(n.Kernel) * float64(n.Kernel) * float64(n.Out.H) * float64(n.Out.W)
-			work += 2 * col
-			if col*bf <= colCache {
-				work += col * bf
-			}
+			work += convWorkspace(n, in, bf, wf)
 		}
 	}
 	return Memory{Params: sat(params * f32), Grads: sat(trainable * f32), Optimizer: sat(trainable * f32),
 		Activations: sat(act * f32), Workspace: sat(work * f32)}
+}
+
+// convWorkspace mirrors the engine's convolution buffers (floats): the
+// batch's patch matrix when small enough, and per worker patch, patch
+// gradient, output and weight-gradient buffers for a chunk of images.
+func convWorkspace(n Node, in Shape, batch, workers float64) float64 {
+	ckk := float64(in.C) * float64(n.Kernel) * float64(n.Kernel)
+	hw := float64(n.Out.H) * float64(n.Out.W)
+	direct := n.Kernel == 1 && n.Stride == 1 && n.Pad == 0
+	chunk := math.Floor(colChunk / (ckk * hw))
+	if chunk < 1 || direct {
+		chunk = 1
+	}
+	chunk = math.Min(chunk, batch)
+	cols := chunk * hw
+	var shared, per float64
+	cached := !direct && batch*ckk*hw <= colCache
+	if cached {
+		shared = batch * ckk * hw
+	}
+	if !direct {
+		per += ckk * cols // gradient of the patches
+		if !cached {
+			per += ckk * cols // the patches
+		}
+	}
+	if chunk > 1 {
+		per += float64(n.Filters) * cols
+	}
+	per += float64(n.Filters) * ckk
+	return shared + workers*per
 }
 
 // sat converts to int64, saturating at MaxInt64.

@@ -41,7 +41,7 @@ func TestCheckWorkIsLinear(t *testing.T) {
 				g.NodeCost(id)
 			}
 			g.Cost()
-			g.Memory(64)
+			g.Memory(64, 2)
 		})
 	}
 	small, large := work(400), work(1600)
@@ -109,16 +109,19 @@ func TestMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := g.Memory(4)
+	m := g.Memory(4, 2)
 	// Parameters: conv 16*3*3*3 + BN 4*16 + FC 32*256 + BN 4*32 + SM 10*32+10.
 	weights := int64(432 + 64 + 8192 + 128 + 330)
 	trainable := int64(432 + 32 + 8192 + 64 + 330)
 	// Node outputs per example: 192 input, 1024 conv, 1024 bn, 1024 relu, 256 pool, 32*3, 10.
 	acts := int64(192 + 3*1024 + 256 + 3*32 + 10)
-	// im2col: 27 x 64 per image, twice, plus the whole batch cached.
+	// im2col: the batch's 27 x 64 patches per image cached; per worker (2) a
+	// patch gradient and an output buffer for a chunk of 4 images, and a
+	// weight gradient 16 x 27.
 	col := int64(27 * 64)
+	work := 4*col + 2*(4*col+16*4*64+16*27)
 	want := ir.Memory{Params: 4 * weights, Grads: 4 * trainable, Optimizer: 4 * trainable,
-		Activations: 4 * 2 * 4 * acts, Workspace: 4 * (2*col + 4*col)}
+		Activations: 4 * 2 * 4 * acts, Workspace: 4 * work}
 	if m != want {
 		t.Errorf("Memory(4) = %+v, want %+v", m, want)
 	}
@@ -131,7 +134,7 @@ func TestMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tot := hg.Memory(64).Total(); tot < 1<<40 {
+	if tot := hg.Memory(64, 2).Total(); tot < 1<<40 {
 		t.Errorf("C(4194304,3,1) on 32x32 for batch 64: %s, want terabytes", ir.Bytes(tot))
 	}
 	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 3 << 30: "3.0 GiB"} {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -69,13 +70,17 @@ func ParseBytes(s string) (int64, error) {
 // estimated training memory for batch (ir.Graph.Memory) exceeds limit; the
 // error gives the estimate's parts and where the limit comes from.
 func CheckMemory(g *ir.Graph, batch int, limit int64, source string) error {
-	m := g.Memory(batch)
+	m := Estimate(g, batch)
 	if m.Total() <= limit {
 		return nil
 	}
 	return fmt.Errorf("training %s with batch %d needs about %s (%s), but %s is available (%s): use a smaller network or batch, or set %s",
 		g.Arch, batch, ir.Bytes(m.Total()), DescribeMemory(m), ir.Bytes(limit), source, MemoryLimitEnv)
 }
+
+// Estimate is g.Memory for batch with one set of per-worker buffers per
+// CPU, the engine's default (more workers than that are rare).
+func Estimate(g *ir.Graph, batch int) ir.Memory { return g.Memory(batch, runtime.NumCPU()) }
 
 // FitsMemory is CheckMemory against MemoryLimit.
 func FitsMemory(g *ir.Graph, batch int) error {

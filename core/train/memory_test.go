@@ -27,7 +27,7 @@ func TestCheckMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	need := g.Memory(32).Total()
+	need := Estimate(g, 32).Total()
 	if err := CheckMemory(g, 32, need, "test"); err != nil {
 		t.Errorf("exactly enough memory refused: %v", err)
 	}

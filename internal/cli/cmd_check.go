@@ -80,7 +80,7 @@ func layerTable(g *Globals, a ir.Arch, in ir.Shape, batch int) error {
 // memoryLine prints the training memory estimate and warns when it exceeds
 // what is available (train and run refuse such a network).
 func memoryLine(g *Globals, indent string, gr *ir.Graph, batch int) {
-	m := gr.Memory(batch)
+	m := train.Estimate(gr, batch)
 	fmt.Fprintf(g.Stdout, "%smemory: about %s to train with batch %d (%s)\n", indent, ir.Bytes(m.Total()), batch, train.DescribeMemory(m))
 	limit, source, ok, err := train.MemoryLimit()
 	switch {
