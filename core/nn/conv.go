@@ -11,6 +11,16 @@ var colCacheBudget = 1 << 24
 // maps still make GEMMs wide enough to be efficient.
 var colBudget = 1 << 21
 
+// directMinHW is the smallest map a 1x1 convolution multiplies per image,
+// straight from the activations; smaller maps (DenseNet bottlenecks in
+// later blocks: 16x16, 8x8) gather several images into one wider GEMM
+// through the im2col path instead, since per-image products of 64-256
+// columns run far below the sgemm rate.
+var directMinHW = 1024
+
+// noFlipDx disables the flipped-weights input gradient (tests compare both).
+var noFlipDx bool
+
 // convLayer is a 2-D convolution with same padding: im2col + sgemm, per
 // worker, over chunks of images.
 type convLayer struct {
@@ -22,6 +32,9 @@ type convLayer struct {
 	ckk, hw              int
 	chunk                int // images per GEMM
 	direct               bool
+	flipDx               bool        // input gradient as a convolution of dy (see newConv)
+	wflip                []float32   // [C, F*k*k]: W transposed and rotated 180 degrees, for flipDx
+	dxt                  [][]float32 // per worker [C, chunk*HW] for flipDx with several images
 	wName, bName         string
 	col, dcol, tmp, dwst [][]float32 // per worker
 	cache                []float32   // im2col of the whole batch from forward (nil: recompute)
@@ -36,7 +49,7 @@ func newConv(n *Net, nd ir.Node, in ir.Shape, add bool) *convLayer {
 	}
 	l.ckk = l.c * l.k * l.k
 	l.hw = l.ho * l.wo
-	l.direct = l.k == 1 && l.s == 1 && l.p == 0
+	l.direct = l.k == 1 && l.s == 1 && l.p == 0 && l.hw >= directMinHW
 	l.chunk = colBudget / (l.ckk * l.hw)
 	if l.chunk < 1 || l.direct {
 		l.chunk = 1
@@ -45,6 +58,15 @@ func newConv(n *Net, nd ir.Node, in ir.Shape, add bool) *convLayer {
 		l.chunk = n.MaxBatch
 	}
 	cols := l.chunk * l.hw
+	// A stride-1 "same" convolution's input gradient is itself such a
+	// convolution, of dy with the weights transposed and rotated. Through
+	// im2col of dy it writes and reads a [F*k*k, N] matrix instead of the
+	// [C*k*k, N] one col2im reads and scatters back: less memory traffic
+	// when F <= C (DenseNet's 3x3 growth convs: F=k, C=4k). Same GEMM flops.
+	l.flipDx = !l.direct && !noFlipDx && l.s == 1 && l.ho == l.h && l.wo == l.w && 2*l.p == l.k-1 && l.f <= l.c
+	if l.flipDx {
+		l.wflip = make([]float32, l.c*l.f*l.k*l.k)
+	}
 	if !l.direct && n.MaxBatch*l.ckk*l.hw <= colCacheBudget {
 		l.cache = make([]float32, n.MaxBatch*l.ckk*l.hw)
 	}
@@ -59,6 +81,9 @@ func newConv(n *Net, nd ir.Node, in ir.Shape, add bool) *convLayer {
 			l.tmp = append(l.tmp, make([]float32, l.f*cols))
 		}
 		l.dwst = append(l.dwst, make([]float32, l.f*l.ckk))
+		if l.flipDx && l.chunk > 1 {
+			l.dxt = append(l.dxt, make([]float32, l.c*cols))
+		}
 	}
 	return l
 }
@@ -113,6 +138,9 @@ func (l *convLayer) backward() {
 	wt := n.param(l.wName)
 	insz, outsz := l.c*l.h*l.w, l.f*l.hw
 	needDx := l.in != 0
+	if needDx && l.flipDx {
+		l.flipWeights(wt)
+	}
 	n.parallelFor(n.batch, func(w, lo, hi int) {
 		dw := l.dwst[w]
 		clear(dw)
@@ -150,7 +178,9 @@ func (l *convLayer) backward() {
 				}
 			}
 			Sgemm(false, true, l.f, l.ckk, cols, 1, g, cols, col, cols, 1, dw, l.ckk)
-			if needDx {
+			if needDx && l.flipDx {
+				l.backwardDataFlipped(w, i0, nc, dy, dx)
+			} else if needDx {
 				Sgemm(true, false, l.ckk, cols, l.f, 1, wt, l.ckk, g, cols, 0, l.dcol[w], cols)
 				for j := 0; j < nc; j++ {
 					d := dx[(i0+j)*insz : (i0+j+1)*insz]
@@ -179,6 +209,54 @@ func (l *convLayer) backward() {
 					s += v
 				}
 				gb[f] += s
+			}
+		}
+	}
+}
+
+// flipWeights sets wflip[c, f, k-1-i, k-1-j] = W[f, c, i, j].
+func (l *convLayer) flipWeights(wt []float32) {
+	kk := l.k * l.k
+	fkk := l.f * kk
+	for f := 0; f < l.f; f++ {
+		for c := 0; c < l.c; c++ {
+			src := wt[f*l.ckk+c*kk : f*l.ckk+(c+1)*kk]
+			dst := l.wflip[c*fkk+f*kk : c*fkk+(f+1)*kk]
+			for t, v := range src {
+				dst[kk-1-t] = v
+			}
+		}
+	}
+}
+
+// backwardDataFlipped writes (or adds) the input gradient of images
+// [i0, i0+nc) as the convolution of dy with wflip (same padding, stride 1).
+func (l *convLayer) backwardDataFlipped(w, i0, nc int, dy, dx []float32) {
+	insz, outsz := l.c*l.hw, l.f*l.hw
+	cols := nc * l.hw
+	fkk := l.f * l.k * l.k
+	col := l.dcol[w] // F*k*k <= C*k*k rows fit
+	for j := 0; j < nc; j++ {
+		im2col(dy[(i0+j)*outsz:], l.f, l.h, l.w, l.k, 1, l.p, l.h, l.w, col, cols, j*l.hw)
+	}
+	if nc == 1 {
+		beta := float32(0)
+		if l.add {
+			beta = 1
+		}
+		Sgemm(false, false, l.c, l.hw, fkk, 1, l.wflip, fkk, col, cols, beta, dx[i0*insz:], l.hw)
+		return
+	}
+	t := l.dxt[w]
+	Sgemm(false, false, l.c, cols, fkk, 1, l.wflip, fkk, col, cols, 0, t, cols)
+	for j := 0; j < nc; j++ { // [C, nc*HW] -> nc x [C, HW]
+		d := dx[(i0+j)*insz:]
+		for c := 0; c < l.c; c++ {
+			src := t[c*cols+j*l.hw : c*cols+(j+1)*l.hw]
+			if l.add {
+				addTo(d[c*l.hw:(c+1)*l.hw], src)
+			} else {
+				copy(d[c*l.hw:(c+1)*l.hw], src)
 			}
 		}
 	}

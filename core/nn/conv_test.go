@@ -1,0 +1,81 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/tensor"
+)
+
+// TestConvFlippedDx checks the flipped-weights input gradient of stride-1
+// same convolutions against the im2col/col2im one: every parameter gradient
+// of networks where it runs (F <= C; kernels 1, 3, 5; 1x1 on small maps,
+// which take the im2col path; nodes with several consumers, whose input
+// gradient is added) must agree to 1e-5 relative, for one image per GEMM
+// and for several. TestNetGradients holds both paths to finite differences.
+func TestConvFlippedDx(t *testing.T) {
+	in := ir.Shape{C: 3, H: 6, W: 6}
+	nets := map[string][]ir.Layer{
+		"k3,k5,k1": {conv(8, 3, 1), conv(6, 3, 1), conv(6, 5, 1), conv(4, 1, 1), {Kind: ir.FC, Units: 5}, {Kind: ir.Softmax, Units: 3}},
+		"densenet": {conv(6, 3, 1), {Kind: ir.DenseBlock, Dense: []ir.DenseLayer{{Growth: 2, Bottleneck: 4}, {Growth: 3, Bottleneck: 0}, {Growth: 2, Bottleneck: 0}}},
+			{Kind: ir.GAP}, {Kind: ir.Softmax, Units: 3}},
+	}
+	defer func(b int) { colBudget, noFlipDx = b, false }(colBudget)
+	for name, layers := range nets {
+		for _, budget := range []int{1, 1 << 21} { // one image per GEMM, or the whole share of a worker
+			t.Run(fmt.Sprintf("%s/budget=%d", name, budget), func(t *testing.T) {
+				colBudget = budget
+				g := mustLower(t, layers, in)
+				r := rand.New(rand.NewSource(3))
+				x := tensor.New(4, in.C, in.H, in.W)
+				for i := range x.Data {
+					x.Data[i] = float32(r.NormFloat64())
+				}
+				labels := []int32{0, 2, 1, 1}
+				grads := func(noFlip bool) (map[string][]float32, bool) {
+					noFlipDx = noFlip
+					n, err := BuildWith(g, InitParams(g, 7), 4, Options{Workers: 2})
+					if err != nil {
+						t.Fatal(err)
+					}
+					flipped := false
+					for _, l := range n.layers {
+						if c, ok := l.(*convLayer); ok && c.flipDx {
+							flipped = true
+						}
+					}
+					n.Forward(x, true)
+					n.Loss(labels)
+					n.Backward()
+					out := map[string][]float32{}
+					for k, v := range n.Grads() {
+						out[k] = append([]float32(nil), v...)
+					}
+					return out, flipped
+				}
+				want, used := grads(true)
+				if used {
+					t.Fatal("noFlipDx did not switch the flipped path off")
+				}
+				got, used := grads(false)
+				if !used {
+					t.Fatal("no convolution took the flipped path")
+				}
+				for k, w := range want {
+					var scale float64
+					for _, v := range w {
+						scale = math.Max(scale, math.Abs(float64(v)))
+					}
+					for i, v := range got[k] {
+						if d := math.Abs(float64(v - w[i])); d > 1e-5*math.Max(scale, 1e-3) {
+							t.Fatalf("%s[%d] = %g with the flipped input gradient, %g without", k, i, v, w[i])
+						}
+					}
+				}
+			})
+		}
+	}
+}
