@@ -32,6 +32,7 @@ type convLayer struct {
 	ckk, hw              int
 	chunk                int // images per GEMM
 	direct               bool
+	stacked              bool        // stacked-tap convolution (conv_stacked.go)
 	flipDx               bool        // input gradient as a convolution of dy (see newConv)
 	wflip                []float32   // [C, F*k*k]: W transposed and rotated 180 degrees, for flipDx
 	dxt                  [][]float32 // per worker [C, chunk*HW] for flipDx with several images
@@ -50,6 +51,10 @@ func newConv(n *Net, nd ir.Node, in ir.Shape, add bool) *convLayer {
 	l.ckk = l.c * l.k * l.k
 	l.hw = l.ho * l.wo
 	l.direct = l.k == 1 && l.s == 1 && l.p == 0 && l.hw >= directMinHW
+	if l.stacked = l.stackedOK(); l.stacked {
+		l.initStacked(n.MaxBatch, n.workers)
+		return l
+	}
 	l.chunk = colBudget / (l.ckk * l.hw)
 	if l.chunk < 1 || l.direct {
 		l.chunk = 1
@@ -89,6 +94,10 @@ func newConv(n *Net, nd ir.Node, in ir.Shape, add bool) *convLayer {
 }
 
 func (l *convLayer) forward(train bool) {
+	if l.stacked {
+		l.forwardStacked()
+		return
+	}
 	n := l.n
 	x, y := n.act[l.in], n.act[l.id]
 	wt := n.param(l.wName)
@@ -133,6 +142,10 @@ func (l *convLayer) forward(train bool) {
 }
 
 func (l *convLayer) backward() {
+	if l.stacked {
+		l.backwardStacked()
+		return
+	}
 	n := l.n
 	x, dy, dx := n.act[l.in], n.grad[l.id], n.grad[l.in]
 	wt := n.param(l.wName)

@@ -10,9 +10,10 @@ import (
 	"github.com/eas-go/eas/core/tensor"
 )
 
-// TestConvFlippedDx checks the flipped-weights input gradient of stride-1
-// same convolutions against the im2col/col2im one: every parameter gradient
-// of networks where it runs (F <= C; kernels 1, 3, 5; 1x1 on small maps,
+// TestConvFlippedDx checks the flipped-weights input gradient and the
+// stacked-tap convolution (conv_stacked.go) of stride-1 same convolutions
+// against the im2col/col2im path: the logits and every parameter gradient
+// of networks where they run (F <= C; kernels 1, 3, 5; 1x1 on small maps,
 // which take the im2col path; nodes with several consumers, whose input
 // gradient is added) must agree to 1e-5 relative, for one image per GEMM
 // and for several. TestNetGradients holds both paths to finite differences.
@@ -36,6 +37,7 @@ func TestConvFlippedDx(t *testing.T) {
 				}
 				labels := []int32{0, 2, 1, 1}
 				grads := func(noFlip bool) (map[string][]float32, bool) {
+					stacked := false
 					noFlipDx = noFlip
 					n, err := BuildWith(g, InitParams(g, 7), 4, Options{Workers: 2})
 					if err != nil {
@@ -43,18 +45,25 @@ func TestConvFlippedDx(t *testing.T) {
 					}
 					flipped := false
 					for _, l := range n.layers {
-						if c, ok := l.(*convLayer); ok && c.flipDx {
-							flipped = true
+						if c, ok := l.(*convLayer); ok {
+							flipped = flipped || c.flipDx
+							stacked = stacked || c.stacked
 						}
 					}
-					n.Forward(x, true)
+					if !noFlip && !stacked {
+						t.Error("no convolution took the stacked-tap path")
+					}
+					logits := n.Forward(x, true)
 					n.Loss(labels)
 					n.Backward()
 					out := map[string][]float32{}
 					for k, v := range n.Grads() {
 						out[k] = append([]float32(nil), v...)
 					}
-					return out, flipped
+					out["logits"] = append([]float32(nil), logits.Data...)
+					eval := n.Forward(x, false)
+					out["eval logits"] = append([]float32(nil), eval.Data...)
+					return out, flipped || stacked
 				}
 				want, used := grads(true)
 				if used {
