@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -150,12 +151,15 @@ func checkTensor(name string, t *tensor.Tensor) error {
 	return nil
 }
 
-// digest is the eas-2 checksum: the header as Save marshals it (Go sorts
-// map keys, so it is canonical) without the sha256 entry, then the data.
+// digest is the eas-2 checksum: SHA-256 of the header without the sha256
+// entry as canonical JSON (keys sorted at every level, no whitespace, UTF-8
+// and <>& unescaped), then of the data. Any language reproduces it; in
+// Python: json.dumps(header, sort_keys=True, separators=(',', ':'),
+// ensure_ascii=False).encode() + data.
 func digest(entries map[string]entry, meta map[string]string, data []byte) (string, error) {
 	header := map[string]any{}
 	for n, e := range entries {
-		header[n] = e
+		header[n] = map[string]any{"dtype": e.Dtype, "shape": e.Shape, "data_offsets": e.Offsets}
 	}
 	md := map[string]string{}
 	for k, v := range meta {
@@ -164,12 +168,14 @@ func digest(entries map[string]entry, meta map[string]string, data []byte) (stri
 		}
 	}
 	header["__metadata__"] = md
-	hb, err := json.Marshal(header)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(header); err != nil {
 		return "", err
 	}
 	h := sha256.New()
-	h.Write(hb)
+	h.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 	h.Write(data)
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

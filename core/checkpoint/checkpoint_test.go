@@ -130,13 +130,17 @@ for k, e in sorted(h.items()):
     a = np.frombuffer(data[lo:hi], dtype='<f4').reshape(e['shape'])
     print(k, list(a.shape), float(a.reshape(-1)[-1]))
 print('arch', meta['arch'])
+import hashlib
+want = meta.pop('sha256'); h['__metadata__'] = meta
+got = hashlib.sha256(json.dumps(h, sort_keys=True, separators=(',', ':'), ensure_ascii=False).encode() + data).hexdigest()
+print('checksum', 'reproduced' if got == want else 'differs')
 `
 	out, err := exec.Command(py, "-c", script, path).CombinedOutput()
 	if err != nil {
 		t.Fatalf("python: %v\n%s", err, out)
 	}
 	s := string(out)
-	for _, want := range []string{"l1.conv.weight [4, 2, 3, 3] 17.75", "l3.sm.bias [3]", "arch " + a.String()} {
+	for _, want := range []string{"l1.conv.weight [4, 2, 3, 3] 17.75", "l3.sm.bias [3]", "arch " + a.String(), "checksum reproduced"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("python output lacks %q:\n%s", want, s)
 		}

@@ -13,8 +13,9 @@
 // `momentum.<name>`. The metadata holds "format" ("eas-2"), "arch" (the
 // canonical architecture string), "input" (HxWxC), "sha256" and the
 // caller's entries (training state). The sha256 covers the header (metadata
-// and tensor entries, as Save marshals them, without the sha256 entry) and
-// the data, so an edited epoch or shape is caught like a flipped data byte;
+// and tensor entries without the sha256 entry, as canonical JSON: keys
+// sorted, no whitespace; Python: json.dumps(h, sort_keys=True,
+// separators=(',', ':'), ensure_ascii=False)) followed by the data, so an edited epoch or shape is caught like a flipped data byte;
 // files of the older format "eas-1" (checksum over the data only) are still
 // read.
 //
