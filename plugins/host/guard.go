@@ -88,6 +88,9 @@ func (p *Plugin) classify(ctx, cctx context.Context, op string, err error) error
 		pe.Fault, pe.Reason = FaultError, "returned an error: "+err.Error()
 	}
 	if pe.Restarted() {
+		// The log always says why: a plugin's own stderr (its panic trace)
+		// can be lost when its process is killed right after the fault.
+		p.opts.logger().Warn("plugin restarted before its next call", "plugin", p.name, "op", op, "fault", pe.Fault.String(), "reason", pe.Reason)
 		p.broken()
 	}
 	return pe

@@ -347,7 +347,8 @@ func TestLogFile(t *testing.T) {
 	if _, err := apply(context.Background(), tr, smallNet(t), fake.ModePanic); err == nil {
 		t.Fatal("no error from a panic")
 	}
-	// The plugin's stderr (its panic trace) reaches the log asynchronously.
+	// The host logs the fault at once; the plugin's stderr (its panic trace)
+	// follows asynchronously when the process lives long enough to send it.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		b, _ := os.ReadFile(log)
