@@ -29,12 +29,19 @@ type machine struct {
 	wEnt      *G.Node
 	probs     []G.Value // multi: sigmoid per position; tree: each level's distribution
 	total     G.Value
+	// params are the machine's own copies of the policy's parameters,
+	// refreshed in place on each run: allocating fresh ones per run made
+	// the garbage collector a large share of the controller's time.
+	params map[string]*tensor.Dense
 }
 
 type shape struct {
 	T     int
 	multi bool
 	level int
+	// fwd machines compute probabilities only (sampling): no gradient ops,
+	// which otherwise cost about twice the forward pass.
+	fwd bool
 }
 
 func (p *policy) input(n *net, size int, name string) *G.Node {
@@ -46,7 +53,7 @@ func (p *policy) input(n *net, size int, name string) *G.Node {
 func (p *policy) compile(s shape) (m *machine, err error) {
 	defer catch(&err)
 	n := p.graph()
-	m = &machine{n: n}
+	m = &machine{n: n, params: map[string]*tensor.Dense{}}
 	for t := 0; t < s.T; t++ {
 		m.tokens = append(m.tokens, p.input(n, p.sz.Vocab, fmt.Sprintf("tok%d", t)))
 	}
@@ -104,6 +111,13 @@ func (p *policy) compile(s shape) (m *machine, err error) {
 	}
 	total := G.Must(G.Add(G.Must(G.Mul(m.wLogp, logp)), G.Must(G.Mul(m.wEnt, ent))))
 	G.Read(total, &m.total)
+	for _, name := range m.used {
+		m.params[name] = tensor.New(tensor.WithShape(p.shapes[name]...), tensor.WithBacking(make([]float64, len(p.vals[name]))))
+	}
+	if s.fwd {
+		m.vm = G.NewTapeMachine(n.g)
+		return m, nil
+	}
 	wrt := make([]*G.Node, len(m.used))
 	for k, name := range m.used {
 		wrt[k] = n.nodes[name]
@@ -135,12 +149,9 @@ func (m *machine) let(node *G.Node, v []float64) error {
 // machine, and returns the objective term; gradients are then in the nodes.
 func (m *machine) run(p *policy, d decision, wLogp, wEnt float64) (float64, error) {
 	m.vm.Reset()
-	for _, name := range p.names {
-		node, ok := m.n.nodes[name]
-		if !ok {
-			continue
-		}
-		if err := G.Let(node, tensor.New(tensor.WithShape(p.shapes[name]...), tensor.WithBacking(append([]float64(nil), p.vals[name]...)))); err != nil {
+	for name, t := range m.params {
+		copy(t.Float64s(), p.vals[name])
+		if err := G.Let(m.n.nodes[name], t); err != nil {
 			return 0, err
 		}
 	}

@@ -218,7 +218,7 @@ func (c *Controller) machine(s shape) (*machine, error) {
 }
 
 func (c *Controller) multiProbs(toks, positions []int) ([]float64, error) {
-	m, err := c.machine(shape{T: len(toks), multi: true})
+	m, err := c.machine(shape{T: len(toks), multi: true, fwd: true})
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +235,7 @@ func (c *Controller) multiProbs(toks, positions []int) ([]float64, error) {
 
 // treeProbs returns the distribution at `level` given d's earlier choices.
 func (c *Controller) treeProbs(d decision, level int) ([]float64, error) {
-	m, err := c.machine(shape{T: len(d.Tokens), level: max(level, 1)})
+	m, err := c.machine(shape{T: len(d.Tokens), level: level, fwd: true})
 	if err != nil {
 		return nil, err
 	}

@@ -317,3 +317,57 @@ func BenchmarkProposeAndUpdate(b *testing.B) {
 	}
 	b.ReportMetric(time.Since(start).Seconds()/float64(b.N), "s/episode")
 }
+
+// TestSamplingMachinesMatchGradientMachines checks that the forward-only
+// machines used to sample give bit-identical distributions to the machines
+// that also differentiate (which the update uses): sampling must not depend
+// on which machine computed the probabilities.
+func TestSamplingMachinesMatchGradientMachines(t *testing.T) {
+	c := configured(t, 5, nil)
+	nets := []sdk.Network{{Arch: dsl.MustArch("C(16,3,1) P(2,2,MAX) C(32,3,1) FC(64) SM(10)"), Input: ir.Shape{C: 3, H: 32, W: 32}},
+		{Arch: dsl.MustArch("C(32,5,1) P(2,2,MAX) C(64,3,1) FC(128) SM(10)"), Input: ir.Shape{C: 3, H: 32, W: 32}}}
+	for _, st := range []string{"wider", "deeper", "deeper"} {
+		if _, err := c.Propose(ctx, sdk.StepRequest{Transform: st, Nets: nets, Candidates: candidates(t, st, nets, ir.PaperSpace())}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compared := 0
+	for _, ds := range c.pending {
+		for _, d := range ds {
+			levels := []int{0}
+			if !d.Multi {
+				levels = []int{0, 1}
+				if d.Opt >= 0 {
+					levels = append(levels, 2)
+				}
+			}
+			for _, l := range levels {
+				fs := shape{T: len(d.Tokens), multi: d.Multi, level: l, fwd: true}
+				gs := shape{T: len(d.Tokens), multi: d.Multi, level: levels[len(levels)-1]}
+				if !d.Multi {
+					gs.level = max(gs.level, 1)
+				} else {
+					fs.level, gs.level = 0, 0
+				}
+				var got [2][]float64
+				for k, s := range []shape{fs, gs} {
+					m, err := c.machine(s)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := m.run(c.pol, d, 0.3, 0.1); err != nil {
+						t.Fatal(err)
+					}
+					got[k] = values(m.probs[l])
+				}
+				if !slices.Equal(got[0], got[1]) {
+					t.Errorf("decision %+v level %d: sampling machine %v, gradient machine %v", d, l, got[0], got[1])
+				}
+				compared++
+			}
+		}
+	}
+	if compared < 6 {
+		t.Errorf("only %d distributions compared", compared)
+	}
+}
