@@ -33,6 +33,7 @@ type machine struct {
 	// refreshed in place on each run: allocating fresh ones per run made
 	// the garbage collector a large share of the controller's time.
 	params map[string]*tensor.Dense
+	final  *G.Node // head machines: the encoder's final state, an input
 }
 
 type shape struct {
@@ -40,8 +41,11 @@ type shape struct {
 	multi bool
 	level int
 	// fwd machines compute probabilities only (sampling): no gradient ops,
-	// which otherwise cost about twice the forward pass.
+	// which cost several times the forward pass.
 	fwd bool
+	// encoder machines (forward only) compute the encoder's final state
+	// (probs[0]); head machines (forward only, tree) take it as an input.
+	encoder, head bool
 }
 
 func (p *policy) input(n *net, size int, name string) *G.Node {
@@ -59,9 +63,28 @@ func (p *policy) compile(s shape) (m *machine, err error) {
 	}
 	m.wLogp = G.NewScalar(n.g, G.Float64, G.WithName("wlogp"), G.WithValue(0.0))
 	m.wEnt = G.NewScalar(n.g, G.Float64, G.WithName("went"), G.WithValue(0.0))
-	states, final := n.encodeOneHot(m.tokens)
-	m.used = []string{"embed", "fw.wx", "fw.wh", "fw.b", "bw.wx", "bw.wh", "bw.b"}
+	var states []*G.Node
+	var final *G.Node
+	if s.head {
+		// the encoder's final state is an input: sampling computes it once
+		// per decision (an encoder machine) for all levels of the tree
+		m.tokens = nil
+		final = p.input(n, 2*p.sz.Hidden, "final")
+		m.final = final
+	} else {
+		states, final = n.encodeOneHot(m.tokens)
+		m.used = []string{"embed", "fw.wx", "fw.wh", "fw.b", "bw.wx", "bw.wh", "bw.b"}
+	}
 	var logp, ent *G.Node
+	if s.encoder {
+		m.probs = make([]G.Value, 1)
+		G.Read(final, &m.probs[0])
+		for _, name := range m.used {
+			m.params[name] = tensor.New(tensor.WithShape(p.shapes[name]...), tensor.WithBacking(make([]float64, len(p.vals[name]))))
+		}
+		m.vm = G.NewTapeMachine(n.g)
+		return m, nil
+	}
 	if s.multi {
 		m.cand, m.chosen = p.input(n, s.T, "cand"), p.input(n, s.T, "chosen")
 		zs := make([]*G.Node, s.T)
@@ -148,14 +171,25 @@ func (m *machine) let(node *G.Node, v []float64) error {
 // run binds the current parameters and the decision's inputs, executes the
 // machine, and returns the objective term; gradients are then in the nodes.
 func (m *machine) run(p *policy, d decision, wLogp, wEnt float64) (float64, error) {
+	return m.runWith(p, d, wLogp, wEnt, nil)
+}
+
+// runWith is run for head machines, which also take the encoder's final state.
+func (m *machine) runWith(p *policy, d decision, wLogp, wEnt float64, final []float64) (float64, error) {
 	m.vm.Reset()
+	if m.final != nil {
+		if err := m.let(m.final, final); err != nil {
+			return 0, err
+		}
+	}
 	for name, t := range m.params {
 		copy(t.Float64s(), p.vals[name])
 		if err := G.Let(m.n.nodes[name], t); err != nil {
 			return 0, err
 		}
 	}
-	for t, tok := range d.Tokens {
+	for t := 0; t < len(m.tokens); t++ {
+		tok := d.Tokens[t]
 		v := make([]float64, p.sz.Vocab)
 		v[tok] = 1
 		if err := m.let(m.tokens[t], v); err != nil {
@@ -164,7 +198,8 @@ func (m *machine) run(p *policy, d decision, wLogp, wEnt float64) (float64, erro
 	}
 	G.Let(m.wLogp, wLogp)
 	G.Let(m.wEnt, wEnt)
-	if d.Multi {
+	switch {
+	case m.cand != nil:
 		cand, chosen := make([]float64, len(d.Tokens)), make([]float64, len(d.Tokens))
 		for k, pos := range d.Positions {
 			cand[pos] = 1
@@ -174,7 +209,7 @@ func (m *machine) run(p *policy, d decision, wLogp, wEnt float64) (float64, erro
 		}
 		m.let(m.cand, cand)
 		m.let(m.chosen, chosen)
-	} else {
+	case m.mask != nil:
 		valid := [][]bool{d.BlockValid, d.PosValid, d.OptValid}
 		choice := []int{d.Block, d.Pos, d.Opt}
 		for l := range m.mask {
@@ -196,6 +231,9 @@ func (m *machine) run(p *policy, d decision, wLogp, wEnt float64) (float64, erro
 	}
 	if err := m.vm.RunAll(); err != nil {
 		return 0, err
+	}
+	if m.total == nil { // encoder machine
+		return 0, nil
 	}
 	return values(m.total)[0], nil
 }

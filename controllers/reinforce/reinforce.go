@@ -159,7 +159,11 @@ func (c *Controller) Propose(_ context.Context, req sdk.StepRequest) (out [][]sd
 		for _, b := range t.Blocks {
 			d.BlockValid[b.ID] = true
 		}
-		p, err := c.treeProbs(d, 0)
+		fin, err := c.encode(toks)
+		if err != nil {
+			return nil, err
+		}
+		p, err := c.treeProbs(d, 0, fin)
 		if err != nil {
 			return nil, err
 		}
@@ -174,7 +178,7 @@ func (c *Controller) Propose(_ context.Context, req sdk.StepRequest) (out [][]sd
 		for k := range blk.Positions {
 			d.PosValid[k] = true
 		}
-		if p, err = c.treeProbs(d, 1); err != nil {
+		if p, err = c.treeProbs(d, 1, fin); err != nil {
 			return nil, err
 		}
 		d.Pos = c.r.Categorical(p)
@@ -185,7 +189,7 @@ func (c *Controller) Propose(_ context.Context, req sdk.StepRequest) (out [][]sd
 			for _, o := range opts {
 				d.OptValid[o.ID] = true
 			}
-			if p, err = c.treeProbs(d, 2); err != nil {
+			if p, err = c.treeProbs(d, 2, fin); err != nil {
 				return nil, err
 			}
 			d.Opt = c.r.Categorical(p)
@@ -233,13 +237,27 @@ func (c *Controller) multiProbs(toks, positions []int) ([]float64, error) {
 	return out, nil
 }
 
-// treeProbs returns the distribution at `level` given d's earlier choices.
-func (c *Controller) treeProbs(d decision, level int) ([]float64, error) {
-	m, err := c.machine(shape{T: len(d.Tokens), level: level, fwd: true})
+// encode returns the encoder's final state for a token sequence, the input
+// of every level of the deeper actor's tree.
+func (c *Controller) encode(toks []int) ([]float64, error) {
+	m, err := c.machine(shape{T: len(toks), encoder: true, fwd: true})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := m.run(c.pol, d, 0, 0); err != nil {
+	if _, err := m.run(c.pol, decision{Tokens: toks}, 0, 0); err != nil {
+		return nil, err
+	}
+	return values(m.probs[0]), nil
+}
+
+// treeProbs returns the distribution at `level` given d's earlier choices
+// and the encoder's final state.
+func (c *Controller) treeProbs(d decision, level int, final []float64) ([]float64, error) {
+	m, err := c.machine(shape{level: level, fwd: true, head: true})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := m.runWith(c.pol, d, 0, 0, final); err != nil {
 		return nil, err
 	}
 	return values(m.probs[level]), nil

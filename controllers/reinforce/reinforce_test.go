@@ -349,13 +349,21 @@ func TestSamplingMachinesMatchGradientMachines(t *testing.T) {
 				} else {
 					fs.level, gs.level = 0, 0
 				}
+				var fin []float64
+				if !d.Multi { // sampling: encoder once, then a head machine
+					var err error
+					if fin, err = c.encode(d.Tokens); err != nil {
+						t.Fatal(err)
+					}
+					fs = shape{level: l, fwd: true, head: true}
+				}
 				var got [2][]float64
 				for k, s := range []shape{fs, gs} {
 					m, err := c.machine(s)
 					if err != nil {
 						t.Fatal(err)
 					}
-					if _, err := m.run(c.pol, d, 0.3, 0.1); err != nil {
+					if _, err := m.runWith(c.pol, d, 0.3, 0.1, fin); err != nil {
 						t.Fatal(err)
 					}
 					got[k] = values(m.probs[l])
