@@ -18,8 +18,8 @@ type Sizes struct {
 	Options              int // option head: one per kernel size of the space
 }
 
-// policy holds the parameters as float64 arrays, in a fixed order; each
-// forward pass builds a gorgonia graph over them.
+// policy holds the parameters as float64 arrays, in a fixed order; machines
+// (machine.go) compile one gorgonia graph per decision shape over them.
 type policy struct {
 	sz     Sizes
 	names  []string
