@@ -28,7 +28,8 @@ func TestArchitectureOnly(t *testing.T) {
 			host := verify.Host{Shape: in, Seed: r.Int63()}
 			for _, name := range TransformNames() {
 				tr, _ := Transform(name)
-				acts, err := tr.Actions(ctx, bare, verify.SmallSpace())
+				actsRes, err := tr.Actions(ctx, sdk.ActionsRequest{Net: bare, Space: verify.SmallSpace()})
+				acts := actsRes.Actions
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -18,7 +18,8 @@ func chain(t *testing.T, r *rand.Rand, net sdk.Network, host sdk.Host, steps []s
 	ctx := context.Background()
 	for _, s := range steps {
 		tr, _ := Transform(s)
-		acts, err := tr.Actions(ctx, net, verify.SmallSpace())
+		actsRes, err := tr.Actions(ctx, sdk.ActionsRequest{Net: net, Space: verify.SmallSpace()})
+		acts := actsRes.Actions
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,13 +10,14 @@ import (
 	"testing"
 
 	"github.com/eas-go/eas/builtin"
+	"github.com/eas-go/eas/core/data"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/dsl/diag"
 	"github.com/eas-go/eas/internal/golden"
 )
 
 // testBuiltins are the registry's names, as the CLI passes them.
-var testBuiltins = Builtins{Transforms: builtin.TransformNames(), Controllers: builtin.ControllerNames()}
+var testBuiltins = Builtins{Transforms: builtin.TransformNames(), Controllers: builtin.ControllerNames(), DatasetKinds: data.Kinds}
 
 var in32 = ir.Shape{C: 3, H: 32, W: 32}
 
@@ -393,6 +394,33 @@ func TestControlAndRepeat(t *testing.T) {
 		}
 		if s := e.Searches[0]; s.Control != c.control || s.Runs() != c.runs {
 			t.Errorf("%q: control %v, runs %d; want %v, %d", c.body, s.Control, s.Runs(), c.control, c.runs)
+		}
+	}
+}
+
+// TestDatasetKindsFromCaller: the data set kinds are the caller's (the CLI
+// passes data.Kinds), not a copy kept in dsl.
+func TestDatasetKindsFromCaller(t *testing.T) {
+	const rest = "start { arch = \"FC(8) SM(10)\" }\nsearch \"s\" { controller = random steps = [wider] budget = 1 }\n"
+	known := testBuiltins
+	known.DatasetKinds = []string{"parquet"}
+	for _, tc := range []struct {
+		src, wantErr string // wantErr "" means no errors
+	}{
+		{"dataset d { kind = parquet path = \"x\" }\n", ""},
+		{"dataset parquet { path = \"x\" }\n", ""},
+		{"dataset d { kind = cifar10 path = \"x\" }\n", "unknown value \"cifar10\" (one of parquet)"},
+		{"dataset cifar10 { path = \"x\" }\n", "dataset needs a kind: one of parquet"},
+	} {
+		e, l := ParseExperiment("x.eas", []byte(tc.src+rest), known)
+		err := l.Err()
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%q: %v", tc.src, err)
+		case tc.wantErr == "" && e.Dataset.Kind != "parquet":
+			t.Errorf("%q: kind %q, want parquet", tc.src, e.Dataset.Kind)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%q: got %v, want %q", tc.src, err, tc.wantErr)
 		}
 	}
 }

@@ -17,20 +17,21 @@ import (
 	"github.com/eas-go/eas/dsl/diag"
 )
 
-// Builtins are the names of the built-in transforms and controllers, which a
-// .eas file may use without listing a plugin; names that a search's
-// `plugins` mention are accepted as well. The caller passes the registry's
-// (package builtin): dsl does not import the implementations.
+// Builtins are the names the checker gets from the caller, because dsl does
+// not import the implementations (docs/design.md): the built-in transforms
+// and controllers, which a .eas file may use without listing a plugin (names
+// that a search's `plugins` mention are accepted as well), from package
+// builtin; and the data set kinds the readers understand, from data.Kinds.
 type Builtins struct {
 	Transforms, Controllers []string
+	DatasetKinds            []string
 }
 
 // Names the checker knows.
 var (
-	DatasetKinds = []string{"cifar10", "images", "idx", "svhn"}
-	TableNames   = []string{"summary", "networks", "rl_vs_random", "comparison", "table2", "table3", "table4"}
-	PlotNames    = []string{"progress", "rl_vs_random"}
-	FormatNames  = []string{"text", "markdown", "csv", "png", "svg"}
+	TableNames  = []string{"summary", "networks", "rl_vs_random", "comparison", "table2", "table3", "table4"}
+	PlotNames   = []string{"progress", "rl_vs_random"}
+	FormatNames = []string{"text", "markdown", "csv", "png", "svg"}
 )
 
 func parseEASFile(name, src string) (*fileAST, diag.List) {
@@ -292,7 +293,7 @@ func (w *walker) wordList(s *stmtAST, allowed []string) []string {
 }
 
 // ParseExperiment parses and checks a .eas source, filling defaults; known
-// are the built-in transform and controller names. The Experiment is
+// are the built-in transform and controller names and the data set kinds. The Experiment is
 // meaningful only when the list has no errors; warnings (such as a missing
 // dataset) may accompany a valid one.
 func ParseExperiment(name string, src []byte, known Builtins) (e *experiment.Experiment, l diag.List) {
@@ -347,7 +348,7 @@ func parseExperiment(name string, src []byte, known Builtins) (*experiment.Exper
 			if !w.needBlock(s) {
 				return
 			}
-			w.dataset(s, &e.Dataset)
+			w.dataset(s, &e.Dataset, known.DatasetKinds)
 		},
 		"start": func(s *stmtAST) {
 			if !w.needBlock(s) {
@@ -608,9 +609,9 @@ func (w *walker) trainingHandlers(t *experiment.Training, extra map[string]func(
 	return h
 }
 
-func (w *walker) dataset(s *stmtAST, d *experiment.Dataset) {
+func (w *walker) dataset(s *stmtAST, d *experiment.Dataset, kinds []string) {
 	w.fields("dataset", s.Block, map[string]func(*stmtAST){
-		"kind":       func(s *stmtAST) { d.Kind = w.word(s, DatasetKinds) },
+		"kind":       func(s *stmtAST) { d.Kind = w.word(s, kinds) },
 		"path":       func(s *stmtAST) { d.Path = w.str(s) },
 		"validation": func(s *stmtAST) { d.Validation = w.integer(s, 0) },
 		"seed":       func(s *stmtAST) { d.ValidationSeed = int64(w.integer(s, 0)) },
@@ -625,11 +626,11 @@ func (w *walker) dataset(s *stmtAST, d *experiment.Dataset) {
 			d.InputShape = sh
 		},
 	})
-	if d.Kind == "" && slices.Contains(DatasetKinds, d.Name) {
+	if d.Kind == "" && slices.Contains(kinds, d.Name) {
 		d.Kind = d.Name
 	}
 	if d.Kind == "" {
-		w.errf(s.Pos, len(s.Key), "dataset needs a kind: one of %s (kind = ...)", strings.Join(DatasetKinds, ", "))
+		w.errf(s.Pos, len(s.Key), "dataset needs a kind: one of %s (kind = ...)", strings.Join(kinds, ", "))
 	}
 }
 

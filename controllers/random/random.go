@@ -35,7 +35,12 @@ func (c *Controller) Configure(_ context.Context, cfg sdk.ControllerConfig) erro
 }
 
 // Propose chooses uniformly.
-func (c *Controller) Propose(_ context.Context, req sdk.StepRequest) ([][]sdk.Action, error) {
+func (c *Controller) Propose(ctx context.Context, req sdk.ProposeRequest) (sdk.ProposeResult, error) {
+	acts, err := c.propose(ctx, req)
+	return sdk.ProposeResult{Actions: acts}, err
+}
+
+func (c *Controller) propose(_ context.Context, req sdk.ProposeRequest) ([][]sdk.Action, error) {
 	out := make([][]sdk.Action, len(req.Nets))
 	for i, cands := range req.Candidates {
 		if len(cands) == 0 {

@@ -119,7 +119,12 @@ func (c *Controller) Configure(_ context.Context, cfg sdk.ControllerConfig) erro
 }
 
 // Propose samples actions for every network.
-func (c *Controller) Propose(_ context.Context, req sdk.StepRequest) (out [][]sdk.Action, err error) {
+func (c *Controller) Propose(ctx context.Context, req sdk.ProposeRequest) (sdk.ProposeResult, error) {
+	acts, err := c.propose(ctx, req)
+	return sdk.ProposeResult{Actions: acts}, err
+}
+
+func (c *Controller) propose(_ context.Context, req sdk.ProposeRequest) (out [][]sdk.Action, err error) {
 	if c.pol == nil {
 		return nil, fmt.Errorf("reinforce: Propose before Configure")
 	}

@@ -58,7 +58,8 @@ func candidates(t testing.TB, tr string, nets []sdk.Network, space ir.Space) [][
 	tf := transforms[tr]
 	out := make([][]sdk.Action, len(nets))
 	for i, n := range nets {
-		a, err := tf.Actions(ctx, n, space)
+		aRes, err := tf.Actions(ctx, sdk.ActionsRequest{Net: n, Space: space})
+		a := aRes.Actions
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +75,7 @@ func TestGradientMatchesFiniteDifferences(t *testing.T) {
 	nets := []sdk.Network{{Arch: dsl.MustArch("C(16,3,1) P(2,2,MAX) C(32,3,1) FC(64) SM(10)"), Input: ir.Shape{C: 3, H: 32, W: 32}},
 		{Arch: dsl.MustArch("C(32,5,1) P(2,2,MAX) FC(128) SM(10)"), Input: ir.Shape{C: 3, H: 32, W: 32}}}
 	for _, st := range []string{"wider", "deeper"} {
-		if _, err := c.Propose(ctx, sdk.StepRequest{Transform: st, Nets: nets, Candidates: candidates(t, st, nets, ir.PaperSpace())}); err != nil {
+		if _, err := c.Propose(ctx, sdk.ProposeRequest{Transform: st, Nets: nets, Candidates: candidates(t, st, nets, ir.PaperSpace())}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -176,7 +177,8 @@ func episode(t testing.TB, c sdk.Controller, ep, m int) float64 {
 			nets[i] = sdk.Network{Arch: start, Input: ir.Shape{C: 3, H: 32, W: 32}}
 		}
 		for _, st := range []string{"wider", "deeper"} {
-			props, err := c.Propose(ctx, sdk.StepRequest{Episode: ep, Transform: st, Nets: nets, Candidates: candidates(t, st, nets, space)})
+			propsRes, err := c.Propose(ctx, sdk.ProposeRequest{Episode: ep, Transform: st, Nets: nets, Candidates: candidates(t, st, nets, space)})
+			props := propsRes.Actions
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -254,7 +256,8 @@ func TestProposalsAreValid(t *testing.T) {
 			}
 			for _, st := range steps {
 				cands := candidates(t, st, nets, sp)
-				props, err := c.Propose(ctx, sdk.StepRequest{Transform: st, Nets: nets, Candidates: cands})
+				propsRes, err := c.Propose(ctx, sdk.ProposeRequest{Transform: st, Nets: nets, Candidates: cands})
+				props := propsRes.Actions
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -291,9 +294,11 @@ func TestSaveLoadResumesExactly(t *testing.T) {
 		}
 		nets := []sdk.Network{{Arch: dsl.MustArch("C(16,3,1) P(2,2,MAX) FC(64) SM(10)"), Input: ir.Shape{C: 3, H: 32, W: 32}}}
 		for _, st := range []string{"wider", "deeper", "deeper"} {
-			req := sdk.StepRequest{Transform: st, Nets: nets, Candidates: candidates(t, st, nets, ir.PaperSpace())}
-			pa, _ := a.Propose(ctx, req)
-			pb, _ := b.Propose(ctx, req)
+			req := sdk.ProposeRequest{Transform: st, Nets: nets, Candidates: candidates(t, st, nets, ir.PaperSpace())}
+			paRes, _ := a.Propose(ctx, req)
+			pa := paRes.Actions
+			pbRes, _ := b.Propose(ctx, req)
+			pb := pbRes.Actions
 			if len(pa[0]) != len(pb[0]) || (len(pa[0]) > 0 && pa[0][0].String() != pb[0][0].String()) {
 				t.Fatalf("after load: %v vs %v", pa, pb)
 			}
@@ -327,7 +332,7 @@ func TestSamplingMachinesMatchGradientMachines(t *testing.T) {
 	nets := []sdk.Network{{Arch: dsl.MustArch("C(16,3,1) P(2,2,MAX) C(32,3,1) FC(64) SM(10)"), Input: ir.Shape{C: 3, H: 32, W: 32}},
 		{Arch: dsl.MustArch("C(32,5,1) P(2,2,MAX) C(64,3,1) FC(128) SM(10)"), Input: ir.Shape{C: 3, H: 32, W: 32}}}
 	for _, st := range []string{"wider", "deeper", "deeper"} {
-		if _, err := c.Propose(ctx, sdk.StepRequest{Transform: st, Nets: nets, Candidates: candidates(t, st, nets, ir.PaperSpace())}); err != nil {
+		if _, err := c.Propose(ctx, sdk.ProposeRequest{Transform: st, Nets: nets, Candidates: candidates(t, st, nets, ir.PaperSpace())}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -40,6 +40,12 @@ func tinyJobs(t *testing.T, n int) []search.Job {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
+// parseArch is what the CLI passes as Worker.ParseArch.
+func parseArch(name, src string) (ir.Arch, error) {
+	a, l := dsl.ParseArch(name, src)
+	return a, l.Err()
+}
+
 // waitIdle returns the status once no job is queued or unacknowledged (a
 // worker acknowledges just after storing its result), or after 5 s.
 func waitIdle(ctx context.Context, ev *Evaluator) Status {

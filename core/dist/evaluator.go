@@ -216,7 +216,10 @@ func (e *Evaluator) maxDeliveries(m *nats.Msg) {
 	if n, err := e.b.notes.Get(ctx, id); err == nil {
 		r.Error += "; last problem: " + string(n.Value())
 	}
-	b, _ := json.Marshal(r)
+	b, err := json.Marshal(r)
+	if err != nil { // cannot happen for these fields; never store an empty result
+		return
+	}
 	if _, err := e.b.results.Create(ctx, id, b); err == nil || errors.Is(err, jetstream.ErrKeyExists) {
 		e.b.jobs.DeleteMsg(ctx, adv.StreamSeq)
 	}
@@ -246,7 +249,9 @@ func (e *Evaluator) prepare(j search.Job) (*prepared, error) {
 	if e.dataRef == nil {
 		m.VirtualMS = max(1, e.opt.VirtualDelay.Milliseconds())
 	}
-	m.ID = contentID(m)
+	if m.ID, err = contentID(m); err != nil {
+		return nil, err
+	}
 	m.Weights.Name = "in/" + m.ID
 	return &prepared{msg: m, enc: enc}, nil
 }

@@ -45,7 +45,7 @@ func testWorkerMain(url string) int {
 		return 1
 	}
 	w := &Worker{NC: nc, ID: os.Getenv("EAS_DIST_TEST_ID"), Slots: slots, Backend: be, Threads: th, CacheDir: os.Getenv("EAS_DIST_TEST_CACHE"),
-		Log: func(s string) { fmt.Fprintln(os.Stdout, s) }}
+		ParseArch: parseArch, Log: func(s string) { fmt.Fprintln(os.Stdout, s) }}
 	if d := os.Getenv("EAS_DIST_TEST_DATA"); d != "" {
 		name, path, _ := strings.Cut(d, "=")
 		w.Data = map[string]string{name: path}

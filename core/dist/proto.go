@@ -12,7 +12,6 @@ import (
 
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/ir"
-	"github.com/eas-go/eas/dsl"
 )
 
 // Version is the protocol version; a worker refuses jobs of another.
@@ -95,12 +94,21 @@ type ResultMsg struct {
 
 // contentID is the job's deterministic id: a hash of everything that
 // determines its result (the label and the object's name excluded).
-func contentID(j JobMsg) string {
+// It fails only for a job JSON cannot carry (a NaN learning rate), which
+// must not be hashed as if it were empty.
+func contentID(j JobMsg) (string, error) {
 	j.ID, j.Label, j.Weights.Name = "", "", ""
-	b, _ := json.Marshal(j)
+	b, err := json.Marshal(j)
+	if err != nil {
+		return "", fmt.Errorf("job %q: %w", j.Label, err)
+	}
 	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:20])
+	return hex.EncodeToString(s[:20]), nil
 }
+
+// ArchParser reads an architecture string (the DSL's dsl.ParseArch, which
+// the caller passes in so that core/dist does not import the DSL).
+type ArchParser func(name, src string) (ir.Arch, error)
 
 func validID(id string) bool {
 	if len(id) != 40 {
@@ -164,8 +172,9 @@ func (o ObjectRef) check(what, prefix string) error {
 	return nil
 }
 
-// DecodeJob parses and checks a job message; errors say which field is wrong.
-func DecodeJob(b []byte) (JobMsg, ir.Arch, error) {
+// DecodeJob parses and checks a job message, reading its architecture with
+// parse; errors say which field is wrong.
+func DecodeJob(b []byte, parse ArchParser) (JobMsg, ir.Arch, error) {
 	var j JobMsg
 	if err := decodeStrict(b, &j); err != nil {
 		return j, ir.Arch{}, fmt.Errorf("job message: %w", err)
@@ -179,8 +188,11 @@ func DecodeJob(b []byte) (JobMsg, ir.Arch, error) {
 	if in := j.Input; in.C < 1 || in.H < 1 || in.W < 1 || in.C > 4096 || in.H > 8192 || in.W > 8192 {
 		return bad("input shape %v out of range", in)
 	}
-	a, l := dsl.ParseArch("job "+j.ID, j.Arch)
-	if err := l.Err(); err != nil {
+	if parse == nil {
+		return bad("no architecture parser (the caller must set one)")
+	}
+	a, err := parse("job "+j.ID, j.Arch)
+	if err != nil {
 		return bad("arch: %v", err)
 	}
 	if err := a.Validate(j.Input); err != nil {
@@ -204,7 +216,11 @@ func DecodeJob(b []byte) (JobMsg, ir.Arch, error) {
 			return bad("%v", err)
 		}
 	}
-	if want := contentID(j); want != j.ID {
+	want, err := contentID(j)
+	if err != nil {
+		return bad("%v", err)
+	}
+	if want != j.ID {
 		return bad("id does not match the content (want %s): altered in transit?", want)
 	}
 	return j, a, nil

@@ -9,6 +9,9 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"go/parser"
+	"go/token"
+	"math"
 	"math/big"
 	"net"
 	"os"
@@ -24,15 +27,68 @@ func validJob(t testing.TB) JobMsg {
 	m := JobMsg{Version: Version, Arch: "C(4,3,1) P(2,2,MAX) FC(8) SM(4)", Input: tinyInput,
 		Weights: ObjectRef{Size: 10, SHA256: strings.Repeat("ab", 32)}}
 	m.Training.Epochs, m.Training.Batch, m.Training.LR = 1, 16, 0.1
-	m.ID = contentID(m)
+	id, err := contentID(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ID = id
 	m.Weights.Name = "in/" + m.ID
 	return m
+}
+
+// TestContentIDRefusesWhatJSONCannotCarry: a NaN learning rate is an error,
+// not the hash of an empty message shared by every such job.
+func TestContentIDRefusesWhatJSONCannotCarry(t *testing.T) {
+	m := validJob(t)
+	m.Training.LR = math.NaN()
+	if id, err := contentID(m); err == nil {
+		t.Errorf("NaN learning rate hashed to %s", id)
+	}
+}
+
+// TestDecodeJobNeedsAParser: without an architecture parser the job is
+// refused with a clear error rather than a nil call.
+func TestDecodeJobNeedsAParser(t *testing.T) {
+	b, err := json.Marshal(validJob(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := DecodeJob(b, nil); err == nil || !strings.Contains(err.Error(), "parser") {
+		t.Errorf("nil parser: %v", err)
+	}
+	if err := (&Worker{}).Run(context.Background()); err == nil || !strings.Contains(err.Error(), "ParseArch") {
+		t.Errorf("worker without ParseArch: %v", err)
+	}
+}
+
+// TestNoDSLImport: core/dist gets the architecture parser from its caller
+// (docs/design.md: the DSL is upstream of the search core).
+func TestNoDSLImport(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, im := range af.Imports {
+			if strings.Contains(im.Path.Value, "github.com/eas-go/eas/dsl") {
+				t.Errorf("%s imports %s", f, im.Path.Value)
+			}
+		}
+	}
 }
 
 func TestDecodeJobNamesTheProblem(t *testing.T) {
 	good := validJob(t)
 	b, _ := json.Marshal(good)
-	if _, _, err := DecodeJob(b); err != nil {
+	if _, _, err := DecodeJob(b, parseArch); err != nil {
 		t.Fatalf("valid job: %v", err)
 	}
 	mut := func(f func(*JobMsg)) []byte {
@@ -60,12 +116,12 @@ func TestDecodeJobNamesTheProblem(t *testing.T) {
 		{"altered", mut(func(m *JobMsg) { m.Training.Epochs = 2 }), "does not match the content"},
 		{"bad id", mut(func(m *JobMsg) { m.ID = "../x" }), "40 hex digits"},
 	} {
-		_, _, err := DecodeJob(c.msg)
+		_, _, err := DecodeJob(c.msg, parseArch)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want an error containing %q", c.name, err, c.want)
 		}
 	}
-	if _, _, err := DecodeJob([]byte(`{"version":2}`)); !errorsIs(err, ErrVersion) {
+	if _, _, err := DecodeJob([]byte(`{"version":2}`), parseArch); !errorsIs(err, ErrVersion) {
 		t.Errorf("version mismatch is not ErrVersion: %v", err)
 	}
 }
@@ -91,7 +147,7 @@ func FuzzDecodeJob(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte(`{"version":1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		DecodeJob(b) // must not panic
+		DecodeJob(b, parseArch) // must not panic
 		DecodeResult(b)
 	})
 }

@@ -2,6 +2,8 @@ package dist
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +43,9 @@ type Worker struct {
 	// CacheDir keeps data sets fetched from runs ("" = no disk cache).
 	CacheDir string
 	Log      func(string)
+	// ParseArch reads the jobs' architecture strings (required; the CLI
+	// passes the DSL's parser).
+	ParseArch ArchParser
 
 	mu       sync.Mutex
 	info     WorkerInfo
@@ -70,9 +75,15 @@ func (w *Worker) logf(f string, a ...any) {
 	}
 }
 
-// DefaultWorkerID is host-pid, made safe for a bucket key.
+// DefaultWorkerID is host-pid, made safe for a bucket key. Without a host
+// name, pids of different machines could collide, so a random tag stands in.
 func DefaultWorkerID() string {
-	h, _ := os.Hostname()
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		var r [4]byte
+		rand.Read(r[:]) // never fails (crypto/rand)
+		h = "host" + hex.EncodeToString(r[:])
+	}
 	return keySafe(fmt.Sprintf("%s-%d", h, os.Getpid()))
 }
 
@@ -88,13 +99,20 @@ func keySafe(s string) string {
 // Run works until ctx is cancelled. Jobs in training when it is are handed
 // back to the queue at once.
 func (w *Worker) Run(ctx context.Context) error {
+	if w.ParseArch == nil {
+		return errors.New("dist: Worker.ParseArch is not set")
+	}
 	if w.ID == "" {
 		w.ID = DefaultWorkerID()
 	}
 	w.ID = keySafe(w.ID)
 	w.Slots = max(1, w.Slots)
 	w.datasets, w.local = map[string]*dataEntry{}, map[string]*localEntry{}
-	h, _ := os.Hostname()
+	h, err := os.Hostname()
+	if err != nil {
+		h = "unknown" // shown in status only; the ID identifies the worker
+		w.logf("host name: %v", err)
+	}
 	w.info = WorkerInfo{ID: w.ID, Host: h, Slots: w.Slots, Threads: w.Threads, Since: time.Now().UTC()}
 	waited := false
 	for {
@@ -164,11 +182,15 @@ func (w *Worker) heartbeat(ctx context.Context) {
 	defer t.Stop()
 	for {
 		w.mu.Lock()
-		b, _ := json.Marshal(w.info)
+		b, err := json.Marshal(w.info)
 		w.mu.Unlock()
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		w.b.workers.Put(pctx, w.ID, b)
-		cancel()
+		if err != nil {
+			w.logf("heartbeat: %v", err) // skipped, not sent empty
+		} else {
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			w.b.workers.Put(pctx, w.ID, b)
+			cancel()
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -201,7 +223,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, trained func()) 
 		deliveries = int(md.NumDelivered)
 	}
 	id := strings.TrimPrefix(msg.Subject(), jobSubject)
-	job, arch, err := DecodeJob(msg.Data())
+	job, arch, err := DecodeJob(msg.Data(), w.ParseArch)
 	if err != nil {
 		if errors.Is(err, ErrVersion) { // another worker may speak it
 			w.refuse(ctx, msg, id, deliveries, err)
@@ -410,7 +432,7 @@ func (w *Worker) train(ctx context.Context, job JobMsg, arch ir.Arch, ds *Datase
 		src, val = ds.Full(job.Training.Seed, job.Training.Batch), ds.Test(256)
 	}
 	res, err := train.Train(ctx, g, weights, src, val, train.Config{Training: job.Training, Backend: w.Backend}, func(e train.Event) {
-		if e.EndOfEpoch && e.ImagesPerSecond > 0 {
+		if e.EndOfEpoch && e.ImagesPerSecond > 0 && !math.IsInf(e.ImagesPerSecond, 0) { // JSON has no Inf
 			w.mu.Lock()
 			w.info.ImagesPerSec = e.ImagesPerSecond
 			w.mu.Unlock()

@@ -262,20 +262,21 @@ func (r *Runner) episode(ctx context.Context, stage, stages, ep, m int, start sd
 	}
 	for si, tname := range r.steps() {
 		t := r.Transforms[tname]
-		req := sdk.StepRequest{Episode: ep, Step: si, Transform: tname, Nets: make([]sdk.Network, m), Candidates: make([][]sdk.Action, m)}
+		req := sdk.ProposeRequest{Episode: ep, Step: si, Transform: tname, Nets: make([]sdk.Network, m), Candidates: make([][]sdk.Action, m)}
 		for i := range nets {
 			req.Nets[i] = sdk.Network{Arch: nets[i].Arch, Input: nets[i].Input} // controllers need no weights
 			if failed[i] != nil {
 				continue
 			}
-			c, err := t.Actions(ctx, nets[i], r.Exp.Space)
+			c, err := t.Actions(ctx, sdk.ActionsRequest{Net: nets[i], Space: r.Exp.Space})
 			if err != nil {
 				failed[i] = fmt.Errorf("transform %s: listing actions: %w", tname, err)
 				continue
 			}
-			req.Candidates[i] = c
+			req.Candidates[i] = c.Actions
 		}
-		props, err := r.Controller.Propose(ctx, req)
+		prop, err := r.Controller.Propose(ctx, req)
+		props := prop.Actions
 		if err != nil {
 			return fmt.Errorf("controller %s: propose (episode %d, step %d): %w", r.Search.Controller, ep, si+1, err)
 		}

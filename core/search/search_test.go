@@ -32,7 +32,12 @@ func (fcWider) Describe(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "fcwider", Kind: sdk.KindTransform, Version: "test"}, nil
 }
 
-func (fcWider) Actions(_ context.Context, n sdk.Network, _ ir.Space) ([]sdk.Action, error) {
+func (x fcWider) Actions(ctx context.Context, req sdk.ActionsRequest) (sdk.ActionsResult, error) {
+	acts, err := x.actions(ctx, req.Net, req.Space)
+	return sdk.ActionsResult{Actions: acts}, err
+}
+
+func (x fcWider) actions(_ context.Context, n sdk.Network, _ ir.Space) ([]sdk.Action, error) {
 	var out []sdk.Action
 	for i, l := range n.Arch.Layers {
 		if l.Kind == ir.FC && l.Units < 64 {
@@ -67,7 +72,12 @@ func (p *pick) Configure(_ context.Context, c sdk.ControllerConfig) error {
 	p.state = uint64(c.Seed) + 1
 	return nil
 }
-func (p *pick) Propose(_ context.Context, req sdk.StepRequest) ([][]sdk.Action, error) {
+func (p *pick) Propose(ctx context.Context, req sdk.ProposeRequest) (sdk.ProposeResult, error) {
+	acts, err := p.propose(ctx, req)
+	return sdk.ProposeResult{Actions: acts}, err
+}
+
+func (p *pick) propose(_ context.Context, req sdk.ProposeRequest) ([][]sdk.Action, error) {
 	out := make([][]sdk.Action, len(req.Nets))
 	for i, c := range req.Candidates {
 		if len(c) == 0 {
@@ -288,11 +298,11 @@ type restartedErr struct{}
 func (restartedErr) Error() string   { return "plugin exited" }
 func (restartedErr) Restarted() bool { return true }
 
-func (c *crashOnce) Propose(ctx context.Context, req sdk.StepRequest) ([][]sdk.Action, error) {
+func (c *crashOnce) Propose(ctx context.Context, req sdk.ProposeRequest) (sdk.ProposeResult, error) {
 	if req.Episode == 2 && req.Step == 1 && !c.crashed {
 		c.crashed = true
 		c.pick.Load(ctx, c.saved) // the host restores the last saved state on restart
-		return nil, restartedErr{}
+		return sdk.ProposeResult{}, restartedErr{}
 	}
 	return c.pick.Propose(ctx, req)
 }

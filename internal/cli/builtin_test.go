@@ -111,11 +111,13 @@ func TestEveryBuiltinEverywhere(t *testing.T) {
 				fam = ir.FamilyDenseNet
 			}
 			net := sdk.Network{Arch: verify.RandomArch(r, fam, ir.Shape{C: 3, H: 8, W: 8}), Input: ir.Shape{C: 3, H: 8, W: 8}}
-			cands, err := tr.Actions(ctx, net, verify.SmallSpace())
+			candsRes, err := tr.Actions(ctx, sdk.ActionsRequest{Net: net, Space: verify.SmallSpace()})
+			cands := candsRes.Actions
 			if err != nil || len(cands) == 0 {
 				t.Fatalf("%s on %s: %d actions, %v", ti.Name, net.Arch, len(cands), err)
 			}
-			props, err := ctl.Propose(ctx, sdk.StepRequest{Transform: ti.Name, Nets: []sdk.Network{net}, Candidates: [][]sdk.Action{cands}})
+			propsRes, err := ctl.Propose(ctx, sdk.ProposeRequest{Transform: ti.Name, Nets: []sdk.Network{net}, Candidates: [][]sdk.Action{cands}})
+			props := propsRes.Actions
 			if err != nil || len(props) != 1 {
 				t.Fatalf("%s proposing %s: %v %v", cn, ti.Name, props, err)
 			}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math/rand"
@@ -52,6 +53,7 @@ type BenchResult struct {
 	RSSMB      float64 `json:"rss_mb"`
 	RSSWarmMB  float64 `json:"rss_after_warmup_mb"` // resident set after the warm-up steps
 	RSSEndMB   float64 `json:"rss_end_mb"`          // resident set after all training steps: flat if close to the above
+	RSSNote    string  `json:"rss_note,omitempty"`  // why the RSS fields are 0 (no /proc/self/status)
 	MFLOPImg   float64 `json:"mflop_per_train_image"`
 	// AllocsStep and AllocBytesStep are heap allocations per training step
 	// in the timed loop (the engine aims at near zero).
@@ -132,7 +134,7 @@ func (c *BenchCmd) Run(g *Globals) error {
 	for i := 0; i < warm; i++ {
 		step()
 	}
-	rssWarm := procStatusMB("VmRSS:")
+	rssWarm, rssErr := procStatusMB("VmRSS:")
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	start := time.Now()
@@ -141,7 +143,8 @@ func (c *BenchCmd) Run(g *Globals) error {
 	}
 	trainSec := time.Since(start).Seconds()
 	runtime.ReadMemStats(&ms1)
-	rssEnd := procStatusMB("VmRSS:")
+	rssEnd, err := procStatusMB("VmRSS:")
+	rssErr = cmp.Or(rssErr, err)
 	start = time.Now()
 	for i := 0; i < c.Steps; i++ {
 		net.Forward(x, false)
@@ -170,7 +173,12 @@ func (c *BenchCmd) Run(g *Globals) error {
 		res.PeakGFLOPS = nn.PeakGFLOPS(1024, 16)
 		res.Ratio = res.GFLOPS / res.PeakGFLOPS
 	}
-	res.RSSMB, res.RSSWarmMB, res.RSSEndMB = procStatusMB("VmHWM:"), rssWarm, rssEnd
+	rssPeak, err := procStatusMB("VmHWM:")
+	res.RSSMB, res.RSSWarmMB, res.RSSEndMB = rssPeak, rssWarm, rssEnd
+	if rssErr = cmp.Or(rssErr, err); rssErr != nil {
+		res.RSSMB, res.RSSWarmMB, res.RSSEndMB = 0, 0, 0
+		res.RSSNote = "memory not measured: " + rssErr.Error()
+	}
 	if c.JSON {
 		enc := json.NewEncoder(g.Stdout)
 		return enc.Encode(res)
@@ -191,7 +199,11 @@ func (c *BenchCmd) Run(g *Globals) error {
 		fmt.Fprintf(w, "sgemm peak    %.1f GFLOP/s (1024x1024x1024, all cores, fastest of 16, measured now)\n", res.PeakGFLOPS)
 		fmt.Fprintf(w, "ratio         %.1f%% of peak\n", 100*res.Ratio)
 	}
-	fmt.Fprintf(w, "peak RSS      %.0f MB (resident %.0f MB after warm-up, %.0f MB after %d steps)\n", res.RSSMB, res.RSSWarmMB, res.RSSEndMB, c.Steps)
+	if res.RSSNote != "" {
+		fmt.Fprintf(w, "peak RSS      unknown (%s)\n", res.RSSNote)
+	} else {
+		fmt.Fprintf(w, "peak RSS      %.0f MB (resident %.0f MB after warm-up, %.0f MB after %d steps)\n", res.RSSMB, res.RSSWarmMB, res.RSSEndMB, c.Steps)
+	}
 	fmt.Fprintf(w, "allocations   %.1f per training step (%.0f bytes)\n", res.AllocsStep, res.AllocBytesStep)
 	if len(layers) > 0 {
 		return writeBenchLayers(w, layers)
@@ -201,19 +213,29 @@ func (c *BenchCmd) Run(g *Globals) error {
 
 // procStatusMB reads a memory line (VmHWM: peak resident set, VmRSS: current)
 // from /proc/self/status; 0 where unavailable.
-func procStatusMB(key string) float64 {
+func procStatusMB(key string) (float64, error) {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return 0
+		return 0, err // not Linux: no memory figures, said so in the output
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, key) {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				kb, _ := strconv.ParseFloat(f[1], 64)
-				return kb / 1024
-			}
+	return statusMB(string(b), key)
+}
+
+// statusMB reads "KEY   1234 kB" from the text of /proc/self/status.
+func statusMB(status, key string) (float64, error) {
+	for i, line := range strings.Split(status, "\n") {
+		if !strings.HasPrefix(line, key) {
+			continue
 		}
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			return 0, fmt.Errorf("/proc/self/status:%d: %q has no value", i+1, line)
+		}
+		kb, err := strconv.ParseFloat(f[1], 64)
+		if err != nil || kb < 0 || (len(f) > 2 && f[2] != "kB") {
+			return 0, fmt.Errorf("/proc/self/status:%d: %q is not a size in kB", i+1, line)
+		}
+		return kb / 1024, nil
 	}
-	return 0
+	return 0, fmt.Errorf("/proc/self/status: no %s line", strings.TrimSuffix(key, ":"))
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eas-go/eas/builtin"
+	"github.com/eas-go/eas/core/data"
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/dsl"
 	"github.com/eas-go/eas/plugins/host"
@@ -79,7 +80,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 
 // knownNames are the registry's built-in names, for the DSL's checks.
 func knownNames() dsl.Builtins {
-	return dsl.Builtins{Transforms: builtin.TransformNames(), Controllers: builtin.ControllerNames()}
+	return dsl.Builtins{Transforms: builtin.TransformNames(), Controllers: builtin.ControllerNames(), DatasetKinds: data.Kinds}
 }
 
 // pluginBuiltins hands the built-in registries to the plugin host.

@@ -185,7 +185,8 @@ func TestSearchPlugins(t *testing.T) {
 	}
 	defer set.Close()
 	net := sdk.Network{Arch: dsl.MustArch("C(4,3,1) GAP SM(2)"), Input: ir.Shape{C: 1, H: 4, W: 4}}
-	acts, err := tfs["kernelwiden"].Actions(ctx, net, ir.PaperSpace())
+	actsRes, err := tfs["kernelwiden"].Actions(ctx, sdk.ActionsRequest{Net: net, Space: ir.PaperSpace()})
+	acts := actsRes.Actions
 	if err != nil || len(acts) != 1 || acts[0].String() != "kernelwiden(layer=1, to=5)" {
 		t.Fatalf("kernelwiden actions: %v, %v", acts, err)
 	}

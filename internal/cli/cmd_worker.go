@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/eas-go/eas/core/dist"
+	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/dsl"
 )
 
 // WorkerCmd trains the children of a distributed run.
@@ -64,6 +66,14 @@ func (c *WorkerCmd) Run(g *Globals) error {
 	logf(fmt.Sprintf("engine: %s, %d slots", be.Describe(), c.Slots))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	w := &dist.Worker{NC: nc, ID: c.ID, Slots: c.Slots, Backend: be, Threads: threads, Data: c.Data, CacheDir: cache, Log: logf}
+	w := &dist.Worker{NC: nc, ID: c.ID, Slots: c.Slots, Backend: be, Threads: threads, Data: c.Data, CacheDir: cache, Log: logf,
+		ParseArch: parseArch}
 	return w.Run(ctx)
+}
+
+// parseArch reads an architecture string with the DSL, for core/dist (which
+// does not import the DSL).
+func parseArch(name, src string) (ir.Arch, error) {
+	a, l := dsl.ParseArch(name, src)
+	return a, l.Err()
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/tensor"
 	"github.com/eas-go/eas/plugins/internal/wire"
 	"github.com/eas-go/eas/plugins/sdk"
@@ -90,16 +89,16 @@ func (t *rpcTransform) Describe(ctx context.Context) (sdk.Info, error) {
 	return wire.InfoFromProto(i), nil
 }
 
-func (t *rpcTransform) Actions(ctx context.Context, net sdk.Network, space ir.Space) ([]sdk.Action, error) {
-	l, err := t.c.Actions(ctx, wire.ActionsRequestToProto(net, space))
+func (t *rpcTransform) Actions(ctx context.Context, req sdk.ActionsRequest) (sdk.ActionsResult, error) {
+	l, err := t.c.Actions(ctx, wire.ActionsRequestToProto(req))
 	if err != nil {
-		return nil, err
+		return sdk.ActionsResult{}, err
 	}
-	acts, err := wire.ActionsFromProto(l)
+	res, err := wire.ActionsResultFromProto(l)
 	if err != nil {
-		return nil, malformed(err.Error())
+		return sdk.ActionsResult{}, malformed(err.Error())
 	}
-	return acts, nil
+	return res, nil
 }
 
 func (t *rpcTransform) Apply(ctx context.Context, req sdk.ApplyRequest, h sdk.Host) (sdk.ApplyResult, error) {
@@ -225,14 +224,14 @@ func (c *rpcController) Configure(ctx context.Context, cfg sdk.ControllerConfig)
 	return err
 }
 
-func (c *rpcController) Propose(ctx context.Context, req sdk.StepRequest) ([][]sdk.Action, error) {
+func (c *rpcController) Propose(ctx context.Context, req sdk.ProposeRequest) (sdk.ProposeResult, error) {
 	prop, err := c.c.Propose(ctx, wire.StepRequestToProto(req))
 	if err != nil {
-		return nil, err
+		return sdk.ProposeResult{}, err
 	}
 	out, err := wire.ProposalFromProto(prop)
 	if err != nil {
-		return nil, malformed(err.Error())
+		return sdk.ProposeResult{}, malformed(err.Error())
 	}
 	return out, nil
 }

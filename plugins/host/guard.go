@@ -126,25 +126,25 @@ func (x *transformProxy) Describe(ctx context.Context) (sdk.Info, error) {
 	return info, err
 }
 
-func (x *transformProxy) Actions(ctx context.Context, net sdk.Network, space ir.Space) ([]sdk.Action, error) {
-	var acts []sdk.Action
+func (x *transformProxy) Actions(ctx context.Context, req sdk.ActionsRequest) (sdk.ActionsResult, error) {
+	var res sdk.ActionsResult
 	err := x.p.call(ctx, "actions", func(ctx context.Context, t sdk.Transform, _ sdk.Controller) error {
 		if t == nil {
 			return errNotServed
 		}
 		var err error
-		acts, err = t.Actions(ctx, net, space)
+		res, err = t.Actions(ctx, req)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return sdk.ActionsResult{}, err
 	}
-	for _, a := range acts {
-		if reason := checkAction(x.info, net, a); reason != "" {
-			return nil, x.p.fail("actions", "listed an action outside its declared space: "+reason)
+	for _, a := range res.Actions {
+		if reason := checkAction(x.info, req.Net, a); reason != "" {
+			return sdk.ActionsResult{}, x.p.fail("actions", "listed an action outside its declared space: "+reason)
 		}
 	}
-	return acts, nil
+	return res, nil
 }
 
 func (x *transformProxy) Apply(ctx context.Context, req sdk.ApplyRequest, h sdk.Host) (sdk.ApplyResult, error) {
@@ -310,27 +310,28 @@ func (x *controllerProxy) Configure(ctx context.Context, cfg sdk.ControllerConfi
 	return err
 }
 
-func (x *controllerProxy) Propose(ctx context.Context, req sdk.StepRequest) ([][]sdk.Action, error) {
-	var out [][]sdk.Action
+func (x *controllerProxy) Propose(ctx context.Context, req sdk.ProposeRequest) (sdk.ProposeResult, error) {
+	var res sdk.ProposeResult
 	err := x.do(ctx, "propose", func(ctx context.Context, c sdk.Controller) error {
 		var err error
-		out, err = c.Propose(ctx, req)
+		res, err = c.Propose(ctx, req)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return sdk.ProposeResult{}, err
 	}
+	out := res.Actions
 	if len(out) != len(req.Nets) {
-		return nil, x.p.fail("propose", fmt.Sprintf("proposed for %d networks, was asked for %d", len(out), len(req.Nets)))
+		return sdk.ProposeResult{}, x.p.fail("propose", fmt.Sprintf("proposed for %d networks, was asked for %d", len(out), len(req.Nets)))
 	}
 	for i, acts := range out {
 		for _, a := range acts {
 			if i >= len(req.Candidates) || !slices.ContainsFunc(req.Candidates[i], a.Equal) {
-				return nil, x.p.fail("propose", fmt.Sprintf("proposed %s for network %d, which is not among its candidate actions", a, i))
+				return sdk.ProposeResult{}, x.p.fail("propose", fmt.Sprintf("proposed %s for network %d, which is not among its candidate actions", a, i))
 			}
 		}
 	}
-	return out, nil
+	return res, nil
 }
 
 func (x *controllerProxy) Observe(ctx context.Context, req sdk.ObserveRequest) error {

@@ -131,13 +131,14 @@ func TestTransformActionsHostAndCancel(t *testing.T) {
 			if err != nil || info.Name != "fake" || info.Version != "0.1.0" || len(info.Params) != 2 {
 				t.Fatalf("describe: %+v, %v", info, err)
 			}
-			acts, err := tr.Actions(ctx, net, ir.PaperSpace())
+			actsRes, err := tr.Actions(ctx, sdk.ActionsRequest{Net: net, Space: ir.PaperSpace()})
+			acts := actsRes.Actions
 			if err != nil || len(acts) != len(net.Arch.Layers) || acts[2].String() != "fake(layer=3)" {
 				t.Fatalf("actions: %v, %v", acts, err)
 			}
 			bad := ir.PaperSpace()
 			bad.Kernels = append(bad.Kernels, fake.BadActionsKernel)
-			_, err = tr.Actions(ctx, net, bad)
+			_, err = tr.Actions(ctx, sdk.ActionsRequest{Net: net, Space: bad})
 			var pe *PluginError
 			if !errors.As(err, &pe) || pe.Fault != FaultMalformed || !strings.Contains(pe.Reason, "outside its declared space") {
 				t.Errorf("undeclared action: got %v", err)
@@ -171,7 +172,7 @@ func TestController(t *testing.T) {
 		{{Transform: "fake", Args: map[string]int{"layer": 1}}, {Transform: "fake", Args: map[string]int{"layer": 3}}},
 		nil,
 	}
-	req := sdk.StepRequest{Episode: 1, Transform: "fake", Nets: []sdk.Network{net, net}, Candidates: cands}
+	req := sdk.ProposeRequest{Episode: 1, Transform: "fake", Nets: []sdk.Network{net, net}, Candidates: cands}
 	for _, lm := range launchModes() {
 		t.Run(lm.name, func(t *testing.T) {
 			p := lm.start(t, sdk.KindController, Options{CallTimeout: testTimeout})
@@ -184,7 +185,8 @@ func TestController(t *testing.T) {
 			if err := c.Configure(ctx, sdk.ControllerConfig{Seed: 1, Steps: []string{"fake"}}); err != nil {
 				t.Fatal(err)
 			}
-			got, err := c.Propose(ctx, req)
+			gotRes, err := c.Propose(ctx, req)
+			got := gotRes.Actions
 			if err != nil || len(got) != 2 || got[0][0].String() != "fake(layer=3)" || len(got[1]) != 0 {
 				t.Fatalf("propose: %v, %v", got, err)
 			}
@@ -195,11 +197,13 @@ func TestController(t *testing.T) {
 			if err != nil || len(state) != 8 {
 				t.Fatalf("save: %v, %v", state, err)
 			}
-			after, _ := c.Propose(ctx, req)
+			afterRes, _ := c.Propose(ctx, req)
+			after := afterRes.Actions
 			if err := c.Load(ctx, state); err != nil {
 				t.Fatal(err)
 			}
-			again, _ := c.Propose(ctx, req)
+			againRes, _ := c.Propose(ctx, req)
+			again := againRes.Actions
 			if after[0][0].String() != again[0][0].String() {
 				t.Errorf("propose after load %v, after save %v", again, after)
 			}

@@ -177,7 +177,8 @@ func transformChecks(ctx context.Context, info sdk.Info, t sdk.Transform, o Opti
 				actErr = err
 				break
 			}
-			acts, err := t.Actions(ctx, net, space)
+			actsRes, err := t.Actions(ctx, sdk.ActionsRequest{Net: net, Space: space})
+			acts := actsRes.Actions
 			if err != nil {
 				actErr = fmt.Errorf("on %s: %w", net.Arch, err)
 				break
@@ -330,7 +331,8 @@ func makeEpisode(ctx context.Context, o Options, r *rand.Rand) (*episode, error)
 		}
 		var all [][]sdk.Action
 		for _, n := range e.nets {
-			acts, err := t.Actions(ctx, n, verify.SmallSpace())
+			actsRes, err := t.Actions(ctx, sdk.ActionsRequest{Net: n, Space: verify.SmallSpace()})
+			acts := actsRes.Actions
 			if err != nil {
 				return nil, err
 			}
@@ -364,7 +366,8 @@ func makeEpisode(ctx context.Context, o Options, r *rand.Rand) (*episode, error)
 func (e *episode) run(ctx context.Context, c sdk.Controller, ep int, seed int64) (string, error) {
 	var b strings.Builder
 	for s, name := range e.steps {
-		props, err := c.Propose(ctx, sdk.StepRequest{Episode: ep, Step: s, Transform: name, Nets: e.nets, Candidates: e.cands[name]})
+		propsRes, err := c.Propose(ctx, sdk.ProposeRequest{Episode: ep, Step: s, Transform: name, Nets: e.nets, Candidates: e.cands[name]})
+		props := propsRes.Actions
 		if err != nil {
 			return "", err
 		}

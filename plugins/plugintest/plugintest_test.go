@@ -27,7 +27,12 @@ func (scale) Describe(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "scale", Kind: sdk.KindTransform, Version: "1", Families: []string{"plain"}, Params: []string{"layer"}}, nil
 }
 
-func (scale) Actions(_ context.Context, n sdk.Network, _ ir.Space) ([]sdk.Action, error) {
+func (x scale) Actions(ctx context.Context, req sdk.ActionsRequest) (sdk.ActionsResult, error) {
+	acts, err := x.actions(ctx, req.Net, req.Space)
+	return sdk.ActionsResult{Actions: acts}, err
+}
+
+func (x scale) actions(_ context.Context, n sdk.Network, _ ir.Space) ([]sdk.Action, error) {
 	return []sdk.Action{{Transform: "scale", Args: map[string]int{"layer": len(n.Arch.Layers)}}}, nil
 }
 
@@ -58,7 +63,12 @@ func (*counter) Describe(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "counter", Kind: sdk.KindController, Version: "1"}, nil
 }
 func (*counter) Configure(context.Context, sdk.ControllerConfig) error { return nil }
-func (c *counter) Propose(_ context.Context, req sdk.StepRequest) ([][]sdk.Action, error) {
+func (c *counter) Propose(ctx context.Context, req sdk.ProposeRequest) (sdk.ProposeResult, error) {
+	acts, err := c.propose(ctx, req)
+	return sdk.ProposeResult{Actions: acts}, err
+}
+
+func (c *counter) propose(_ context.Context, req sdk.ProposeRequest) ([][]sdk.Action, error) {
 	out := make([][]sdk.Action, len(req.Nets))
 	for i, cs := range req.Candidates {
 		if len(cs) > 0 {

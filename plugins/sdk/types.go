@@ -158,12 +158,24 @@ func (d Diagnostic) String() string {
 	return s
 }
 
+// ActionsRequest asks a transform for its valid actions on one network.
+type ActionsRequest struct {
+	Net   Network
+	Space ir.Space
+}
+
+// ActionsResult lists a transform's valid actions on one network.
+type ActionsResult struct {
+	Actions []Action
+}
+
 // Transform is a function-preserving network transformation.
 type Transform interface {
 	Describe(ctx context.Context) (Info, error)
-	// Actions lists every valid action on net within space (its action space
-	// for this network), so controllers can choose among them generically.
-	Actions(ctx context.Context, net Network, space ir.Space) ([]Action, error)
+	// Actions lists every valid action on req.Net within req.Space (its
+	// action space for this network), so controllers can choose among them
+	// generically.
+	Actions(ctx context.Context, req ActionsRequest) (ActionsResult, error)
 	// Apply applies one action. host gives access to training data.
 	Apply(ctx context.Context, req ApplyRequest, host Host) (ApplyResult, error)
 }
@@ -179,8 +191,8 @@ type ControllerConfig struct {
 	Transforms []Info // descriptions of the transforms in Steps
 }
 
-// StepRequest asks for the actions of one step for each of M networks.
-type StepRequest struct {
+// ProposeRequest asks for the actions of one step for each of M networks.
+type ProposeRequest struct {
 	Episode   int
 	Step      int    // 0-based index into ControllerConfig.Steps
 	Transform string // = Steps[Step]
@@ -189,12 +201,19 @@ type StepRequest struct {
 	Candidates [][]Action
 }
 
+// ProposeResult is a controller's choice for one step.
+type ProposeResult struct {
+	// Actions[i] lists the actions to apply to ProposeRequest.Nets[i] (possibly
+	// several, e.g. widening many layers at once; possibly none).
+	Actions [][]Action
+}
+
 // ObserveRequest carries the rewards of one episode. New fields may be added
 // in later protocol versions; their zero value will mean "not sent".
 type ObserveRequest struct {
 	Episode int
 	// Accuracies are the validation accuracies in [0,1] of the episode's
-	// networks, in the order of StepRequest.Nets.
+	// networks, in the order of ProposeRequest.Nets.
 	Accuracies []float64
 	// Failed[i] is true when network i could not be trained or transformed
 	// (its accuracy is then 0).
@@ -206,8 +225,8 @@ type Controller interface {
 	Describe(ctx context.Context) (Info, error)
 	Configure(ctx context.Context, cfg ControllerConfig) error
 	// Propose returns, for each network in req.Nets, the actions to apply at
-	// this step (possibly several, e.g. widening many layers at once; possibly none).
-	Propose(ctx context.Context, req StepRequest) ([][]Action, error)
+	// this step.
+	Propose(ctx context.Context, req ProposeRequest) (ProposeResult, error)
 	// Observe gives the rewards of an episode's networks; the controller
 	// updates its policy.
 	Observe(ctx context.Context, req ObserveRequest) error

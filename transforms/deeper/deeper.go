@@ -59,7 +59,12 @@ func nonNegative(a ir.Arch, after int) bool {
 // Actions lists every insertion point (after layer 1 .. the layer before SM)
 // with every kernel size of the space for convolutions (any odd size; the
 // paper's space has 1, 3 and 5).
-func (Transform) Actions(_ context.Context, net sdk.Network, s ir.Space) ([]sdk.Action, error) {
+func (x Transform) Actions(ctx context.Context, req sdk.ActionsRequest) (sdk.ActionsResult, error) {
+	acts, err := x.actions(ctx, req.Net, req.Space)
+	return sdk.ActionsResult{Actions: acts}, err
+}
+
+func (x Transform) actions(_ context.Context, net sdk.Network, s ir.Space) ([]sdk.Action, error) {
 	if net.Arch.Family() != ir.FamilyPlain {
 		return nil, nil
 	}

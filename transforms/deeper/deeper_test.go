@@ -81,7 +81,8 @@ func TestSpaceKernels(t *testing.T) {
 	g, _ := ir.Lower(a, ir.Shape{C: 3, H: 8, W: 8})
 	n := sdk.Network{Arch: a, Input: g.Input, Weights: nn.InitParams(g, 1)}
 	space := ir.Space{Kernels: []int{3, 7}}
-	acts, err := New().Actions(context.Background(), n, space)
+	listed, err := New().Actions(context.Background(), sdk.ActionsRequest{Net: n, Space: space})
+	acts := listed.Actions
 	if err != nil {
 		t.Fatal(err)
 	}

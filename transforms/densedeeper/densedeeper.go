@@ -32,7 +32,12 @@ func (Transform) Describe(context.Context) (sdk.Info, error) {
 }
 
 // Actions lists every insertion point of every dense block.
-func (Transform) Actions(_ context.Context, net sdk.Network, _ ir.Space) ([]sdk.Action, error) {
+func (x Transform) Actions(ctx context.Context, req sdk.ActionsRequest) (sdk.ActionsResult, error) {
+	acts, err := x.actions(ctx, req.Net, req.Space)
+	return sdk.ActionsResult{Actions: acts}, err
+}
+
+func (x Transform) actions(_ context.Context, net sdk.Network, _ ir.Space) ([]sdk.Action, error) {
 	var out []sdk.Action
 	for i, l := range net.Arch.Layers {
 		if l.Kind != ir.DenseBlock {

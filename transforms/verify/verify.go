@@ -171,7 +171,8 @@ func Preservation(ctx context.Context, t sdk.Transform, o Options) (Report, erro
 		var trail []string
 		cur := net
 		for s := 0; s < steps; s++ {
-			acts, err := t.Actions(ctx, cur, SmallSpace())
+			listed, err := t.Actions(ctx, sdk.ActionsRequest{Net: cur, Space: SmallSpace()})
+			acts := listed.Actions
 			if err != nil {
 				return rep, fmt.Errorf("actions on %s: %w", cur.Arch, err)
 			}

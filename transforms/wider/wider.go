@@ -29,7 +29,12 @@ func (Transform) Describe(context.Context) (sdk.Info, error) {
 }
 
 // Actions lists every conv and FC layer below the maximum of its width list.
-func (Transform) Actions(_ context.Context, net sdk.Network, s ir.Space) ([]sdk.Action, error) {
+func (x Transform) Actions(ctx context.Context, req sdk.ActionsRequest) (sdk.ActionsResult, error) {
+	acts, err := x.actions(ctx, req.Net, req.Space)
+	return sdk.ActionsResult{Actions: acts}, err
+}
+
+func (x Transform) actions(_ context.Context, net sdk.Network, s ir.Space) ([]sdk.Action, error) {
 	if net.Arch.Family() != ir.FamilyPlain {
 		return nil, nil
 	}

@@ -63,7 +63,7 @@ func TestInvalidRequests(t *testing.T) {
 		}
 	}
 	top := net(t, "C(16,3,1) SM(3)")
-	if acts, _ := New().Actions(context.Background(), top, sp); len(acts) != 0 {
-		t.Errorf("a layer at the maximum width is offered: %v", acts)
+	if res, _ := New().Actions(context.Background(), sdk.ActionsRequest{Net: top, Space: sp}); len(res.Actions) != 0 {
+		t.Errorf("a layer at the maximum width is offered: %v", res.Actions)
 	}
 }

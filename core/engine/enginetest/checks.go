@@ -33,7 +33,7 @@ func checkGradients(tb testing.TB, b engine.Backend, c netCase) {
 	lossAt := func() float64 {
 		return crossEntropy(refActs(tb, g, p64, x64, c.batch, true, keep)[g.Output()], labels, Classes)
 	}
-	loss, _ := m.Loss(labels)
+	loss := checkedLoss(tb, m, labels)
 	if ref := lossAt(); !near(loss, ref, LossTol, LossTol) {
 		tb.Fatalf("loss %.8g, reference %.8g", loss, ref)
 	}
@@ -220,7 +220,7 @@ func checkSGD(tb testing.TB, b engine.Backend, nesterov bool) {
 	for step := int64(0); step < 3; step++ {
 		x, labels := batchOf(g, c.batch, 40+step)
 		m.Forward(x, true)
-		m.Loss(labels)
+		checkedLoss(tb, m, labels)
 		m.Backward()
 		grads := map[string][]float32{}
 		for name, gr := range m.Grads() {
@@ -283,14 +283,27 @@ func checkSGD(tb testing.TB, b engine.Backend, nesterov bool) {
 }
 
 // trainSteps runs n training steps (batches seeded from seed) at lr 0.05.
-func trainSteps(m engine.Model, g *ir.Graph, batch, n int, seed int64) {
+func trainSteps(tb testing.TB, m engine.Model, g *ir.Graph, batch, n int, seed int64) {
+	tb.Helper()
 	for s := 0; s < n; s++ {
 		x, labels := batchOf(g, batch, seed+int64(s))
 		m.Forward(x, true)
-		m.Loss(labels)
+		checkedLoss(tb, m, labels)
 		m.Backward()
 		m.Step(0.05)
 	}
+}
+
+// checkedLoss is Model.Loss, failing on a loss that is not finite or a
+// correct count outside [0, len(labels)]: the steps after it would only
+// report the consequence.
+func checkedLoss(tb testing.TB, m engine.Model, labels []int32) float64 {
+	tb.Helper()
+	loss, correct := m.Loss(labels)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) || correct < 0 || correct > len(labels) {
+		tb.Fatalf("Loss = %v with %d of %d correct", loss, correct, len(labels))
+	}
+	return loss
 }
 
 var paperOpt = engine.Optimizer{Momentum: 0.9, Nesterov: true, WeightDecay: 1e-4}
@@ -305,7 +318,7 @@ func checkDeterminism(tb testing.TB, b engine.Backend) {
 	x, _ := batchOf(g, c.batch, 50)
 	run := func(seed int64) (tensor.Map, []float32) {
 		m := build(tb, b, g, params.Clone(), engine.ModelConfig{MaxBatch: c.batch, Seed: seed, Optimizer: paperOpt})
-		trainSteps(m, g, c.batch, 3, 60)
+		trainSteps(tb, m, g, c.batch, 3, 60)
 		return readParams(tb, m, g), append([]float32(nil), m.Forward(x, false).Data...)
 	}
 	p1, l1 := run(7)
@@ -338,7 +351,7 @@ func checkRoundTrip(tb testing.TB, b engine.Backend) {
 	g := c.graph()
 	cfg := engine.ModelConfig{MaxBatch: c.batch, Seed: 21, Optimizer: paperOpt}
 	m1 := build(tb, b, g, randomParams(g, 11), cfg)
-	trainSteps(m1, g, c.batch, 2, 70)
+	trainSteps(tb, m1, g, c.batch, 2, 70)
 	p1 := readParams(tb, m1, g)
 	all := p1.Clone()
 	for k, v := range m1.OptState() {
@@ -374,8 +387,8 @@ func checkRoundTrip(tb testing.TB, b engine.Backend) {
 	if !equal(l1, m2.Forward(x, false).Data) {
 		tb.Errorf("evaluation logits differ after the round trip")
 	}
-	trainSteps(m1, g, c.batch, 1, 90)
-	trainSteps(m2, g, c.batch, 1, 90)
+	trainSteps(tb, m1, g, c.batch, 1, 90)
+	trainSteps(tb, m2, g, c.batch, 1, 90)
 	q1, q2 := readParams(tb, m1, g), readParams(tb, m2, g)
 	for _, p := range g.Params() {
 		if !equal(q1[p.Name].Data, q2[p.Name].Data) {

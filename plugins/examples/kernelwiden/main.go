@@ -48,19 +48,19 @@ func (KernelWiden) Describe(context.Context) (sdk.Info, error) {
 }
 
 // Actions lists, for every convolution, each larger kernel of the space.
-func (KernelWiden) Actions(_ context.Context, net sdk.Network, s ir.Space) ([]sdk.Action, error) {
+func (KernelWiden) Actions(_ context.Context, req sdk.ActionsRequest) (sdk.ActionsResult, error) {
 	var out []sdk.Action
-	for i, l := range net.Arch.Layers {
+	for i, l := range req.Net.Arch.Layers {
 		if l.Kind != ir.Conv {
 			continue
 		}
-		for _, k := range s.Kernels {
+		for _, k := range req.Space.Kernels {
 			if k > l.Kernel && k%2 == 1 {
 				out = append(out, sdk.Action{Transform: "kernelwiden", Args: map[string]int{"layer": i + 1, "to": k}})
 			}
 		}
 	}
-	return out, nil
+	return sdk.ActionsResult{Actions: out}, nil
 }
 
 // Apply widens the kernel of one convolution.

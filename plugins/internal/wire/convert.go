@@ -160,20 +160,37 @@ func InfoFromProto(p *Info) sdk.Info {
 		Families: p.GetFamilies(), Params: p.GetParams(), Choice: sdk.Choice(p.GetChoice())}
 }
 
-// ActionsRequestToProto converts the arguments of Transform.Actions.
-func ActionsRequestToProto(net sdk.Network, space ir.Space) *ActionsRequest {
+// ActionsRequestToProto converts a Transform.Actions request (without
+// weights: actions depend on the architecture only).
+func ActionsRequestToProto(req sdk.ActionsRequest) *ActionsRequest {
+	net := req.Net
 	net.Weights = nil
-	return &ActionsRequest{Net: NetToProto(net), Space: SpaceToProto(space)}
+	return &ActionsRequest{Net: NetToProto(net), Space: SpaceToProto(req.Space)}
 }
 
 // ActionsRequestFromProto converts back.
-func ActionsRequestFromProto(p *ActionsRequest) (sdk.Network, ir.Space, error) {
+func ActionsRequestFromProto(p *ActionsRequest) (sdk.ActionsRequest, error) {
 	net, err := NetFromProto(p.GetNet())
 	if err != nil {
-		return sdk.Network{}, ir.Space{}, err
+		return sdk.ActionsRequest{}, err
 	}
 	space, err := SpaceFromProto(p.GetSpace())
-	return net, space, err
+	if err != nil {
+		return sdk.ActionsRequest{}, err
+	}
+	return sdk.ActionsRequest{Net: net, Space: space}, nil
+}
+
+// ActionsResultToProto converts Transform.Actions's answer.
+func ActionsResultToProto(res sdk.ActionsResult) *ActionList { return ActionsToProto(res.Actions) }
+
+// ActionsResultFromProto converts back.
+func ActionsResultFromProto(p *ActionList) (sdk.ActionsResult, error) {
+	acts, err := ActionsFromProto(p)
+	if err != nil {
+		return sdk.ActionsResult{}, err
+	}
+	return sdk.ActionsResult{Actions: acts}, nil
 }
 
 // ApplyHeaderToProto converts an apply request (its weights follow as
@@ -264,7 +281,7 @@ func ControllerConfigFromProto(p *ControllerConfig) (sdk.ControllerConfig, error
 }
 
 // StepRequestToProto converts a Propose request.
-func StepRequestToProto(req sdk.StepRequest) *StepRequest {
+func StepRequestToProto(req sdk.ProposeRequest) *StepRequest {
 	p := &StepRequest{Episode: int64(req.Episode), Step: int64(req.Step), Transform: req.Transform}
 	for _, n := range req.Nets {
 		n.Weights = nil
@@ -277,23 +294,23 @@ func StepRequestToProto(req sdk.StepRequest) *StepRequest {
 }
 
 // StepRequestFromProto converts back.
-func StepRequestFromProto(p *StepRequest) (sdk.StepRequest, error) {
+func StepRequestFromProto(p *StepRequest) (sdk.ProposeRequest, error) {
 	ep, step, err := int2(p.GetEpisode(), p.GetStep())
 	if err != nil {
-		return sdk.StepRequest{}, err
+		return sdk.ProposeRequest{}, err
 	}
-	req := sdk.StepRequest{Episode: ep, Step: step, Transform: p.GetTransform()}
+	req := sdk.ProposeRequest{Episode: ep, Step: step, Transform: p.GetTransform()}
 	for _, pn := range p.GetNets() {
 		n, err := NetFromProto(pn)
 		if err != nil {
-			return sdk.StepRequest{}, err
+			return sdk.ProposeRequest{}, err
 		}
 		req.Nets = append(req.Nets, n)
 	}
 	for _, pc := range p.GetCandidates() {
 		c, err := ActionsFromProto(pc)
 		if err != nil {
-			return sdk.StepRequest{}, err
+			return sdk.ProposeRequest{}, err
 		}
 		req.Candidates = append(req.Candidates, c)
 	}
@@ -301,25 +318,25 @@ func StepRequestFromProto(p *StepRequest) (sdk.StepRequest, error) {
 }
 
 // ProposalToProto converts Propose's answer.
-func ProposalToProto(props [][]sdk.Action) *Proposal {
+func ProposalToProto(res sdk.ProposeResult) *Proposal {
 	out := &Proposal{}
-	for _, acts := range props {
+	for _, acts := range res.Actions {
 		out.PerNet = append(out.PerNet, ActionsToProto(acts))
 	}
 	return out
 }
 
 // ProposalFromProto converts back.
-func ProposalFromProto(p *Proposal) ([][]sdk.Action, error) {
+func ProposalFromProto(p *Proposal) (sdk.ProposeResult, error) {
 	out := make([][]sdk.Action, 0, len(p.GetPerNet()))
 	for _, l := range p.GetPerNet() {
 		acts, err := ActionsFromProto(l)
 		if err != nil {
-			return nil, err
+			return sdk.ProposeResult{}, err
 		}
 		out = append(out, acts)
 	}
-	return out, nil
+	return sdk.ProposeResult{Actions: out}, nil
 }
 
 // ObserveToProto converts an Observe request.

@@ -222,7 +222,7 @@ func TestSDKRoundTrip(t *testing.T) {
 		t.Errorf("config %+v %v", gotCfg, err)
 	}
 
-	step := sdk.StepRequest{Episode: 2, Step: 1, Transform: "wider", Nets: []sdk.Network{net}, Candidates: [][]sdk.Action{{act}}}
+	step := sdk.ProposeRequest{Episode: 2, Step: 1, Transform: "wider", Nets: []sdk.Network{net}, Candidates: [][]sdk.Action{{act}}}
 	gotStep, err := StepRequestFromProto(StepRequestToProto(step))
 	if err != nil || gotStep.Episode != 2 || gotStep.Step != 1 || len(gotStep.Nets) != 1 || gotStep.Nets[0].Weights != nil ||
 		gotStep.Candidates[0][0].String() != act.String() {
@@ -232,9 +232,18 @@ func TestSDKRoundTrip(t *testing.T) {
 		t.Error("huge episode accepted")
 	}
 
-	props, err := ProposalFromProto(ProposalToProto([][]sdk.Action{{act}, nil}))
-	if err != nil || len(props) != 2 || props[0][0].String() != act.String() || len(props[1]) != 0 {
-		t.Errorf("proposal %v %v", props, err)
+	pres, err := ProposalFromProto(ProposalToProto(sdk.ProposeResult{Actions: [][]sdk.Action{{act}, nil}}))
+	if props := pres.Actions; err != nil || len(props) != 2 || props[0][0].String() != act.String() || len(props[1]) != 0 {
+		t.Errorf("proposal %v %v", pres, err)
+	}
+
+	areq, err := ActionsRequestFromProto(ActionsRequestToProto(sdk.ActionsRequest{Net: net, Space: ir.PaperSpace()}))
+	if err != nil || areq.Net.Weights != nil || len(areq.Net.Arch.Layers) != len(net.Arch.Layers) || len(areq.Space.Filters) != len(ir.PaperSpace().Filters) {
+		t.Errorf("actions request %+v %v", areq, err)
+	}
+	ares, err := ActionsResultFromProto(ActionsResultToProto(sdk.ActionsResult{Actions: []sdk.Action{act}}))
+	if err != nil || len(ares.Actions) != 1 || ares.Actions[0].String() != act.String() {
+		t.Errorf("actions result %+v %v", ares, err)
 	}
 
 	obs := sdk.ObserveRequest{Episode: 3, Accuracies: []float64{0.5, 0}, Failed: []bool{false, true}}

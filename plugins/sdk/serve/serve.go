@@ -151,13 +151,13 @@ func (s *transformServer) Describe(ctx context.Context, _ *wire.Empty) (out *wir
 }
 
 func (s *transformServer) Actions(ctx context.Context, req *wire.ActionsRequest) (out *wire.ActionList, err error) {
-	net, space, err := wire.ActionsRequestFromProto(req)
+	r, err := wire.ActionsRequestFromProto(req)
 	if err != nil {
 		return nil, badRequest(err)
 	}
 	err = guard(func() error {
-		acts, err := s.impl.Actions(ctx, net, space)
-		out = wire.ActionsToProto(acts)
+		res, err := s.impl.Actions(ctx, r)
+		out = wire.ActionsResultToProto(res)
 		return err
 	})
 	return out, err
@@ -287,7 +287,7 @@ func (s *controllerServer) Propose(ctx context.Context, p *wire.StepRequest) (*w
 	if err != nil {
 		return nil, badRequest(err)
 	}
-	var props [][]sdk.Action
+	var props sdk.ProposeResult
 	if err := guard(func() error {
 		var err error
 		props, err = s.impl.Propose(ctx, req)

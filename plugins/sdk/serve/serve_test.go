@@ -26,7 +26,12 @@ func (testTransform) Describe(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "t", Kind: sdk.KindTransform, Version: "1", Params: []string{"layer"}}, nil
 }
 
-func (testTransform) Actions(_ context.Context, net sdk.Network, _ ir.Space) ([]sdk.Action, error) {
+func (x testTransform) Actions(ctx context.Context, req sdk.ActionsRequest) (sdk.ActionsResult, error) {
+	acts, err := x.actions(ctx, req.Net, req.Space)
+	return sdk.ActionsResult{Actions: acts}, err
+}
+
+func (x testTransform) actions(_ context.Context, net sdk.Network, _ ir.Space) ([]sdk.Action, error) {
 	return []sdk.Action{{Transform: "t", Args: map[string]int{"layer": len(net.Arch.Layers)}}}, nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/plugins/sdk"
 	"github.com/eas-go/eas/plugins/sdk/serve"
 )
@@ -20,9 +19,9 @@ func (hang) Describe(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "hang", Kind: sdk.KindTransform, Version: "0.0.1", Families: []string{"plain"}, Params: []string{"layer"}}, nil
 }
 
-func (hang) Actions(context.Context, sdk.Network, ir.Space) ([]sdk.Action, error) {
+func (hang) Actions(context.Context, sdk.ActionsRequest) (sdk.ActionsResult, error) {
 	time.Sleep(time.Hour)
-	return nil, nil
+	return sdk.ActionsResult{}, nil
 }
 
 func (hang) Apply(context.Context, sdk.ApplyRequest, sdk.Host) (sdk.ApplyResult, error) {

@@ -40,7 +40,12 @@ func (Transform) Describe(context.Context) (sdk.Info, error) {
 }
 
 // Actions lists one identity action per layer.
-func (Transform) Actions(_ context.Context, net sdk.Network, s ir.Space) ([]sdk.Action, error) {
+func (x Transform) Actions(ctx context.Context, req sdk.ActionsRequest) (sdk.ActionsResult, error) {
+	acts, err := x.actions(ctx, req.Net, req.Space)
+	return sdk.ActionsResult{Actions: acts}, err
+}
+
+func (x Transform) actions(_ context.Context, net sdk.Network, s ir.Space) ([]sdk.Action, error) {
 	var out []sdk.Action
 	for i := range net.Arch.Layers {
 		out = append(out, sdk.Action{Transform: "fake", Args: map[string]int{"layer": i + 1}})
@@ -123,7 +128,12 @@ func (c *Controller) Configure(_ context.Context, cfg sdk.ControllerConfig) erro
 }
 
 // Propose implements sdk.Controller.
-func (c *Controller) Propose(_ context.Context, req sdk.StepRequest) ([][]sdk.Action, error) {
+func (c *Controller) Propose(ctx context.Context, req sdk.ProposeRequest) (sdk.ProposeResult, error) {
+	acts, err := c.propose(ctx, req)
+	return sdk.ProposeResult{Actions: acts}, err
+}
+
+func (c *Controller) propose(_ context.Context, req sdk.ProposeRequest) ([][]sdk.Action, error) {
 	out := make([][]sdk.Action, len(req.Nets))
 	for i := range req.Nets {
 		if c.bad {
