@@ -2,47 +2,28 @@ package dist
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/eas-go/eas/core/data"
+	"github.com/eas-go/eas/core/data/datatest"
 	"github.com/eas-go/eas/core/engine"
 	"github.com/eas-go/eas/core/search"
 	"github.com/eas-go/eas/core/tensor"
 )
 
 // writeIDX writes a small MNIST-style data set (8x8, 4 classes: the bright
-// quadrant); shift changes every pixel a little (another "version").
+// quadrant, textured); shift changes every pixel a little (another "version").
 func writeIDX(t *testing.T, dir string, shift byte) {
-	t.Helper()
-	img := func(n int) ([]byte, []byte) {
-		im := []byte{0, 0, 8, 3, 0, 0, 0, byte(n), 0, 0, 0, 8, 0, 0, 0, 8}
-		lb := []byte{0, 0, 8, 1, 0, 0, 0, byte(n)}
-		for i := 0; i < n; i++ {
-			c := i % 4
-			for y := 0; y < 8; y++ {
-				for x := 0; x < 8; x++ {
-					v := byte(20 + (i*7+y*3+x)%40)
-					if (y/4)*2+x/4 == c {
-						v = 180 + byte((i+x*y)%60)
-					}
-					im = append(im, v+shift)
-				}
-			}
-			lb = append(lb, byte(c))
+	datatest.WriteIDX(t, dir, datatest.Quadrants{Train: 240, Test: 48, Pixel: func(i, y, x int, bright bool) byte {
+		v := byte(20 + (i*7+y*3+x)%40)
+		if bright {
+			v = 180 + byte((i+x*y)%60)
 		}
-		return im, lb
-	}
-	os.MkdirAll(dir, 0o755)
-	a, b := img(240)
-	os.WriteFile(filepath.Join(dir, "train-images-idx3-ubyte"), a, 0o644)
-	os.WriteFile(filepath.Join(dir, "train-labels-idx1-ubyte"), b, 0o644)
-	a, b = img(48)
-	os.WriteFile(filepath.Join(dir, "t10k-images-idx3-ubyte"), a, 0o644)
-	os.WriteFile(filepath.Join(dir, "t10k-labels-idx1-ubyte"), b, 0o644)
+		return v + shift
+	}})
 }
 
 var tinySplit = SplitSpec{Validation: 40, Seed: 3, Limit: 160, Normalize: "channel"}

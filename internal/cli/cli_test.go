@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/eas-go/eas/core/checkpoint"
+	"github.com/eas-go/eas/core/data/datatest"
 	"github.com/eas-go/eas/core/store"
 )
 
@@ -316,31 +317,12 @@ func TestAutoPool(t *testing.T) {
 
 // writeIDX writes a tiny MNIST-style data set whose class is the bright quadrant.
 func writeIDX(t *testing.T, dir string) {
-	t.Helper()
-	img := func(n int) ([]byte, []byte) {
-		im := []byte{0, 0, 8, 3, 0, 0, 0, byte(n), 0, 0, 0, 8, 0, 0, 0, 8}
-		lb := []byte{0, 0, 8, 1, 0, 0, 0, byte(n)}
-		for i := 0; i < n; i++ {
-			c := i % 4
-			for y := 0; y < 8; y++ {
-				for x := 0; x < 8; x++ {
-					v := byte(20)
-					if (y/4)*2+x/4 == c {
-						v = 220
-					}
-					im = append(im, v)
-				}
-			}
-			lb = append(lb, byte(c))
+	datatest.WriteIDX(t, dir, datatest.Quadrants{Train: 200, Test: 40, Pixel: func(i, y, x int, bright bool) byte {
+		if bright {
+			return 220
 		}
-		return im, lb
-	}
-	a, b := img(200)
-	os.WriteFile(filepath.Join(dir, "train-images-idx3-ubyte"), a, 0o644)
-	os.WriteFile(filepath.Join(dir, "train-labels-idx1-ubyte"), b, 0o644)
-	a, b = img(40)
-	os.WriteFile(filepath.Join(dir, "t10k-images-idx3-ubyte"), a, 0o644)
-	os.WriteFile(filepath.Join(dir, "t10k-labels-idx1-ubyte"), b, 0o644)
+		return 20
+	}})
 }
 
 func TestTrainSaveResume(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eas-go/eas/core/data/datatest"
 )
 
 // distExperiment is a tiny real search (8x8 images, small nets). The start
@@ -195,35 +197,20 @@ func TestNatsRunSurvivesKilledWorkerAndDriver(t *testing.T) {
 	}
 }
 
-// writeNoisyIDX writes 8x8 images whose class is the bright quadrant, with
-// every third label replaced, so accuracies differ between networks.
+// writeNoisyIDX writes a tiny data set with textured pixels and every third
+// label replaced, so accuracies differ between networks.
 func writeNoisyIDX(t *testing.T, dir string) {
-	t.Helper()
-	img := func(n int) ([]byte, []byte) {
-		im := []byte{0, 0, 8, 3, 0, 0, 0, byte(n), 0, 0, 0, 8, 0, 0, 0, 8}
-		lb := []byte{0, 0, 8, 1, 0, 0, 0, byte(n)}
-		for i := 0; i < n; i++ {
-			c := i % 4
-			for y := 0; y < 8; y++ {
-				for x := 0; x < 8; x++ {
-					v := byte(20 + (i*7+y*3+x)%90)
-					if (y/4)*2+x/4 == c {
-						v = 120 + byte((i*13+x*y)%100)
-					}
-					im = append(im, v)
-				}
+	datatest.WriteIDX(t, dir, datatest.Quadrants{Train: 240, Test: 60,
+		Pixel: func(i, y, x int, bright bool) byte {
+			if bright {
+				return 120 + byte((i*13+x*y)%100)
 			}
+			return byte(20 + (i*7+y*3+x)%90)
+		},
+		Label: func(i, c int) byte {
 			if i%3 == 0 {
-				c = (i / 3) % 10
+				return byte((i / 3) % 10)
 			}
-			lb = append(lb, byte(c))
-		}
-		return im, lb
-	}
-	a, b := img(240)
-	os.WriteFile(filepath.Join(dir, "train-images-idx3-ubyte"), a, 0o644)
-	os.WriteFile(filepath.Join(dir, "train-labels-idx1-ubyte"), b, 0o644)
-	a, b = img(60)
-	os.WriteFile(filepath.Join(dir, "t10k-images-idx3-ubyte"), a, 0o644)
-	os.WriteFile(filepath.Join(dir, "t10k-labels-idx1-ubyte"), b, 0o644)
+			return byte(c)
+		}})
 }

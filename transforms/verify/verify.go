@@ -224,20 +224,4 @@ func relDiff(a, b []float64) float64 {
 }
 
 // Loss is the mean softmax cross-entropy of logits [b, k] for labels.
-func Loss(logits []float64, labels []int) float64 {
-	k := len(logits) / len(labels)
-	var s float64
-	for i, y := range labels {
-		row := logits[i*k : (i+1)*k]
-		mx := math.Inf(-1)
-		for _, v := range row {
-			mx = math.Max(mx, v)
-		}
-		var z float64
-		for _, v := range row {
-			z += math.Exp(v - mx)
-		}
-		s += math.Log(z) + mx - row[y]
-	}
-	return s / float64(len(labels))
-}
+func Loss(logits []float64, labels []int) float64 { return refnet.CrossEntropy(logits, labels) }

@@ -31,7 +31,7 @@ func checkGradients(tb testing.TB, b engine.Backend, c netCase) {
 	}
 	x64 := f64(x.Data)
 	lossAt := func() float64 {
-		return crossEntropy(refActs(tb, g, p64, x64, c.batch, true, keep)[g.Output()], labels, Classes)
+		return refnet.CrossEntropy(refActs(tb, g, p64, x64, c.batch, true, keep)[g.Output()], labels)
 	}
 	loss := checkedLoss(tb, m, labels)
 	if ref := lossAt(); !near(loss, ref, LossTol, LossTol) {
@@ -103,7 +103,7 @@ func checkForward(tb testing.TB, b engine.Backend, c netCase, train bool) {
 		}
 	}
 	loss, correct := m.Loss(labels)
-	if want := crossEntropy(ref, labels, Classes); !near(loss, want, LossTol, LossTol) {
+	if want := refnet.CrossEntropy(ref, labels); !near(loss, want, LossTol, LossTol) {
 		tb.Errorf("loss %.8g, reference %.8g", loss, want)
 	}
 	// Count correct predictions; rows whose top two logits are within

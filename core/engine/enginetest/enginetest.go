@@ -298,24 +298,6 @@ func refActs(tb testing.TB, g *ir.Graph, p map[string][]float64, x []float64, b 
 	return act
 }
 
-// crossEntropy is the mean softmax cross-entropy of logits [b, classes].
-func crossEntropy(logits []float64, labels []int32, classes int) float64 {
-	var s float64
-	for i, y := range labels {
-		row := logits[i*classes : (i+1)*classes]
-		mx := math.Inf(-1)
-		for _, v := range row {
-			mx = math.Max(mx, v)
-		}
-		var z float64
-		for _, v := range row {
-			z += math.Exp(v - mx)
-		}
-		s += math.Log(z) + mx - row[y]
-	}
-	return s / float64(len(labels))
-}
-
 // build is Backend.Build that stops the check on error.
 func build(tb testing.TB, b engine.Backend, g *ir.Graph, p tensor.Map, c engine.ModelConfig) engine.Model {
 	tb.Helper()
