@@ -70,12 +70,18 @@ type state struct {
 }
 
 // Save stores the generator state.
-func (c *Controller) Save(context.Context) ([]byte, error) {
+func (c *Controller) Save(ctx context.Context) (sdk.ControllerState, error) {
+	b, err := c.save(ctx)
+	return sdk.ControllerState{Data: b}, err
+}
+
+func (c *Controller) save(context.Context) ([]byte, error) {
 	return json.Marshal(state{RNG: c.r.State})
 }
 
 // Load restores it.
-func (c *Controller) Load(_ context.Context, b []byte) error {
+func (c *Controller) Load(_ context.Context, st sdk.ControllerState) error {
+	b := st.Data
 	var s state
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("random controller state: %w", err)

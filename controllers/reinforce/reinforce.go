@@ -397,7 +397,12 @@ type state struct {
 }
 
 // Save returns the complete state.
-func (c *Controller) Save(context.Context) ([]byte, error) {
+func (c *Controller) Save(ctx context.Context) (sdk.ControllerState, error) {
+	b, err := c.save(ctx)
+	return sdk.ControllerState{Data: b}, err
+}
+
+func (c *Controller) save(context.Context) ([]byte, error) {
 	if c.pol == nil {
 		return nil, fmt.Errorf("reinforce: Save before Configure")
 	}
@@ -407,7 +412,8 @@ func (c *Controller) Save(context.Context) ([]byte, error) {
 
 // Load restores a state saved by Save; Configure must have been called with
 // the same search space.
-func (c *Controller) Load(_ context.Context, b []byte) error {
+func (c *Controller) Load(_ context.Context, st sdk.ControllerState) error {
+	b := st.Data
 	if c.pol == nil {
 		return fmt.Errorf("reinforce: Load before Configure")
 	}

@@ -303,7 +303,7 @@ func TestSaveLoadResumesExactly(t *testing.T) {
 				t.Fatalf("after load: %v vs %v", pa, pb)
 			}
 		}
-		if err := b.Load(ctx, []byte("{")); err == nil {
+		if err := b.Load(ctx, sdk.ControllerState{Data: []byte("{")}); err == nil {
 			t.Error("corrupt state accepted")
 		}
 	}

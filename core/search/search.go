@@ -166,7 +166,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	if cs, ok, err := r.Store.LoadController(); err != nil {
 		return err
 	} else if ok {
-		if err := r.Controller.Load(ctx, cs.State); err != nil {
+		if err := r.Controller.Load(ctx, sdk.ControllerState{Data: cs.State}); err != nil {
 			return fmt.Errorf("resume: controller state: %w", err)
 		}
 		firstStage, firstEpisode, r.sampled = cs.Stage, cs.Episode+1, cs.Sampled
@@ -423,7 +423,7 @@ func (r *Runner) episode(ctx context.Context, stage, stages, ep, m int, start sd
 	if err != nil {
 		return fmt.Errorf("controller %s: save: %w", r.Search.Controller, err)
 	}
-	return r.Store.SaveController(store.ControllerState{Stage: stage, Episode: ep, Sampled: r.sampled, State: state})
+	return r.Store.SaveController(store.ControllerState{Stage: stage, Episode: ep, Sampled: r.sampled, State: state.Data})
 }
 
 // dataSeed is the data-order seed of every child of a stage and of its

@@ -93,10 +93,16 @@ func (p *pick) Observe(_ context.Context, req sdk.ObserveRequest) error {
 	p.seen = append(p.seen, acc...)
 	return nil
 }
-func (p *pick) Save(context.Context) ([]byte, error) {
+func (p *pick) Save(ctx context.Context) (sdk.ControllerState, error) {
+	b, err := p.save(ctx)
+	return sdk.ControllerState{Data: b}, err
+}
+
+func (p *pick) save(context.Context) ([]byte, error) {
 	return binary.LittleEndian.AppendUint64(nil, p.state), nil
 }
-func (p *pick) Load(_ context.Context, b []byte) error {
+func (p *pick) Load(_ context.Context, st sdk.ControllerState) error {
+	b := st.Data
 	if len(b) != 8 {
 		return fmt.Errorf("bad state")
 	}
@@ -290,7 +296,7 @@ func TestStagesResumeWithoutRetraining(t *testing.T) {
 type crashOnce struct {
 	pick
 	crashed bool
-	saved   []byte
+	saved   sdk.ControllerState
 }
 
 type restartedErr struct{}
@@ -301,13 +307,15 @@ func (restartedErr) Restarted() bool { return true }
 func (c *crashOnce) Propose(ctx context.Context, req sdk.ProposeRequest) (sdk.ProposeResult, error) {
 	if req.Episode == 2 && req.Step == 1 && !c.crashed {
 		c.crashed = true
-		c.pick.Load(ctx, c.saved) // the host restores the last saved state on restart
+		if err := c.pick.Load(ctx, c.saved); err != nil { // the host restores the last saved state on restart
+			return sdk.ProposeResult{}, err
+		}
 		return sdk.ProposeResult{}, restartedErr{}
 	}
 	return c.pick.Propose(ctx, req)
 }
 
-func (c *crashOnce) Save(ctx context.Context) ([]byte, error) {
+func (c *crashOnce) Save(ctx context.Context) (sdk.ControllerState, error) {
 	b, err := c.pick.Save(ctx)
 	c.saved = b
 	return b, err

@@ -241,30 +241,30 @@ func (c *rpcController) Observe(ctx context.Context, req sdk.ObserveRequest) err
 	return err
 }
 
-func (c *rpcController) Save(ctx context.Context) ([]byte, error) {
+func (c *rpcController) Save(ctx context.Context) (sdk.ControllerState, error) {
 	st, err := c.c.Save(ctx, &wire.Empty{})
 	if err != nil {
-		return nil, err
+		return sdk.ControllerState{}, err
 	}
 	var out []byte
 	for {
 		b, err := st.Recv()
 		if err == io.EOF {
-			return out, nil
+			return sdk.ControllerState{Data: out}, nil
 		}
 		if err != nil {
-			return nil, err
+			return sdk.ControllerState{}, err
 		}
 		out = append(out, b.GetData()...)
 	}
 }
 
-func (c *rpcController) Load(ctx context.Context, state []byte) error {
+func (c *rpcController) Load(ctx context.Context, state sdk.ControllerState) error {
 	st, err := c.c.Load(ctx)
 	if err != nil {
 		return err
 	}
-	if err := wire.SendBytes(state, st.Send); err != nil && err != io.EOF {
+	if err := wire.SendBytes(state.Data, st.Send); err != nil && err != io.EOF {
 		return err
 	}
 	_, err = st.CloseAndRecv()

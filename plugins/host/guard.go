@@ -281,7 +281,7 @@ func (x *controllerProxy) restore(ctx context.Context) error {
 	}
 	if x.hasState {
 		return x.p.call(ctx, "load", func(ctx context.Context, _ sdk.Transform, c sdk.Controller) error {
-			return c.Load(ctx, x.state)
+			return c.Load(ctx, sdk.ControllerState{Data: x.state})
 		})
 	}
 	return nil
@@ -338,23 +338,23 @@ func (x *controllerProxy) Observe(ctx context.Context, req sdk.ObserveRequest) e
 	return x.do(ctx, "observe", func(ctx context.Context, c sdk.Controller) error { return c.Observe(ctx, req) })
 }
 
-func (x *controllerProxy) Save(ctx context.Context) ([]byte, error) {
-	var out []byte
+func (x *controllerProxy) Save(ctx context.Context) (sdk.ControllerState, error) {
+	var out sdk.ControllerState
 	err := x.do(ctx, "save", func(ctx context.Context, c sdk.Controller) error {
 		var err error
 		out, err = c.Save(ctx)
 		return err
 	})
 	if err == nil {
-		x.state, x.hasState = out, true
+		x.state, x.hasState = out.Data, true
 	}
 	return out, err
 }
 
-func (x *controllerProxy) Load(ctx context.Context, state []byte) error {
+func (x *controllerProxy) Load(ctx context.Context, state sdk.ControllerState) error {
 	err := x.do(ctx, "load", func(ctx context.Context, c sdk.Controller) error { return c.Load(ctx, state) })
 	if err == nil {
-		x.state, x.hasState = append([]byte(nil), state...), true
+		x.state, x.hasState = append([]byte(nil), state.Data...), true
 	}
 	return err
 }

@@ -194,7 +194,7 @@ func TestController(t *testing.T) {
 				t.Fatal(err)
 			}
 			state, err := c.Save(ctx)
-			if err != nil || len(state) != 8 {
+			if err != nil || len(state.Data) != 8 {
 				t.Fatalf("save: %v, %v", state, err)
 			}
 			afterRes, _ := c.Propose(ctx, req)
@@ -207,7 +207,7 @@ func TestController(t *testing.T) {
 			if after[0][0].String() != again[0][0].String() {
 				t.Errorf("propose after load %v, after save %v", again, after)
 			}
-			if err := c.Load(ctx, []byte{1}); err == nil || !strings.Contains(err.Error(), "fakectl") {
+			if err := c.Load(ctx, sdk.ControllerState{Data: []byte{1}}); err == nil || !strings.Contains(err.Error(), "fakectl") {
 				t.Errorf("bad state: %v", err)
 			}
 			// A proposal outside the candidates is malformed.

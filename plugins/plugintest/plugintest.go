@@ -460,7 +460,7 @@ func controllerChecks(ctx context.Context, info sdk.Info, p *host.Plugin, tg Tar
 		if loaded != after {
 			return Result{"save/load", Fail, fmt.Sprintf("after save:\n%safter load:\n%s", after, loaded)}
 		}
-		return Result{"save/load", Pass, fmt.Sprintf("%d-byte state: a fresh instance after Load proposes what the saved one did", len(state))}
+		return Result{"save/load", Pass, fmt.Sprintf("%d-byte state: a fresh instance after Load proposes what the saved one did", len(state.Data))}
 	}()
 	return append(rs, sl)
 }

@@ -79,10 +79,16 @@ func (c *counter) propose(_ context.Context, req sdk.ProposeRequest) ([][]sdk.Ac
 	return out, nil
 }
 func (c *counter) Observe(context.Context, sdk.ObserveRequest) error { c.n += 7; return nil }
-func (c *counter) Save(context.Context) ([]byte, error) {
+func (c *counter) Save(ctx context.Context) (sdk.ControllerState, error) {
+	b, err := c.save(ctx)
+	return sdk.ControllerState{Data: b}, err
+}
+
+func (c *counter) save(context.Context) ([]byte, error) {
 	return binary.LittleEndian.AppendUint64(nil, c.n), nil
 }
-func (c *counter) Load(_ context.Context, b []byte) error {
+func (c *counter) Load(_ context.Context, st sdk.ControllerState) error {
+	b := st.Data
 	if len(b) != 8 {
 		return errors.New("bad state")
 	}

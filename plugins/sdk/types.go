@@ -220,6 +220,12 @@ type ObserveRequest struct {
 	Failed []bool
 }
 
+// ControllerState is a controller's full state, opaque to the host, which
+// stores it with the run so that a resumed search proposes what it would have.
+type ControllerState struct {
+	Data []byte
+}
+
 // Controller is a meta-controller: it proposes transformations and learns from rewards.
 type Controller interface {
 	Describe(ctx context.Context) (Info, error)
@@ -231,6 +237,6 @@ type Controller interface {
 	// updates its policy.
 	Observe(ctx context.Context, req ObserveRequest) error
 	// Save and Load the full state (policy, optimiser, baseline, RNG) for resume.
-	Save(ctx context.Context) ([]byte, error)
-	Load(ctx context.Context, state []byte) error
+	Save(ctx context.Context) (ControllerState, error)
+	Load(ctx context.Context, state ControllerState) error
 }

@@ -307,7 +307,7 @@ func (s *controllerServer) Observe(ctx context.Context, p *wire.ObserveRequest) 
 }
 
 func (s *controllerServer) Save(_ *wire.Empty, stream wire.Controller_SaveServer) error {
-	var state []byte
+	var state sdk.ControllerState
 	if err := guard(func() error {
 		var err error
 		state, err = s.impl.Save(stream.Context())
@@ -315,7 +315,7 @@ func (s *controllerServer) Save(_ *wire.Empty, stream wire.Controller_SaveServer
 	}); err != nil {
 		return err
 	}
-	return wire.SendBytes(state, stream.Send)
+	return wire.SendBytes(state.Data, stream.Send)
 }
 
 func (s *controllerServer) Load(stream wire.Controller_LoadServer) error {
@@ -330,7 +330,7 @@ func (s *controllerServer) Load(stream wire.Controller_LoadServer) error {
 		}
 		state = append(state, b.GetData()...)
 	}
-	if err := guard(func() error { return s.impl.Load(stream.Context(), state) }); err != nil {
+	if err := guard(func() error { return s.impl.Load(stream.Context(), sdk.ControllerState{Data: state}) }); err != nil {
 		return err
 	}
 	return stream.SendAndClose(&wire.Empty{})

@@ -155,12 +155,18 @@ func (c *Controller) Observe(context.Context, sdk.ObserveRequest) error {
 }
 
 // Save implements sdk.Controller.
-func (c *Controller) Save(context.Context) ([]byte, error) {
+func (c *Controller) Save(ctx context.Context) (sdk.ControllerState, error) {
+	b, err := c.save(ctx)
+	return sdk.ControllerState{Data: b}, err
+}
+
+func (c *Controller) save(context.Context) ([]byte, error) {
 	return binary.LittleEndian.AppendUint64(nil, c.observed), nil
 }
 
 // Load implements sdk.Controller.
-func (c *Controller) Load(_ context.Context, b []byte) error {
+func (c *Controller) Load(_ context.Context, st sdk.ControllerState) error {
+	b := st.Data
 	if len(b) != 8 {
 		return fmt.Errorf("fakectl: state of %d bytes, want 8", len(b))
 	}
