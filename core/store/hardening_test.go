@@ -3,12 +3,13 @@ package store
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/eas-go/eas/internal/testfs"
 )
 
 // fullDisk writes half of the next `fail` writes and then reports ENOSPC,
@@ -71,14 +72,7 @@ func TestWriteFileAtomicReportsFailure(t *testing.T) {
 // (needs root and mount; skipped otherwise): every failure is an error, and
 // what was recorded before stays readable.
 func TestFullFileSystem(t *testing.T) {
-	if testing.Short() {
-		t.Skip("mounts a tmpfs")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs (%v: %s)", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	dir := testfs.Tmpfs(t, "64k")
 	s, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)

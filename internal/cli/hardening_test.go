@@ -15,6 +15,7 @@ import (
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/store"
 	"github.com/eas-go/eas/core/tensor"
+	"github.com/eas-go/eas/internal/testfs"
 )
 
 // TestRunDirLock: while one easrun process works on a run directory, a
@@ -263,14 +264,7 @@ func TestUnknownDataKind(t *testing.T) {
 // damaging the file (it used to truncate it, then fail to write it back).
 // Needs root to mount a small tmpfs; skipped otherwise.
 func TestFmtWriteOnFullDisk(t *testing.T) {
-	if testing.Short() {
-		t.Skip("mounts a tmpfs")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs (%v: %s)", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	dir := testfs.Tmpfs(t, "256k")
 	var b strings.Builder
 	for i := 0; b.Len() < 12000; i++ { // compact: formatting makes it longer
 		fmt.Fprintf(&b, "search \"s%d\" {controller=random steps=[wider] budget=1 seed=%d}\n", i, i)
