@@ -91,13 +91,11 @@ func (m Memory) Total() int64 {
 	return sat(float64(m.Params) + float64(m.Grads) + float64(m.Optimizer) + float64(m.Activations) + float64(m.Workspace))
 }
 
-// The CPU engine's im2col bounds, in floats (core/nn's colCacheBudget and
-// colBudget; core/nn's TestMemoryEstimate checks the estimate against what
-// the engine allocates).
-const (
-	colCache = 1 << 24 // the whole batch's patch matrix is kept below this
-	colChunk = 1 << 21 // one worker's patch buffer covers this many values of images
-)
+// colChunk is the CPU engine's im2col bound, in floats: one worker's patch
+// buffer covers this many values of images (core/nn's colBudget;
+// core/nn's TestMemoryEstimate checks the estimate against what the engine
+// allocates).
+const colChunk = 1 << 15
 
 // Memory estimates training memory for batches of batch examples on an
 // engine with workers worker goroutines (each has its own im2col buffers).
@@ -128,9 +126,9 @@ func (g *Graph) Memory(batch, workers int) Memory {
 		Activations: sat(act * f32), Workspace: sat(work * f32)}
 }
 
-// convWorkspace mirrors the engine's convolution buffers (floats): the
-// batch's patch matrix when small enough, and per worker patch, patch
-// gradient, output and weight-gradient buffers for a chunk of images.
+// convWorkspace mirrors the engine's convolution buffers (floats): per
+// worker patch, patch gradient, output and weight-gradient buffers for a
+// chunk of images.
 func convWorkspace(n Node, in Shape, batch, workers float64) float64 {
 	ckk := float64(in.C) * float64(n.Kernel) * float64(n.Kernel)
 	hw := float64(n.Out.H) * float64(n.Out.W)
@@ -141,22 +139,15 @@ func convWorkspace(n Node, in Shape, batch, workers float64) float64 {
 	}
 	chunk = math.Min(chunk, batch)
 	cols := chunk * hw
-	var shared, per float64
-	cached := !direct && batch*ckk*hw <= colCache
-	if cached {
-		shared = batch * ckk * hw
-	}
+	var per float64
 	if !direct {
-		per += ckk * cols // gradient of the patches
-		if !cached {
-			per += ckk * cols // the patches
-		}
+		per += 2 * ckk * cols // the patches and their gradient
 	}
 	if chunk > 1 {
 		per += float64(n.Filters) * cols
 	}
 	per += float64(n.Filters) * ckk
-	return shared + workers*per
+	return workers * per
 }
 
 // sat converts to int64, saturating at MaxInt64.

@@ -115,11 +115,11 @@ func TestMemory(t *testing.T) {
 	trainable := int64(432 + 32 + 8192 + 64 + 330)
 	// Node outputs per example: 192 input, 1024 conv, 1024 bn, 1024 relu, 256 pool, 32*3, 10.
 	acts := int64(192 + 3*1024 + 256 + 3*32 + 10)
-	// im2col: the batch's 27 x 64 patches per image cached; per worker (2) a
-	// patch gradient and an output buffer for a chunk of 4 images, and a
-	// weight gradient 16 x 27.
+	// im2col: per worker (2) the 27 x 64 patches of a chunk of 4 images and
+	// their gradient, an output buffer for the chunk, and a weight gradient
+	// 16 x 27.
 	col := int64(27 * 64)
-	work := 4*col + 2*(4*col+16*4*64+16*27)
+	work := 2 * (2*4*col + 16*4*64 + 16*27)
 	want := ir.Memory{Params: 4 * weights, Grads: 4 * trainable, Optimizer: 4 * trainable,
 		Activations: 4 * 2 * 4 * acts, Workspace: 4 * work}
 	if m != want {

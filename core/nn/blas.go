@@ -172,6 +172,9 @@ type gemmArgs struct {
 	m, n, k       int32
 	lda, ldb, ldc int32
 	alpha, beta   float32
+	// args is SyscallN's argument list: passed as an existing slice it
+	// does not escape per call (a variadic literal is heap-allocated).
+	args [13]uintptr
 }
 
 var gemmArgPool = sync.Pool{New: func() any { return new(gemmArgs) }}
@@ -191,12 +194,13 @@ func fortranSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 	g.m, g.n, g.k = int32(n), int32(m), int32(k)
 	g.lda, g.ldb, g.ldc = int32(ldb), int32(lda), int32(ldc)
 	g.alpha, g.beta = alpha, beta
-	purego.SyscallN(sgemmF,
+	g.args = [13]uintptr{
 		uintptr(unsafe.Pointer(&g.ta)), uintptr(unsafe.Pointer(&g.tb)),
 		uintptr(unsafe.Pointer(&g.m)), uintptr(unsafe.Pointer(&g.n)), uintptr(unsafe.Pointer(&g.k)),
 		uintptr(unsafe.Pointer(&g.alpha)), uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(&g.lda)),
 		uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&g.ldb)),
-		uintptr(unsafe.Pointer(&g.beta)), uintptr(unsafe.Pointer(&c[0])), uintptr(unsafe.Pointer(&g.ldc)))
+		uintptr(unsafe.Pointer(&g.beta)), uintptr(unsafe.Pointer(&c[0])), uintptr(unsafe.Pointer(&g.ldc))}
+	purego.SyscallN(sgemmF, g.args[:]...)
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(b)
 	runtime.KeepAlive(c)

@@ -2,14 +2,12 @@ package nn
 
 import "github.com/eas-go/eas/core/ir"
 
-// colCacheBudget bounds (in floats) the im2col matrix a layer keeps from
-// forward for backward; larger layers recompute it in backward instead.
-var colCacheBudget = 1 << 24
-
 // colBudget bounds the im2col buffer of one worker (floats); several small
-// images are batched into one GEMM up to this size, so late layers with tiny
-// maps still make GEMMs wide enough to be efficient.
-var colBudget = 1 << 21
+// images are batched into one GEMM up to this size. 128 KB keeps the patch
+// matrix in L2 between im2col writing it and sgemm packing it: at 8 MB
+// (the old budget) training ran 20-35% slower, and keeping the batch's
+// patches from forward for backward was slower than recomputing them.
+var colBudget = 1 << 15
 
 // directMinHW is the smallest map a 1x1 convolution multiplies per image,
 // straight from the activations; smaller maps (DenseNet bottlenecks in
@@ -38,7 +36,6 @@ type convLayer struct {
 	dxt                  [][]float32 // per worker [C, chunk*HW] for flipDx with several images
 	wName, bName         string
 	col, dcol, tmp, dwst [][]float32 // per worker
-	cache                []float32   // im2col of the whole batch from forward (nil: recompute)
 }
 
 func newConv(n *Net, nd ir.Node, in ir.Shape, add bool) *convLayer {
@@ -72,14 +69,9 @@ func newConv(n *Net, nd ir.Node, in ir.Shape, add bool) *convLayer {
 	if l.flipDx {
 		l.wflip = make([]float32, l.c*l.f*l.k*l.k)
 	}
-	if !l.direct && n.MaxBatch*l.ckk*l.hw <= colCacheBudget {
-		l.cache = make([]float32, n.MaxBatch*l.ckk*l.hw)
-	}
 	for w := 0; w < n.workers; w++ {
 		if !l.direct {
-			if l.cache == nil {
-				l.col = append(l.col, make([]float32, l.ckk*cols))
-			}
+			l.col = append(l.col, make([]float32, l.ckk*cols))
 			l.dcol = append(l.dcol, make([]float32, l.ckk*cols))
 		}
 		if l.chunk > 1 {
@@ -110,7 +102,7 @@ func (l *convLayer) forward(train bool) {
 				Sgemm(false, false, l.f, l.hw, l.c, 1, wt, l.c, x[i0*insz:], l.hw, 0, y[i0*outsz:], l.hw)
 				continue
 			}
-			col := l.colBuf(w, i0)
+			col := l.col[w]
 			for j := 0; j < nc; j++ {
 				im2col(x[(i0+j)*insz:], l.c, l.h, l.w, l.k, l.s, l.p, l.ho, l.wo, col, cols, j*l.hw)
 			}
@@ -172,11 +164,9 @@ func (l *convLayer) backward() {
 				}
 				continue
 			}
-			col := l.colBuf(w, i0)
-			if l.cache == nil {
-				for j := 0; j < nc; j++ {
-					im2col(x[(i0+j)*insz:], l.c, l.h, l.w, l.k, l.s, l.p, l.ho, l.wo, col, cols, j*l.hw)
-				}
+			col := l.col[w]
+			for j := 0; j < nc; j++ {
+				im2col(x[(i0+j)*insz:], l.c, l.h, l.w, l.k, l.s, l.p, l.ho, l.wo, col, cols, j*l.hw)
 			}
 			var g []float32
 			if nc == 1 {
@@ -273,15 +263,6 @@ func (l *convLayer) backwardDataFlipped(w, i0, nc int, dy, dx []float32) {
 			}
 		}
 	}
-}
-
-// colBuf is the im2col matrix for the chunk starting at image i0: a slice of
-// the whole-batch cache (kept for backward), or the worker's scratch buffer.
-func (l *convLayer) colBuf(w, i0 int) []float32 {
-	if l.cache != nil {
-		return l.cache[i0*l.ckk*l.hw:]
-	}
-	return l.col[w]
 }
 
 // im2col writes one image's patches into columns [off, off+ho*wo) of col,

@@ -64,9 +64,9 @@ func layerCases() []layerCase {
 }
 
 func TestLayerGradients(t *testing.T) {
-	defer func(old, cache int) { colBudget, colCacheBudget = old, cache }(colBudget, colCacheBudget)
-	for _, budget := range []int{1 << 21, 1} { // many images per GEMM and im2col kept for backward; then one, recomputed
-		colBudget, colCacheBudget = budget, budget
+	defer func(old int) { colBudget = old }(colBudget)
+	for _, budget := range []int{1 << 21, 1} { // many images per GEMM; then one
+		colBudget = budget
 		for _, lc := range layerCases() {
 			for _, train := range []bool{true, false} {
 				t.Run(fmt.Sprintf("%s/train=%v/budget=%d", lc.name, train, budget), func(t *testing.T) {
