@@ -165,8 +165,9 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	gonumImpl.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// gemmArgs holds sgemm_'s by-reference scalars. Blocks are pooled, and live
-// on the heap, because concurrent calls each need their own.
+// gemmArgs holds sgemm_'s by-reference scalars. Blocks are recycled, and
+// live on the heap, because concurrent calls each need their own; a free
+// list rather than a sync.Pool, which the GC empties (then a call allocates).
 type gemmArgs struct {
 	ta, tb        byte
 	m, n, k       int32
@@ -177,13 +178,13 @@ type gemmArgs struct {
 	args [13]uintptr
 }
 
-var gemmArgPool = sync.Pool{New: func() any { return new(gemmArgs) }}
+var gemmArgFree = make(freeList[gemmArgs], 4*runtime.NumCPU()+16)
 
 // fortranSgemm calls the column-major sgemm_ for a row-major product: a
 // row-major matrix is its column-major transpose, so C^T = op(B)^T op(A)^T
 // with the operands swapped.
 func fortranSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	g := gemmArgPool.Get().(*gemmArgs)
+	g := gemmArgFree.get()
 	g.ta, g.tb = 'N', 'N'
 	if transB {
 		g.ta = 'T'
@@ -204,5 +205,5 @@ func fortranSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(b)
 	runtime.KeepAlive(c)
-	gemmArgPool.Put(g)
+	gemmArgFree.put(g)
 }

@@ -9,6 +9,17 @@ type dropoutLayer struct {
 	id, in int
 	add    bool
 	rate   float32
+	// A pass's operands for the range functions, method values made once
+	// in newDropout (a closure capturing locals would allocate on every
+	// call).
+	x, y, dy, dx []float32
+	fwdFn, bwdFn func(w, lo, hi int)
+}
+
+func newDropout(n *Net, id, in int, add bool, rate float32) *dropoutLayer {
+	l := &dropoutLayer{n: n, id: id, in: in, add: add, rate: rate}
+	l.fwdFn, l.bwdFn = l.forwardRange, l.backwardRange
+	return l
 }
 
 func splitmix(x uint64) uint64 {
@@ -31,39 +42,46 @@ func (l *dropoutLayer) forward(train bool) {
 		copy(y, x)
 		return
 	}
+	l.x, l.y = x, y
+	n.parallelFor(sz, l.fwdFn)
+}
+
+func (l *dropoutLayer) forwardRange(_, lo, hi int) {
+	x, y := l.x, l.y
 	scale := 1 / (1 - l.rate)
-	n.parallelFor(sz, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if l.keep(i) {
-				y[i] = x[i] * scale
-			} else {
-				y[i] = 0
-			}
+	for i := lo; i < hi; i++ {
+		if l.keep(i) {
+			y[i] = x[i] * scale
+		} else {
+			y[i] = 0
 		}
-	})
+	}
 }
 
 func (l *dropoutLayer) backward() {
 	n := l.n
 	sz := n.batch * n.size[l.id]
-	dy, dx := n.grad[l.id][:sz], n.grad[l.in][:sz]
-	train := n.train && l.rate > 0
+	l.dy, l.dx = n.grad[l.id][:sz], n.grad[l.in][:sz]
+	n.parallelFor(sz, l.bwdFn)
+}
+
+func (l *dropoutLayer) backwardRange(_, lo, hi int) {
+	dy, dx, add := l.dy, l.dx, l.add
+	train := l.n.train && l.rate > 0
 	scale := 1 / (1 - l.rate)
-	n.parallelFor(sz, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			g := dy[i]
-			if train {
-				if l.keep(i) {
-					g *= scale
-				} else {
-					g = 0
-				}
-			}
-			if l.add {
-				dx[i] += g
+	for i := lo; i < hi; i++ {
+		g := dy[i]
+		if train {
+			if l.keep(i) {
+				g *= scale
 			} else {
-				dx[i] = g
+				g = 0
 			}
 		}
-	})
+		if add {
+			dx[i] += g
+		} else {
+			dx[i] = g
+		}
+	}
 }

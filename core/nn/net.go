@@ -53,7 +53,9 @@ type Net struct {
 	train   bool
 	labels  []int32
 	probs   []float32
-	prof    *profile // per-layer times while profiling (SetProfiling)
+	prof    *profile      // per-layer times while profiling (SetProfiling)
+	logits  tensor.Tensor // Forward's result, reused so a step allocates nothing
+	lshape  [2]int
 	opts    Options
 	workers int
 }
@@ -162,7 +164,7 @@ func BuildWith(g *ir.Graph, params tensor.Map, maxBatch int, o Options) (*Net, e
 		// BN whose only consumer is the next node, a ReLU: fuse them.
 		if nd.Op == ir.OpBN && !o.NoFusion && consumers[i] == 1 && i+1 < len(g.Nodes) &&
 			g.Nodes[i+1].Op == ir.OpReLU && g.Nodes[i+1].Inputs[0] == i {
-			l = &bnReluLayer{bn: l.(*bnLayer), relu: i + 1}
+			l = newBNRelu(l.(*bnLayer), i+1)
 			n.layers[i+1] = nopLayer{}
 			n.act[i], n.grad[i] = nil, nil // never read
 		}
@@ -179,13 +181,13 @@ func (n *Net) newLayer(nd ir.Node, add []bool) (layer, error) {
 	case ir.OpBN:
 		return newBN(n, nd, add[0]), nil
 	case ir.OpReLU:
-		return &reluLayer{n: n, id: nd.ID, in: nd.Inputs[0], add: add[0]}, nil
+		return newReLU(n, nd.ID, nd.Inputs[0], add[0]), nil
 	case ir.OpDropout:
-		return &dropoutLayer{n: n, id: nd.ID, in: nd.Inputs[0], add: add[0], rate: float32(nd.Rate)}, nil
+		return newDropout(n, nd.ID, nd.Inputs[0], add[0], float32(nd.Rate)), nil
 	case ir.OpMaxPool, ir.OpAvgPool:
 		return newPool(n, nd, in.Out, add[0]), nil
 	case ir.OpGAP:
-		return &gapLayer{n: n, id: nd.ID, in: nd.Inputs[0], add: add[0], c: in.Out.C, hw: in.Out.H * in.Out.W}, nil
+		return newGAP(n, nd.ID, nd.Inputs[0], add[0], in.Out.C, in.Out.H*in.Out.W), nil
 	case ir.OpFC, ir.OpLinear:
 		return newFC(n, nd, in.Out.Size(), add[0]), nil
 	case ir.OpConcat:
@@ -207,7 +209,8 @@ func (n *Net) Workers() int { return n.workers }
 func (n *Net) Batch() int { return n.batch }
 
 // Forward runs the network on x ([B,C,H,W], B <= MaxBatch) and returns the
-// logits [B, classes]; the returned tensor is a view valid until the next call.
+// logits [B, classes]; the returned tensor, header and data, is reused by the
+// next call (so a step allocates nothing).
 // In training mode BN uses batch statistics (and updates running averages)
 // and dropout is active.
 func (n *Net) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
@@ -228,8 +231,9 @@ func (n *Net) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 			l.forward(train)
 		}
 	}
-	out := n.G.Output()
-	return tensor.FromData(n.act[out][:b*n.Classes], b, n.Classes)
+	n.lshape = [2]int{b, n.Classes}
+	n.logits = tensor.Tensor{Shape: n.lshape[:], Data: n.act[n.G.Output()][:b*n.Classes]}
+	return &n.logits
 }
 
 // Loss computes the mean softmax cross-entropy of the last Forward against

@@ -12,6 +12,12 @@ type poolLayer struct {
 	c, h, w, k, s int
 	ho, wo        int
 	arg           []int32 // max: index of the winner inside the input image, per output
+
+	// A pass's operands, set before its parallelFor for the range
+	// functions, method values made once in newPool (a closure capturing
+	// locals would allocate on every call).
+	x, y, dy, dx []float32
+	fwdFn, bwdFn func(w, lo, hi int)
 }
 
 func newPool(n *Net, nd ir.Node, in ir.Shape, add bool) *poolLayer {
@@ -20,87 +26,92 @@ func newPool(n *Net, nd ir.Node, in ir.Shape, add bool) *poolLayer {
 	if l.max {
 		l.arg = make([]int32, n.MaxBatch*nd.Out.Size())
 	}
+	l.fwdFn, l.bwdFn = l.forwardRange, l.backwardRange
 	return l
 }
 
 func (l *poolLayer) forward(bool) {
 	n := l.n
-	x, y := n.act[l.in], n.act[l.id]
-	planes := n.batch * l.c
+	l.x, l.y = n.act[l.in], n.act[l.id]
+	n.parallelFor(n.batch*l.c, l.fwdFn)
+}
+
+func (l *poolLayer) forwardRange(_, lo, hi int) {
+	x, y := l.x, l.y
 	inv := 1 / float32(l.k*l.k)
-	n.parallelFor(planes, func(_, lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			src := x[pl*l.h*l.w : (pl+1)*l.h*l.w]
-			dst := y[pl*l.ho*l.wo : (pl+1)*l.ho*l.wo]
-			if l.max && l.k == 2 && l.s == 2 {
-				l.max22(src, dst, l.arg[pl*l.ho*l.wo:(pl+1)*l.ho*l.wo])
-				continue
-			}
-			for oy := 0; oy < l.ho; oy++ {
-				for ox := 0; ox < l.wo; ox++ {
-					base := oy*l.s*l.w + ox*l.s
-					if l.max {
-						best, bi := src[base], base
-						for ki := 0; ki < l.k; ki++ {
-							row := base + ki*l.w
-							for kj := 0; kj < l.k; kj++ {
-								v := src[row+kj]
-								if v > best { // compiles to a conditional move
-									bi = row + kj
-								}
-								best = max(best, v)
+	for pl := lo; pl < hi; pl++ {
+		src := x[pl*l.h*l.w : (pl+1)*l.h*l.w]
+		dst := y[pl*l.ho*l.wo : (pl+1)*l.ho*l.wo]
+		if l.max && l.k == 2 && l.s == 2 {
+			l.max22(src, dst, l.arg[pl*l.ho*l.wo:(pl+1)*l.ho*l.wo])
+			continue
+		}
+		for oy := 0; oy < l.ho; oy++ {
+			for ox := 0; ox < l.wo; ox++ {
+				base := oy*l.s*l.w + ox*l.s
+				if l.max {
+					best, bi := src[base], base
+					for ki := 0; ki < l.k; ki++ {
+						row := base + ki*l.w
+						for kj := 0; kj < l.k; kj++ {
+							v := src[row+kj]
+							if v > best { // compiles to a conditional move
+								bi = row + kj
 							}
+							best = max(best, v)
 						}
-						dst[oy*l.wo+ox] = best
-						l.arg[pl*l.ho*l.wo+oy*l.wo+ox] = int32(bi)
-					} else {
-						var s float32
-						for ki := 0; ki < l.k; ki++ {
-							for _, v := range src[base+ki*l.w : base+ki*l.w+l.k] {
-								s += v
-							}
-						}
-						dst[oy*l.wo+ox] = s * inv
 					}
+					dst[oy*l.wo+ox] = best
+					l.arg[pl*l.ho*l.wo+oy*l.wo+ox] = int32(bi)
+				} else {
+					var s float32
+					for ki := 0; ki < l.k; ki++ {
+						for _, v := range src[base+ki*l.w : base+ki*l.w+l.k] {
+							s += v
+						}
+					}
+					dst[oy*l.wo+ox] = s * inv
 				}
 			}
 		}
-	})
+	}
 }
 
 func (l *poolLayer) backward() {
 	n := l.n
-	dy, dx := n.grad[l.id], n.grad[l.in]
-	planes := n.batch * l.c
+	l.dy, l.dx = n.grad[l.id], n.grad[l.in]
+	n.parallelFor(n.batch*l.c, l.bwdFn)
+}
+
+func (l *poolLayer) backwardRange(_, lo, hi int) {
+	dy, dx := l.dy, l.dx
 	inv := 1 / float32(l.k*l.k)
-	n.parallelFor(planes, func(_, lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			d := dx[pl*l.h*l.w : (pl+1)*l.h*l.w]
-			if !l.add {
-				clear(d)
-			}
-			g := dy[pl*l.ho*l.wo : (pl+1)*l.ho*l.wo]
-			if l.max {
-				arg := l.arg[pl*l.ho*l.wo : (pl+1)*l.ho*l.wo]
-				arg = arg[:len(g)]
-				for o, v := range g {
-					d[arg[o]] += v
-				}
-				continue
-			}
+	for pl := lo; pl < hi; pl++ {
+		d := dx[pl*l.h*l.w : (pl+1)*l.h*l.w]
+		if !l.add {
+			clear(d)
+		}
+		g := dy[pl*l.ho*l.wo : (pl+1)*l.ho*l.wo]
+		if l.max {
+			arg := l.arg[pl*l.ho*l.wo : (pl+1)*l.ho*l.wo]
+			arg = arg[:len(g)]
 			for o, v := range g {
-				oy, ox := o/l.wo, o%l.wo
-				base := oy*l.s*l.w + ox*l.s
-				v *= inv
-				for ki := 0; ki < l.k; ki++ {
-					row := d[base+ki*l.w : base+ki*l.w+l.k]
-					for j := range row {
-						row[j] += v
-					}
+				d[arg[o]] += v
+			}
+			continue
+		}
+		for o, v := range g {
+			oy, ox := o/l.wo, o%l.wo
+			base := oy*l.s*l.w + ox*l.s
+			v *= inv
+			for ki := 0; ki < l.k; ki++ {
+				row := d[base+ki*l.w : base+ki*l.w+l.k]
+				for j := range row {
+					row[j] += v
 				}
 			}
 		}
-	})
+	}
 }
 
 // max22 is the common 2x2 stride-2 max pooling: the vector kernel on each

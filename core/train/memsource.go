@@ -18,12 +18,16 @@ type MemSource struct {
 	Seed    int64
 	buf     []float32
 	ybuf    []int32
+	// view is the batch handed to fn, reused so a batch allocates nothing.
+	view  tensor.Tensor
+	shape [4]int
 }
 
 // Len is the number of examples.
 func (m *MemSource) Len() int { return len(m.Y) }
 
-// Epoch yields batches in a per-epoch seeded order.
+// Epoch yields batches in a per-epoch seeded order. The batch tensor and
+// labels are reused: they are valid until fn returns.
 func (m *MemSource) Epoch(e int, fn func(x *tensor.Tensor, y []int32) error) error {
 	n := len(m.Y)
 	order := make([]int, n)
@@ -45,7 +49,9 @@ func (m *MemSource) Epoch(e int, fn func(x *tensor.Tensor, y []int32) error) err
 			m.ybuf[k] = m.Y[idx]
 		}
 		b := hi - lo
-		if err := fn(tensor.FromData(m.buf[:b*sz], b, m.C, m.H, m.W), m.ybuf[:b]); err != nil {
+		m.shape = [4]int{b, m.C, m.H, m.W}
+		m.view = tensor.Tensor{Shape: m.shape[:], Data: m.buf[:b*sz]}
+		if err := fn(&m.view, m.ybuf[:b]); err != nil {
 			return err
 		}
 	}

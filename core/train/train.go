@@ -182,6 +182,8 @@ func Evaluate(ctx context.Context, g *ir.Graph, params tensor.Map, src Source, b
 func evaluateNet(ctx context.Context, net engine.Model, src Source) (float64, float64, error) {
 	var correct, seen int
 	var sum float64
+	var part tensor.Tensor // a slice of a batch larger than the net's, reused
+	var shape [4]int
 	err := src.Epoch(0, func(x *tensor.Tensor, y []int32) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -189,8 +191,14 @@ func evaluateNet(ctx context.Context, net engine.Model, src Source) (float64, fl
 		mb := net.MaxBatch()
 		for lo := 0; lo < len(y); lo += mb { // sources may batch larger than the net
 			hi := min(len(y), lo+mb)
-			per := len(x.Data) / len(y)
-			net.Forward(tensor.FromData(x.Data[lo*per:hi*per], hi-lo, x.Shape[1], x.Shape[2], x.Shape[3]), false)
+			in := x
+			if lo > 0 || hi < len(y) {
+				per := len(x.Data) / len(y)
+				shape = [4]int{hi - lo, x.Shape[1], x.Shape[2], x.Shape[3]}
+				part = tensor.Tensor{Shape: shape[:], Data: x.Data[lo*per : hi*per]}
+				in = &part
+			}
+			net.Forward(in, false)
 			l, c := net.Loss(y[lo:hi])
 			sum += l * float64(hi-lo)
 			correct += c
