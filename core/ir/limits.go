@@ -91,11 +91,13 @@ func (m Memory) Total() int64 {
 	return sat(float64(m.Params) + float64(m.Grads) + float64(m.Optimizer) + float64(m.Activations) + float64(m.Workspace))
 }
 
-// colChunk is the CPU engine's im2col bound, in floats: one worker's patch
-// buffer covers this many values of images (core/nn's colBudget;
-// core/nn's TestMemoryEstimate checks the estimate against what the engine
-// allocates).
-const colChunk = 1 << 15
+// The CPU engine's im2col bounds, in floats (core/nn's colBudget and
+// bandBudget; core/nn's TestMemoryEstimate checks the estimate against
+// what the engine allocates).
+const (
+	colChunk = 1 << 15 // one worker's patches of several images per GEMM
+	colBand  = 1 << 17 // one band of output rows, for larger images
+)
 
 // Memory estimates training memory for batches of batch examples on an
 // engine with workers worker goroutines (each has its own im2col buffers).
@@ -128,17 +130,25 @@ func (g *Graph) Memory(batch, workers int) Memory {
 
 // convWorkspace mirrors the engine's convolution buffers (floats): per
 // worker patch, patch gradient, output and weight-gradient buffers for a
-// chunk of images.
+// chunk of images or a band of output rows of one image.
 func convWorkspace(n Node, in Shape, batch, workers float64) float64 {
 	ckk := float64(in.C) * float64(n.Kernel) * float64(n.Kernel)
-	hw := float64(n.Out.H) * float64(n.Out.W)
+	ho, wo := float64(n.Out.H), float64(n.Out.W)
+	hw := ho * wo
 	direct := n.Kernel == 1 && n.Stride == 1 && n.Pad == 0
-	chunk := math.Floor(colChunk / (ckk * hw))
-	if chunk < 1 || direct {
+	chunk := math.Min(math.Floor(colChunk/(ckk*hw)), batch)
+	var cols float64
+	switch {
+	case direct:
+		chunk, cols = 1, hw
+	case chunk >= 2:
+		cols = chunk * hw
+	default:
 		chunk = 1
+		rb := math.Max(1, math.Min(ho, math.Floor(colBand/(ckk*wo))))
+		nb := math.Ceil(ho / rb)
+		cols = math.Ceil(ho/nb) * wo
 	}
-	chunk = math.Min(chunk, batch)
-	cols := chunk * hw
 	var per float64
 	if !direct {
 		per += 2 * ckk * cols // the patches and their gradient

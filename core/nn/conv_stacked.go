@@ -27,13 +27,17 @@ func (l *convLayer) stackedOK() bool {
 }
 
 // initStacked sizes the per-worker buffers of a stacked-tap convolution.
+// Z (forward) and D (backward) have F*k*k rows; gathering several images
+// also copies their [C, N] inputs.
 func (l *convLayer) initStacked(maxBatch, workers int) {
-	rows := max(l.f*l.k*l.k, l.c)
-	l.chunk = max(1, min(maxBatch, colBudget/(rows*l.hw)))
-	cols := l.chunk * l.hw
-	l.wflip = make([]float32, l.f*l.k*l.k*l.c)
+	fkk := l.f * l.k * l.k
+	cols := l.plan(max(fkk, l.c), maxBatch)
+	if l.chunk == 1 {
+		cols = l.plan(fkk, 1) // a band reads its input in place
+	}
+	l.wflip = make([]float32, fkk*l.c)
 	for w := 0; w < workers; w++ {
-		l.dcol = append(l.dcol, make([]float32, l.f*l.k*l.k*cols)) // Z in forward, D in backward
+		l.dcol = append(l.dcol, make([]float32, fkk*cols)) // Z in forward, D in backward
 		if l.chunk > 1 {
 			l.tmp = append(l.tmp, make([]float32, l.c*cols)) // gathered input
 			l.dxt = append(l.dxt, make([]float32, l.c*cols))
@@ -55,13 +59,9 @@ func (l *convLayer) stackWeights(wt []float32) {
 	}
 }
 
-// gather returns images [i0, i0+nc) of x as a [C, nc*HW] matrix and its
-// leading dimension (one image is used in place).
-func (l *convLayer) gather(w int, x []float32, i0, nc int) ([]float32, int) {
+// gather returns images [i0, i0+nc) of x as a [C, nc*HW] matrix.
+func (l *convLayer) gather(w int, x []float32, i0, nc int) []float32 {
 	insz := l.c * l.hw
-	if nc == 1 {
-		return x[i0*insz:], l.hw
-	}
 	cols := nc * l.hw
 	g := l.tmp[w]
 	for j := 0; j < nc; j++ {
@@ -70,59 +70,65 @@ func (l *convLayer) gather(w int, x []float32, i0, nc int) ([]float32, int) {
 			copy(g[c*cols+j*l.hw:c*cols+(j+1)*l.hw], src[c*l.hw:(c+1)*l.hw])
 		}
 	}
-	return g, cols
+	return g
 }
 
-func (l *convLayer) forwardStacked() {
+func (l *convLayer) forwardStackedRange(w, lo, hi int) {
 	n := l.n
 	x, y := n.act[l.in], n.act[l.id]
-	l.stackWeights(n.param(l.wName))
 	fkk := l.f * l.k * l.k
-	outsz := l.f * l.hw
-	n.parallelFor(n.batch, func(w, lo, hi int) {
+	insz, outsz := l.c*l.hw, l.f*l.hw
+	z := l.dcol[w]
+	if l.chunk > 1 {
 		for i0 := lo; i0 < hi; i0 += l.chunk {
 			nc := min(l.chunk, hi-i0)
 			cols := nc * l.hw
-			xs, ldx := l.gather(w, x, i0, nc)
-			z := l.dcol[w]
-			Sgemm(false, false, fkk, cols, l.c, 1, l.wflip, l.c, xs, ldx, 0, z, cols)
+			xs := l.gather(w, x, i0, nc)
+			Sgemm(false, false, fkk, cols, l.c, 1, l.wflip, l.c, xs, cols, 0, z, cols)
 			for j := 0; j < nc; j++ {
 				d := y[(i0+j)*outsz : (i0+j+1)*outsz]
 				clear(d)
 				col2im(z, cols, j*l.hw, l.f, l.h, l.w, l.k, 1, l.p, l.h, l.w, d)
 			}
 		}
-	})
+		return
+	}
+	for i := lo; i < hi; i++ {
+		d := y[i*outsz : (i+1)*outsz]
+		clear(d)
+		// Z of input rows [r0, r1) scatters into output rows around them.
+		for r0 := 0; r0 < l.h; r0 += l.rb {
+			r1 := min(r0+l.rb, l.h)
+			cols := (r1 - r0) * l.w
+			Sgemm(false, false, fkk, cols, l.c, 1, l.wflip, l.c, x[i*insz+r0*l.w:], l.hw, 0, z, cols)
+			col2imRows(z, cols, 0, l.f, l.h, l.w, l.k, 1, l.p, l.h, l.w, r0, r1, d)
+		}
+	}
 }
 
-func (l *convLayer) backwardStacked() {
+func (l *convLayer) backwardStackedRange(w, lo, hi int) {
 	n := l.n
 	x, dy, dx := n.act[l.in], n.grad[l.id], n.grad[l.in]
-	l.stackWeights(n.param(l.wName))
 	fkk := l.f * l.k * l.k
 	insz, outsz := l.c*l.hw, l.f*l.hw
 	needDx := l.in != 0
-	n.parallelFor(n.batch, func(w, lo, hi int) {
-		g := l.dwst[w] // G = D x^T, [F*k*k, C]
-		clear(g)
+	beta := float32(0)
+	if l.add {
+		beta = 1
+	}
+	g := l.dwst[w] // G = D x^T, [F*k*k, C]
+	clear(g)
+	d := l.dcol[w]
+	if l.chunk > 1 {
 		for i0 := lo; i0 < hi; i0 += l.chunk {
 			nc := min(l.chunk, hi-i0)
 			cols := nc * l.hw
-			d := l.dcol[w]
 			for j := 0; j < nc; j++ {
 				im2col(dy[(i0+j)*outsz:], l.f, l.h, l.w, l.k, 1, l.p, l.h, l.w, d, cols, j*l.hw)
 			}
-			xs, ldx := l.gather(w, x, i0, nc)
-			Sgemm(false, true, fkk, l.c, cols, 1, d, cols, xs, ldx, 1, g, l.c)
+			xs := l.gather(w, x, i0, nc)
+			Sgemm(false, true, fkk, l.c, cols, 1, d, cols, xs, cols, 1, g, l.c)
 			if !needDx {
-				continue
-			}
-			if nc == 1 {
-				beta := float32(0)
-				if l.add {
-					beta = 1
-				}
-				Sgemm(true, false, l.c, l.hw, fkk, 1, l.wflip, l.c, d, cols, beta, dx[i0*insz:], l.hw)
 				continue
 			}
 			t := l.dxt[w]
@@ -139,9 +145,27 @@ func (l *convLayer) backwardStacked() {
 				}
 			}
 		}
-	})
-	// Sum the per-worker partials in a fixed order, then unstack:
-	// dW[f, c, t] = G[(f, flip t), c].
+		return
+	}
+	for i := lo; i < hi; i++ {
+		// D over rows [r0, r1) (gathered from dy around them), then the
+		// band's rows of x and dx in place (leading dimension HW).
+		for r0 := 0; r0 < l.h; r0 += l.rb {
+			r1 := min(r0+l.rb, l.h)
+			cols := (r1 - r0) * l.w
+			im2colRows(dy[i*outsz:], l.f, l.h, l.w, l.k, 1, l.p, l.h, l.w, r0, r1, d, cols, 0)
+			Sgemm(false, true, fkk, l.c, cols, 1, d, cols, x[i*insz+r0*l.w:], l.hw, 1, g, l.c)
+			if needDx {
+				Sgemm(true, false, l.c, cols, fkk, 1, l.wflip, l.c, d, cols, beta, dx[i*insz+r0*l.w:], l.hw)
+			}
+		}
+	}
+}
+
+// unstackGrad sums the per-worker partials in a fixed order, then
+// unstacks them: dW[f, c, t] = G[(f, flip t), c].
+func (l *convLayer) unstackGrad() {
+	n := l.n
 	sum := l.dwst[0]
 	for w := 1; w < min(n.workers, n.batch); w++ {
 		addTo(sum, l.dwst[w])

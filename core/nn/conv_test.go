@@ -26,7 +26,7 @@ func TestConvFlippedDx(t *testing.T) {
 	}
 	defer func(b int) { colBudget, noFlipDx = b, false }(colBudget)
 	for name, layers := range nets {
-		for _, budget := range []int{1, 1 << 21} { // one image per GEMM, or the whole share of a worker
+		for _, budget := range []int{1, 650, 1 << 21} { // one image in bands of one row or several, or the whole share of a worker
 			t.Run(fmt.Sprintf("%s/budget=%d", name, budget), func(t *testing.T) {
 				colBudget = budget
 				g := mustLower(t, layers, in)

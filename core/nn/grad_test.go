@@ -65,7 +65,7 @@ func layerCases() []layerCase {
 
 func TestLayerGradients(t *testing.T) {
 	defer func(old int) { colBudget = old }(colBudget)
-	for _, budget := range []int{1 << 21, 1} { // many images per GEMM; then one
+	for _, budget := range []int{1 << 21, 650, 1} { // many images per GEMM; one in bands of several rows (4 of 6 for 27 patch rows), of one row
 		colBudget = budget
 		for _, lc := range layerCases() {
 			for _, train := range []bool{true, false} {

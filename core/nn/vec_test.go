@@ -125,7 +125,7 @@ func TestIm2colSameMatchesGeneric(t *testing.T) {
 			got[i], want[i] = -7, -7 // untouched columns must stay
 		}
 		im2col(img, c, h, w, k, 1, p, h, w, got, ld, off)
-		im2colGeneric(img, c, h, w, k, 1, p, h, w, want, ld, off)
+		im2colGeneric(img, c, h, w, k, 1, p, h, w, 0, h, want, ld, off)
 		for i := range got {
 			if got[i] != want[i] {
 				t.Fatalf("im2col c=%d h=%d w=%d k=%d: [%d] %v, want %v", c, h, w, k, i, got[i], want[i])
@@ -142,7 +142,7 @@ func TestIm2colSameMatchesGeneric(t *testing.T) {
 			dw[i] = float32(i)
 		}
 		col2im(got, ld, off, c, h, w, k, 1, p, h, w, dg)
-		col2imGeneric(want, ld, off, c, h, w, k, 1, p, h, w, dw)
+		col2imGeneric(want, ld, off, c, h, w, k, 1, p, h, w, 0, h, dw)
 		for i := range dg {
 			if math.Abs(float64(dg[i]-dw[i])) > 1e-5*(1+math.Abs(float64(dw[i]))) {
 				t.Fatalf("col2im c=%d h=%d w=%d k=%d: [%d] %v, want %v", c, h, w, k, i, dg[i], dw[i])
@@ -218,6 +218,63 @@ func TestParallelForConcurrentAndNested(t *testing.T) {
 	for g := 0; g < 16; g++ {
 		if e := <-errs; e != "" {
 			t.Fatal(e)
+		}
+	}
+}
+
+// im2colRows over a band of output rows must equal those rows' columns of
+// the whole image's im2col, and col2imRows over bands that cover the image
+// must add up to col2im of the whole, for stride 1 and 2 and every kernel
+// and padding, bands of any height.
+func TestIm2colRowsMatchWhole(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for trial := 0; trial < 400; trial++ {
+		c, h, w := 1+r.IntN(3), 1+r.IntN(9), 1+r.IntN(9)
+		k, s := 1+2*r.IntN(3), 1+r.IntN(2)
+		p := r.IntN((k-1)/2 + 1)
+		if s == 1 && r.IntN(2) == 0 {
+			p = (k - 1) / 2 // same size: the contiguous path
+		}
+		ho, wo := (h+2*p-k)/s+1, (w+2*p-k)/s+1
+		if ho < 1 || wo < 1 {
+			continue
+		}
+		img := make([]float32, c*h*w)
+		for i := range img {
+			img[i] = float32(r.NormFloat64())
+		}
+		rows := c * k * k
+		whole := make([]float32, rows*ho*wo)
+		im2col(img, c, h, w, k, s, p, ho, wo, whole, ho*wo, 0)
+		dWhole := make([]float32, c*h*w)
+		scratch := append([]float32(nil), whole...)
+		col2im(scratch, ho*wo, 0, c, h, w, k, s, p, ho, wo, dWhole)
+		rb := 1 + r.IntN(ho)
+		dBands := make([]float32, c*h*w)
+		for r0 := 0; r0 < ho; r0 += rb {
+			r1 := min(r0+rb, ho)
+			n := (r1 - r0) * wo
+			off := r.IntN(2)
+			ld := n + off + r.IntN(3)
+			band := make([]float32, rows*ld)
+			for i := range band {
+				band[i] = -7
+			}
+			im2colRows(img, c, h, w, k, s, p, ho, wo, r0, r1, band, ld, off)
+			for row := 0; row < rows; row++ {
+				for j := 0; j < n; j++ {
+					if got, want := band[row*ld+off+j], whole[row*ho*wo+r0*wo+j]; got != want {
+						t.Fatalf("im2colRows c=%d h=%d w=%d k=%d s=%d p=%d rows [%d,%d): patch row %d col %d = %v, want %v",
+							c, h, w, k, s, p, r0, r1, row, j, got, want)
+					}
+				}
+			}
+			col2imRows(band, ld, off, c, h, w, k, s, p, ho, wo, r0, r1, dBands)
+		}
+		for i := range dBands {
+			if math.Abs(float64(dBands[i]-dWhole[i])) > 1e-5*(1+math.Abs(float64(dWhole[i]))) {
+				t.Fatalf("col2imRows in bands of %d rows, c=%d h=%d w=%d k=%d s=%d p=%d: [%d] %v, want %v", rb, c, h, w, k, s, p, i, dBands[i], dWhole[i])
+			}
 		}
 	}
 }
