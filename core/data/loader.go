@@ -31,6 +31,10 @@ type batch struct {
 	x *tensor.Tensor
 	y []int32
 	n int
+	// view is the x handed to Epoch's fn (the first n images), reused so
+	// a batch allocates nothing.
+	view  tensor.Tensor
+	shape [4]int
 }
 
 // NewLoader prepares a loader; Norm must have one entry per channel.
@@ -59,7 +63,8 @@ func (l *Loader) Len() int {
 	return l.set.N
 }
 
-// Epoch calls fn with every batch of epoch e while the next ones are prepared.
+// Epoch calls fn with every batch of epoch e while the next ones are
+// prepared. The batch's tensor and labels are reused: valid until fn returns.
 func (l *Loader) Epoch(e int, fn func(x *tensor.Tensor, y []int32) error) error {
 	n := l.set.N
 	order := make([]int, n)
@@ -77,6 +82,9 @@ func (l *Loader) Epoch(e int, fn func(x *tensor.Tensor, y []int32) error) error 
 	stop := make(chan struct{})
 	go func() {
 		defer close(ready)
+		// One generator re-seeded per batch: the same numbers as a fresh
+		// rand.New per batch, without allocating its ~5 KB state each time.
+		r := rand.New(rand.NewSource(0))
 		for k := 0; k < nb; k++ {
 			var b *batch
 			select {
@@ -85,7 +93,8 @@ func (l *Loader) Epoch(e int, fn func(x *tensor.Tensor, y []int32) error) error 
 				return
 			}
 			lo, hi := k*l.o.Batch, min(n, (k+1)*l.o.Batch)
-			l.fill(b, order[lo:hi], rand.New(rand.NewSource(l.o.Seed*1000003+int64(e)*10007+int64(k))))
+			r.Seed(l.o.Seed*1000003 + int64(e)*10007 + int64(k))
+			l.fill(b, order[lo:hi], r)
 			select {
 			case ready <- b:
 			case <-stop:
@@ -97,8 +106,10 @@ func (l *Loader) Epoch(e int, fn func(x *tensor.Tensor, y []int32) error) error 
 	var err error
 	for b := range ready {
 		if err == nil {
-			sz := l.set.Shape.Size()
-			err = fn(tensor.FromData(b.x.Data[:b.n*sz], b.n, l.set.Shape.C, l.set.Shape.H, l.set.Shape.W), b.y[:b.n])
+			sh := l.set.Shape
+			b.shape = [4]int{b.n, sh.C, sh.H, sh.W}
+			b.view = tensor.Tensor{Shape: b.shape[:], Data: b.x.Data[:b.n*sh.Size()]}
+			err = fn(&b.view, b.y[:b.n])
 			if err != nil {
 				close(stop)
 			}

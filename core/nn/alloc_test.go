@@ -8,6 +8,7 @@ import (
 	"github.com/eas-go/eas/core/engine"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/tensor"
+	"github.com/eas-go/eas/internal/racemode"
 )
 
 // convAllocsAllowed is how many heap allocations one convolution layer may
@@ -18,15 +19,12 @@ import (
 // TestTable1StepAllocs then holds the whole step to zero.
 const convAllocsAllowed = 1
 
-// raceEnabled is set under -race (race_test.go).
-var raceEnabled bool
-
 // stepAllocs returns the heap allocations of one training step (forward,
 // loss, backward, optimiser step through the engine.Model interface) and of
 // one evaluation (forward and loss), after warm-up.
 func stepAllocs(t *testing.T, g *ir.Graph, o engine.Options, in ir.Shape, batch int) (train, eval float64) {
 	t.Helper()
-	if raceEnabled {
+	if racemode.Enabled {
 		t.Skip("the race detector allocates: counts are checked without it")
 	}
 	b, err := NewBackend(o)

@@ -9,11 +9,8 @@ import (
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/nn"
 	"github.com/eas-go/eas/core/tensor"
+	"github.com/eas-go/eas/internal/racemode"
 )
-
-// raceEnabled is set under -race (race_test.go), whose instrumentation
-// allocates.
-var raceEnabled bool
 
 // mallocSource is a MemSource that records the heap allocations made over
 // batches [5, 15) of each epoch: ten training steps, or ten evaluation
@@ -49,7 +46,7 @@ func (s *mallocSource) Epoch(e int, fn func(x *tensor.Tensor, y []int32) error) 
 // the engine) and evaluation batches, also split into several forward
 // passes, allocate nothing for a network without convolutions.
 func TestTrainStepsAllocNothing(t *testing.T) {
-	if raceEnabled {
+	if racemode.Enabled {
 		t.Skip("the race detector allocates: counts are checked without it")
 	}
 	// One P, as testing.AllocsPerRun does: with several, the runtime's

@@ -1,0 +1,6 @@
+//go:build race
+
+package racemode
+
+// Enabled is true: built with -race.
+const Enabled = true
