@@ -97,6 +97,7 @@ func (m Memory) Total() int64 {
 const (
 	colChunk = 1 << 15 // one worker's patches of several images per GEMM
 	colBand  = 1 << 17 // one band of output rows, for larger images
+	minCols  = 128     // tiny maps gather images up to this many columns
 )
 
 // Memory estimates training memory for batches of batch examples on an
@@ -136,7 +137,11 @@ func convWorkspace(n Node, in Shape, batch, workers float64) float64 {
 	ho, wo := float64(n.Out.H), float64(n.Out.W)
 	hw := ho * wo
 	direct := n.Kernel == 1 && n.Stride == 1 && n.Pad == 0
-	chunk := math.Min(math.Floor(colChunk/(ckk*hw)), batch)
+	chunk := math.Floor(colChunk / (ckk * hw))
+	if hw < minCols {
+		chunk = math.Max(chunk, math.Min(math.Ceil(minCols/hw), math.Floor(colBand/(ckk*hw))))
+	}
+	chunk = math.Min(chunk, batch)
 	var cols float64
 	switch {
 	case direct:

@@ -24,11 +24,11 @@ func TestConvFlippedDx(t *testing.T) {
 		"densenet": {conv(6, 3, 1), {Kind: ir.DenseBlock, Dense: []ir.DenseLayer{{Growth: 2, Bottleneck: 4}, {Growth: 3, Bottleneck: 0}, {Growth: 2, Bottleneck: 0}}},
 			{Kind: ir.GAP}, {Kind: ir.Softmax, Units: 3}},
 	}
-	defer func(b int) { colBudget, noFlipDx = b, false }(colBudget)
+	defer func() { setPlan(gemmPlans[0]); noFlipDx = false }()
 	for name, layers := range nets {
-		for _, budget := range []int{1, 650, 1 << 21} { // one image in bands of one row or several, or the whole share of a worker
-			t.Run(fmt.Sprintf("%s/budget=%d", name, budget), func(t *testing.T) {
-				colBudget = budget
+		for _, plan := range gemmPlans {
+			t.Run(fmt.Sprintf("%s/%s", name, plan.name), func(t *testing.T) {
+				setPlan(plan)
 				g := mustLower(t, layers, in)
 				r := rand.New(rand.NewSource(3))
 				x := tensor.New(4, in.C, in.H, in.W)
@@ -43,15 +43,25 @@ func TestConvFlippedDx(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					flipped := false
+					flipped, banded, gathered := false, false, false
 					for _, l := range n.layers {
 						if c, ok := l.(*convLayer); ok {
 							flipped = flipped || c.flipDx
 							stacked = stacked || c.stacked
+							banded = banded || c.chunk == 1 && c.rb < c.ho
+							gathered = gathered || c.chunk > 1
 						}
 					}
 					if !noFlip && !stacked {
 						t.Error("no convolution took the stacked-tap path")
+					}
+					switch {
+					case plan.name == "bands" || plan.name == "rows":
+						if !banded || gathered {
+							t.Errorf("plan %s: banded %v, several images per GEMM %v", plan.name, banded, gathered)
+						}
+					case plan.name == "images" && !gathered:
+						t.Errorf("plan %s: no convolution gathered several images", plan.name)
 					}
 					logits := n.Forward(x, true)
 					n.Loss(labels)

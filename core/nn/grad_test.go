@@ -63,13 +63,31 @@ func layerCases() []layerCase {
 	}
 }
 
+// gemmPlan sets how convolutions cut their GEMMs (conv.go's plan).
+type gemmPlan struct {
+	name                         string
+	colBudget, bandBudget, mincs int
+}
+
+// gemmPlans: the defaults; several images per GEMM; one image in bands of
+// several rows (4 of 6 rows for 27 patch rows per column, so a short last
+// band); bands of one row.
+var gemmPlans = []gemmPlan{
+	{"default", colBudget, bandBudget, minCols},
+	{"images", 1 << 21, 1 << 21, minCols},
+	{"bands", 1, 650, 0},
+	{"rows", 1, 1, 0},
+}
+
+func setPlan(p gemmPlan) { colBudget, bandBudget, minCols = p.colBudget, p.bandBudget, p.mincs }
+
 func TestLayerGradients(t *testing.T) {
-	defer func(old int) { colBudget = old }(colBudget)
-	for _, budget := range []int{1 << 21, 650, 1} { // many images per GEMM; one in bands of several rows (4 of 6 for 27 patch rows), of one row
-		colBudget = budget
+	defer setPlan(gemmPlans[0])
+	for _, plan := range gemmPlans {
+		setPlan(plan)
 		for _, lc := range layerCases() {
 			for _, train := range []bool{true, false} {
-				t.Run(fmt.Sprintf("%s/train=%v/budget=%d", lc.name, train, budget), func(t *testing.T) {
+				t.Run(fmt.Sprintf("%s/train=%v/%s", lc.name, train, plan.name), func(t *testing.T) {
 					checkLayer(t, lc, train)
 				})
 			}
