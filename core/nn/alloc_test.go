@@ -11,14 +11,6 @@ import (
 	"github.com/eas-go/eas/internal/racemode"
 )
 
-// convAllocsAllowed is how many heap allocations one convolution layer may
-// still make per pass (a forward or a backward): conv.go's range closures
-// capture locals and escape through the worker pool, one allocation per
-// parallelFor call. Every other layer makes none. Set it to 0 once conv.go
-// builds its range functions once like the other layers, and
-// TestTable1StepAllocs then holds the whole step to zero.
-const convAllocsAllowed = 1
-
 // stepAllocs returns the heap allocations of one training step (forward,
 // loss, backward, optimiser step through the engine.Model interface) and of
 // one evaluation (forward and loss), after warm-up.
@@ -117,23 +109,29 @@ func TestStepAllocsNothing(t *testing.T) {
 	}
 }
 
-// The Table 1 network's step allocates only what its convolutions still do
-// (convAllocsAllowed per conv layer and pass).
-func TestTable1StepAllocs(t *testing.T) {
-	in := ir.Shape{C: 3, H: 32, W: 32}
-	g := mustLower(t, table1Layers(), in)
-	convs := 0
-	for _, nd := range g.Nodes {
-		if nd.Op == ir.OpConv {
-			convs++
-		}
-	}
-	train, eval := stepAllocs(t, g, engine.Options{Workers: 2}, in, 4)
-	t.Logf("%d conv layers: %v allocations per training step, %v per evaluation", convs, train, eval)
-	if max := float64(2 * convs * convAllocsAllowed); train > max {
-		t.Errorf("%v allocations per training step, want at most %v", train, max)
-	}
-	if max := float64(convs * convAllocsAllowed); eval > max {
-		t.Errorf("%v allocations per evaluation, want at most %v", eval, max)
+// Networks with convolutions (every conv path: im2col in bands, 1x1
+// direct, strided, stacked taps in dense blocks) allocate nothing per step
+// either.
+func TestConvNetStepAllocsNothing(t *testing.T) {
+	db := ir.Layer{Kind: ir.DenseBlock, Dense: []ir.DenseLayer{{Growth: 12, Bottleneck: 48}, {Growth: 12, Bottleneck: 48}}}
+	for _, tc := range []struct {
+		name   string
+		layers []ir.Layer
+		in     ir.Shape
+		batch  int
+	}{
+		{"table1", table1Layers(), ir.Shape{C: 3, H: 32, W: 32}, 4},
+		{"densenet", []ir.Layer{conv(24, 3, 1), db, {Kind: ir.Transition, Compression: 0.5}, db, {Kind: ir.GAP}, {Kind: ir.Softmax, Units: 10}},
+			ir.Shape{C: 3, H: 16, W: 16}, 2},
+		{"strided-5x5-1x1", []ir.Layer{conv(8, 5, 2), conv(8, 1, 1), conv(6, 1, 2), {Kind: ir.GAP}, {Kind: ir.Softmax, Units: 3}},
+			ir.Shape{C: 3, H: 16, W: 16}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := mustLower(t, tc.layers, tc.in)
+			train, eval := stepAllocs(t, g, engine.Options{Workers: 2}, tc.in, tc.batch)
+			if train != 0 || eval != 0 {
+				t.Errorf("allocations: %v per training step, %v per evaluation; want 0", train, eval)
+			}
+		})
 	}
 }
