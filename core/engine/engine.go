@@ -23,6 +23,9 @@ type Options struct {
 	// NoFusion runs layers the backend would fuse (BN followed by ReLU) one
 	// by one, for comparing both paths.
 	NoFusion bool
+	// NoWinograd runs 3x3 convolutions the direct way (im2col) even where
+	// the backend would use Winograd's fewer multiplies, for comparing both.
+	NoWinograd bool
 	// NoSIMD forces portable kernels instead of the CPU's vector
 	// instructions.
 	NoSIMD bool

@@ -19,7 +19,7 @@ type Backend struct {
 	opts Options
 }
 
-// NewBackend opens the CPU engine with o. Workers and NoFusion are settings
+// NewBackend opens the CPU engine with o. Workers, NoFusion and NoWinograd are settings
 // of each model; the BLAS library, its thread count and the vector kernels
 // are settings of the process (the library is loaded once), so a backend
 // opened with BLAS, BLASThreads or NoSIMD set applies them to every net in
@@ -42,7 +42,7 @@ func NewBackend(o engine.Options) (*Backend, error) {
 	if o.NoSIMD {
 		SetSIMD(false)
 	}
-	return &Backend{opts: Options{Workers: o.Workers, NoFusion: o.NoFusion}}, nil
+	return &Backend{opts: Options{Workers: o.Workers, NoFusion: o.NoFusion, NoWinograd: o.NoWinograd}}, nil
 }
 
 // Name is "cpu".

@@ -43,6 +43,7 @@ type convLayer struct {
 	rb                   int
 	direct               bool
 	stacked              bool        // stacked-tap convolution (conv_stacked.go)
+	wino                 *wino       // Winograd F(2x2,3x3) state (winograd.go), or nil
 	flipDx               bool        // input gradient as a convolution of dy (see newConv)
 	wflip                []float32   // [C, F*k*k]: W transposed and rotated 180 degrees, for flipDx
 	dxt                  [][]float32 // per worker [C, chunk*HW] for flipDx with several images
@@ -63,6 +64,10 @@ func newConv(n *Net, nd ir.Node, in ir.Shape, add bool) *convLayer {
 	l.ckk = l.c * l.k * l.k
 	l.hw = l.ho * l.wo
 	l.direct = l.k == 1 && l.s == 1 && l.p == 0 && l.hw >= directMinHW
+	if !noWinograd && !n.opts.NoWinograd && winoOK(nd, in) {
+		l.initWino(n.MaxBatch, n.workers)
+		return l
+	}
 	if l.stacked = l.stackedOK(); l.stacked {
 		l.initStacked(n.MaxBatch, n.workers)
 		l.fwd, l.bwd = l.forwardStackedRange, l.backwardStackedRange
@@ -122,6 +127,10 @@ func (l *convLayer) plan(rows, maxBatch int) int {
 }
 
 func (l *convLayer) forward(bool) {
+	if l.wino != nil {
+		l.forwardWino()
+		return
+	}
 	if l.stacked {
 		l.stackWeights(l.n.param(l.wName))
 	}
@@ -181,6 +190,10 @@ func (l *convLayer) forwardRange(w, lo, hi int) {
 }
 
 func (l *convLayer) backward() {
+	if l.wino != nil {
+		l.backwardWino()
+		return
+	}
 	n := l.n
 	if l.stacked {
 		l.stackWeights(n.param(l.wName))

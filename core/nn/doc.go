@@ -14,13 +14,15 @@
 // worker count (and, through rounding, on the kernel set: on amd64 with
 // AVX2+FMA the memory-bound loops of BN, ReLU, pooling and col2im run as
 // assembly in vec_amd64.s, otherwise as their Go bodies in vec.go;
-// KernelsName says which, SetSIMD(false) forces Go).
+// KernelsName says which, SetSIMD(false) forces Go). 3x3 stride-1 "same"
+// convolutions of at least 16 channels and filters run as Winograd
+// F(2x2,3x3) (winograd.go) unless Options.NoWinograd.
 //
 // Backend (backend.go) is this engine behind core/engine's interfaces,
 // registered as "cpu"; it maps engine.Options to the settings above. The
 // package reads none of eas's environment variables (only OpenBLAS's own
-// OPENBLAS_CORETYPE, above): the CLI maps EAS_BLAS, EAS_BLAS_THREADS and
-// EAS_SIMD to options.
+// OPENBLAS_CORETYPE, above): the CLI maps EAS_BLAS, EAS_BLAS_THREADS,
+// EAS_SIMD and EAS_WINOGRAD to options.
 //
 // nn imports core/ir, core/tensor and core/engine (the interfaces it
 // implements, and the host SGD); it knows nothing of data sets, schedules or

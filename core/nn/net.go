@@ -20,6 +20,9 @@ type Options struct {
 	Workers int
 	// NoFusion runs BN and its ReLU as two layers (for comparing both paths).
 	NoFusion bool
+	// NoWinograd runs 3x3 convolutions through im2col even where the
+	// Winograd F(2x2,3x3) path would be chosen (for comparing both paths).
+	NoWinograd bool
 }
 
 // layer is one node's forward and backward. Layers read the net's current

@@ -9,8 +9,9 @@ import (
 )
 
 // engineOptions maps a command's --workers (0: all CPUs) and the variables
-// EAS_BLAS (auto, openblas, gonum), EAS_BLAS_THREADS (a positive count) and
-// EAS_SIMD (off forces the portable kernels) to engine options. The engine
+// EAS_BLAS (auto, openblas, gonum), EAS_BLAS_THREADS (a positive count),
+// EAS_SIMD (off forces the portable kernels) and EAS_WINOGRAD (off runs 3x3
+// convolutions through im2col) to engine options. The engine
 // itself reads no environment.
 func engineOptions(workers int) (engine.Options, error) {
 	o := engine.Options{Workers: workers}
@@ -36,6 +37,13 @@ func engineOptions(workers int) (engine.Options, error) {
 		o.NoSIMD = true
 	default:
 		return o, fmt.Errorf("EAS_SIMD=%q: want off (or on, the default)", v)
+	}
+	switch v := os.Getenv("EAS_WINOGRAD"); v {
+	case "", "on", "auto":
+	case "off":
+		o.NoWinograd = true
+	default:
+		return o, fmt.Errorf("EAS_WINOGRAD=%q: want off (or on, the default)", v)
 	}
 	return o, nil
 }

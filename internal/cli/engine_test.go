@@ -9,10 +9,10 @@ import (
 
 func TestEngineOptionsFromEnv(t *testing.T) {
 	for _, tc := range []struct {
-		blas, threads, simd string
-		workers             int
-		want                engine.Options
-		err                 string
+		blas, threads, simd, wino string
+		workers                   int
+		want                      engine.Options
+		err                       string
 	}{
 		{want: engine.Options{}},
 		{workers: 3, blas: "gonum", threads: "2", simd: "off", want: engine.Options{Workers: 3, BLAS: "gonum", BLASThreads: 2, NoSIMD: true}},
@@ -21,11 +21,15 @@ func TestEngineOptionsFromEnv(t *testing.T) {
 		{threads: "0", err: `EAS_BLAS_THREADS="0"`},
 		{threads: "two", err: `EAS_BLAS_THREADS="two"`},
 		{simd: "no", err: `EAS_SIMD="no"`},
+		{wino: "off", want: engine.Options{NoWinograd: true}},
+		{wino: "on", want: engine.Options{}},
+		{wino: "0", err: `EAS_WINOGRAD="0"`},
 		{workers: -1, err: "--workers"},
 	} {
 		t.Setenv("EAS_BLAS", tc.blas)
 		t.Setenv("EAS_BLAS_THREADS", tc.threads)
 		t.Setenv("EAS_SIMD", tc.simd)
+		t.Setenv("EAS_WINOGRAD", tc.wino)
 		got, err := engineOptions(tc.workers)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
