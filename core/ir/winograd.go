@@ -8,7 +8,7 @@ import "math"
 // buffers sized by winoChunk floats of transformed tiles per worker.
 const (
 	winoMinWidth = 16
-	winoChunk    = 1 << 16
+	winoChunk    = 1 << 17
 	winoLanes    = 8
 )
 
