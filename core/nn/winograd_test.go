@@ -391,11 +391,11 @@ func TestWinoStepAllocsNothing(t *testing.T) {
 
 // TestConformanceWinograd runs the backend suite with every 3x3 stride-1
 // convolution on the Winograd path (the suite's networks are narrower than
-// the path's minimum width, lowered here to 1), with the AVX2 and the Go
-// transforms, one chunk row at a time.
+// the path's minimum width, lowered here to 1), one tile row per chunk:
+// with the default kernels and BLAS, and with the Go transforms and gonum.
 func TestConformanceWinograd(t *testing.T) {
 	defer restoreProcessSettings()()
-	for _, o := range []engine.Options{{Workers: 2}, {NoSIMD: true, Workers: 3}} {
+	for _, o := range []engine.Options{{Workers: 2}, {NoSIMD: true, BLAS: "gonum", Workers: 3}} {
 		t.Run(fmt.Sprintf("nosimd=%v", o.NoSIMD), func(t *testing.T) {
 			withWino(t, 1, 1)
 			b, err := NewBackend(o)
