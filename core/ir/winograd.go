@@ -37,6 +37,7 @@ func winoWorkspace(n Node, in Shape, batch, workers float64) float64 {
 	cols := groups * rows * tw * winoLanes
 	bandIn := (2*rows + 2) * (2*tw + 2) * winoLanes
 	bandOut := 2 * rows * 2 * tw * winoLanes
-	per := 2*groups*c*bandIn + 16*(c+f)*cols + groups*f*bandOut + 16*f*c
-	return 16*f*c + workers*per
+	const pad = 16 * 16 // a cache line between the 16 matrices of V, M, U and dU
+	per := 2*groups*c*bandIn + 16*(c+f)*cols + groups*f*bandOut + 16*f*c + 3*pad
+	return 16*f*c + pad + workers*per
 }

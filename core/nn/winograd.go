@@ -28,6 +28,11 @@ import (
 
 const lanes = 8 // images per group: one AVX2 vector
 
+// winoPad floats (a cache line) separate the 16 matrices of V, M, U and
+// their gradients: the transforms write (or read) all 16 at once, and at a
+// power-of-two distance those streams would fall into one L1 set.
+const winoPad = 16
+
 // winoBudget bounds one worker's transformed tiles of a chunk, in floats
 // (16 * max(C, F) * columns): V and M then fit in L2 together.
 // On this 2-core host (2 MB L2 per core) 1<<17 was ~5% faster than 1<<16
@@ -83,14 +88,14 @@ func (l *convLayer) initWino(maxBatch, workers int) {
 		wn.groups = 1
 	}
 	cols := wn.groups * wn.rows * wn.tw * lanes
-	wn.u = make([]float32, 16*l.f*l.c)
+	wn.u = make([]float32, 16*(l.f*l.c+winoPad))
 	for w := 0; w < workers; w++ {
 		wn.in = append(wn.in, make([]float32, wn.groups*l.c*wn.bandIn()))
-		wn.v = append(wn.v, make([]float32, 16*l.c*cols))
-		wn.m = append(wn.m, make([]float32, 16*l.f*cols))
+		wn.v = append(wn.v, make([]float32, 16*(l.c*cols+winoPad)))
+		wn.m = append(wn.m, make([]float32, 16*(l.f*cols+winoPad)))
 		wn.out = append(wn.out, make([]float32, wn.groups*l.f*wn.bandOut()))
 		wn.dx = append(wn.dx, make([]float32, wn.groups*l.c*wn.bandIn()))
-		wn.mw = append(wn.mw, make([]float32, 16*l.f*l.c))
+		wn.mw = append(wn.mw, make([]float32, 16*(l.f*l.c+winoPad)))
 	}
 	wn.fwd, wn.bwd = l.forwardWinoRange, l.backwardWinoRange
 	l.wino = wn
@@ -107,7 +112,7 @@ func (wn *wino) bandOut() int { return 2 * wn.rows * 2 * wn.tw * lanes }
 // transformWeights sets U[xi][f][c] = (G g G^T)[xi] for g = W[f, c].
 func (l *convLayer) transformWeights(wt []float32) {
 	u := l.wino.u
-	fc := l.f * l.c
+	fc := l.f*l.c + winoPad
 	for f := 0; f < l.f; f++ {
 		for c := 0; c < l.c; c++ {
 			g := wt[(f*l.c+c)*9 : (f*l.c+c)*9+9]
@@ -134,7 +139,7 @@ func (l *convLayer) transformWeights(wt []float32) {
 // untransformWeightGrad sets dW[f, c] = G^T dU[f, c] G, the gradient of g
 // through U = G g G^T.
 func (l *convLayer) untransformWeightGrad(dw, mw []float32) {
-	fc := l.f * l.c
+	fc := l.f*l.c + winoPad
 	for f := 0; f < l.f; f++ {
 		for c := 0; c < l.c; c++ {
 			o := f*l.c + c
@@ -221,8 +226,9 @@ func (l *convLayer) forwardWinoRange(w, lo, hi int) {
 		l.transformInput(w, x, ch)
 		cols := ch.cols(wn.tw)
 		v, m := wn.v[w], wn.m[w]
+		vs, ms, us := l.c*cols+winoPad, l.f*cols+winoPad, l.f*l.c+winoPad
 		for xi := 0; xi < 16; xi++ {
-			Sgemm(false, false, l.f, cols, l.c, 1, wn.u[xi*l.f*l.c:], l.c, v[xi*l.c*cols:], cols, 0, m[xi*l.f*cols:], cols)
+			Sgemm(false, false, l.f, cols, l.c, 1, wn.u[xi*us:], l.c, v[xi*vs:], cols, 0, m[xi*ms:], cols)
 		}
 		out := wn.out[w]
 		rowLen := 2 * wn.tw * lanes
@@ -231,7 +237,7 @@ func (l *convLayer) forwardWinoRange(w, lo, hi int) {
 				ob := out[(g*l.f+f)*wn.bandOut():]
 				for r := 0; r < ch.nr; r++ {
 					t := ((g*ch.nr + r) * wn.tw) * lanes
-					winoOutput(ob[2*r*rowLen:], m[f*cols+t:], wn.tw, rowLen, l.f*cols)
+					winoOutput(ob[2*r*rowLen:], m[f*cols+t:], wn.tw, rowLen, ms)
 				}
 			}
 		}
@@ -245,13 +251,14 @@ func (l *convLayer) transformInput(w int, x []float32, ch winoChunk) {
 	in, v := wn.in[w], wn.v[w]
 	l.loadBand(in, x, ch, l.c)
 	cols := ch.cols(wn.tw)
+	vs := l.c*cols + winoPad
 	rowLen := wn.wp * lanes
 	for g := 0; g < ch.ng; g++ {
 		for c := 0; c < l.c; c++ {
 			b := in[(g*l.c+c)*wn.bandIn():]
 			for r := 0; r < ch.nr; r++ {
 				t := ((g*ch.nr + r) * wn.tw) * lanes
-				winoInput(v[c*cols+t:], b[2*r*rowLen:], wn.tw, rowLen, l.c*cols)
+				winoInput(v[c*cols+t:], b[2*r*rowLen:], wn.tw, rowLen, vs)
 			}
 		}
 	}
@@ -341,6 +348,7 @@ func (l *convLayer) backwardWinoRange(w, lo, hi int) {
 	wn.chunks(lo, hi, func(ch winoChunk) {
 		cols := ch.cols(wn.tw)
 		v, m := wn.v[w], wn.m[w]
+		vs, ms, us := l.c*cols+winoPad, l.f*cols+winoPad, l.f*l.c+winoPad
 		l.transformInput(w, x, ch)
 		// DY into m.
 		ob := wn.out[w]
@@ -351,18 +359,18 @@ func (l *convLayer) backwardWinoRange(w, lo, hi int) {
 				b := ob[(g*l.f+f)*wn.bandOut():]
 				for r := 0; r < ch.nr; r++ {
 					t := ((g*ch.nr + r) * wn.tw) * lanes
-					winoGradOutput(m[f*cols+t:], b[2*r*rowLen:], wn.tw, rowLen, l.f*cols)
+					winoGradOutput(m[f*cols+t:], b[2*r*rowLen:], wn.tw, rowLen, ms)
 				}
 			}
 		}
 		for xi := 0; xi < 16; xi++ {
-			Sgemm(false, true, l.f, l.c, cols, 1, m[xi*l.f*cols:], cols, v[xi*l.c*cols:], cols, 1, mw[xi*l.f*l.c:], l.c)
+			Sgemm(false, true, l.f, l.c, cols, 1, m[xi*ms:], cols, v[xi*vs:], cols, 1, mw[xi*us:], l.c)
 		}
 		if !needDx {
 			return
 		}
 		for xi := 0; xi < 16; xi++ { // X overwrites V
-			Sgemm(true, false, l.c, cols, l.f, 1, wn.u[xi*l.f*l.c:], l.c, m[xi*l.f*cols:], cols, 0, v[xi*l.c*cols:], cols)
+			Sgemm(true, false, l.c, cols, l.f, 1, wn.u[xi*us:], l.c, m[xi*ms:], cols, 0, v[xi*vs:], cols)
 		}
 		l.scatterGradInput(w, dx, ch)
 	})
@@ -376,6 +384,7 @@ func (l *convLayer) scatterGradInput(w int, dx []float32, ch winoChunk) {
 	wn := l.wino
 	band, v := wn.dx[w], wn.v[w]
 	cols := ch.cols(wn.tw)
+	vs := l.c*cols + winoPad
 	rowLen := wn.wp * lanes
 	nrow := 2*ch.nr + 2
 	last := ch.ty0+ch.nr == wn.th
@@ -390,7 +399,7 @@ func (l *convLayer) scatterGradInput(w int, dx []float32, ch winoChunk) {
 			}
 			for r := 0; r < ch.nr; r++ {
 				t := ((g*ch.nr + r) * wn.tw) * lanes
-				winoGradInput(b[2*r*rowLen:], v[c*cols+t:], wn.tw, rowLen, l.c*cols)
+				winoGradInput(b[2*r*rowLen:], v[c*cols+t:], wn.tw, rowLen, vs)
 			}
 			// Rows before padded row 2*nr are final; at the last band, all.
 			done := 2 * ch.nr

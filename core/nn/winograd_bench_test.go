@@ -60,3 +60,33 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkChild10xTrain is one forward+backward of the widened and
+// deepened child network of scripts/bench_peers.py (child10x), batch 64:
+// all its convolutions but the first take the Winograd path.
+func BenchmarkChild10xTrain(b *testing.B) {
+	p := func(k, s int, op ir.PoolOp) ir.Layer { return ir.Layer{Kind: ir.Pool, Kernel: k, Stride: s, Op: op} }
+	layers := []ir.Layer{conv(32, 3, 1), conv(32, 3, 1), p(2, 2, ir.Max), conv(64, 3, 1), conv(64, 3, 1), p(2, 2, ir.Max),
+		conv(128, 3, 1), conv(128, 3, 1), p(2, 2, ir.Max), conv(192, 3, 1), p(4, 4, ir.Avg), {Kind: ir.FC, Units: 256}, {Kind: ir.Softmax, Units: 10}}
+	g := mustLower(b, layers, ir.Shape{C: 3, H: 32, W: 32})
+	n, err := Build(g, InitParams(g, 1), 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewSource(1))
+	x := tensor.New(64, 3, 32, 32)
+	for i := range x.Data {
+		x.Data[i] = float32(r.NormFloat64())
+	}
+	labels := make([]int32, 64)
+	for i := range labels {
+		labels[i] = int32(r.Intn(10))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		n.Forward(x, true)
+		n.Loss(labels)
+		n.Backward()
+	}
+	b.ReportMetric(float64(64*b.N)/b.Elapsed().Seconds(), "img/s")
+}
