@@ -7,7 +7,7 @@ import "math"
 // Winograd F(2x2,3x3) (core/nn/winograd.go, whose winoOK this mirrors), with
 // buffers sized by winoChunk floats of transformed tiles per worker.
 const (
-	winoMinWidth = 16
+	winoMinWidth = 12
 	winoChunk    = 1 << 17
 	winoLanes    = 8
 )

@@ -15,7 +15,7 @@
 // AVX2+FMA the memory-bound loops of BN, ReLU, pooling and col2im run as
 // assembly in vec_amd64.s, otherwise as their Go bodies in vec.go;
 // KernelsName says which, SetSIMD(false) forces Go). 3x3 stride-1 "same"
-// convolutions of at least 16 channels and filters run as Winograd
+// convolutions of at least 12 channels and filters run as Winograd
 // F(2x2,3x3) (winograd.go) unless Options.NoWinograd.
 //
 // Backend (backend.go) is this engine behind core/engine's interfaces,

@@ -45,14 +45,15 @@ var noWinograd bool
 
 // winoMinC and winoMinF are the narrowest convolutions Winograd runs: below
 // them the GEMMs (K = C, M = F) are too thin to gain from fewer multiplies.
-var winoMinC, winoMinF = 16, 16
+var winoMinC, winoMinF = 12, 12
 
 // winoOK says whether a convolution with input in runs as Winograd
 // F(2x2,3x3). Measured on 2 cores (BenchmarkConv3x3, forward+backward,
-// batch 64): 1.5-2x faster than im2col from C = F = 16 and maps of 2x2 to
-// 32x32; even at C = F = 12 it only ties, and with F = 12 (DenseNet growth
-// convolutions) the transforms cost what the GEMMs save. A 1-pixel map
-// would spend 16 multiplies where im2col spends 9.
+// batch 64, CPU time): 1.6-2x faster than im2col for the child network's
+// layers (C, F >= 32, maps 4x4 to 32x32), 1.25-1.7x for DenseNet's growth
+// convolutions (C = 48, F = 12; against the stacked-tap path) and at
+// C = F = 12; with 8 or fewer channels or filters it lost as often as it
+// won. A 1-pixel map would spend 16 multiplies where im2col spends 9.
 func winoOK(nd ir.Node, in ir.Shape) bool {
 	return nd.Kernel == 3 && nd.Stride == 1 && nd.Pad == 1 && nd.Out.H == in.H && nd.Out.W == in.W &&
 		in.C >= winoMinC && nd.Filters >= winoMinF && in.H >= 2 && in.W >= 2
