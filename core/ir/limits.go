@@ -133,7 +133,7 @@ func (g *Graph) Memory(batch, workers int) Memory {
 // worker patch, patch gradient, output and weight-gradient buffers for a
 // chunk of images or a band of output rows of one image.
 func convWorkspace(n Node, in Shape, batch, workers float64) float64 {
-	if winograd(n, in) {
+	if winograd(n, in, batch, workers) {
 		return winoWorkspace(n, in, batch, workers)
 	}
 	ckk := float64(in.C) * float64(n.Kernel) * float64(n.Kernel)

@@ -3,7 +3,8 @@ package ir
 import "math"
 
 // The CPU engine runs 3x3 stride-1 "same" convolutions of at least
-// winoMinWidth input channels and filters on maps of at least 2x2 as
+// winoMinWidth input channels and filters on maps of at least 2x2, when
+// every worker gets at least 8 images of a batch, as
 // Winograd F(2x2,3x3) (core/nn/winograd.go, whose winoOK this mirrors), with
 // buffers sized by winoChunk floats of transformed tiles per worker.
 const (
@@ -12,10 +13,12 @@ const (
 	winoLanes    = 8
 )
 
-// winograd says whether the engine runs n (input in) as Winograd.
-func winograd(n Node, in Shape) bool {
+// winograd says whether the engine runs n (input in) as Winograd for
+// batches of batch images over workers workers.
+func winograd(n Node, in Shape, batch, workers float64) bool {
 	return n.Kernel == 3 && n.Stride == 1 && n.Pad == 1 && n.Out.H == in.H && n.Out.W == in.W &&
-		in.C >= winoMinWidth && n.Filters >= winoMinWidth && in.H >= 2 && in.W >= 2
+		in.C >= winoMinWidth && n.Filters >= winoMinWidth && in.H >= 2 && in.W >= 2 &&
+		batch >= winoLanes*math.Max(1, workers)
 }
 
 // winoWorkspace mirrors the Winograd convolution's buffers (floats): the

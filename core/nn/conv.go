@@ -64,7 +64,7 @@ func newConv(n *Net, nd ir.Node, in ir.Shape, add bool) *convLayer {
 	l.ckk = l.c * l.k * l.k
 	l.hw = l.ho * l.wo
 	l.direct = l.k == 1 && l.s == 1 && l.p == 0 && l.hw >= directMinHW
-	if !noWinograd && !n.opts.NoWinograd && winoOK(nd, in) {
+	if !noWinograd && !n.opts.NoWinograd && winoOK(nd, in, n.MaxBatch, n.workers) {
 		l.initWino(n.MaxBatch, n.workers)
 		return l
 	}

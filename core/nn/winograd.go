@@ -47,6 +47,10 @@ var noWinograd bool
 // them the GEMMs (K = C, M = F) are too thin to gain from fewer multiplies.
 var winoMinC, winoMinF = 12, 12
 
+// winoMinImages is the smallest share of a batch per worker Winograd runs
+// on (see winoOK).
+var winoMinImages = lanes
+
 // winoOK says whether a convolution with input in runs as Winograd
 // F(2x2,3x3). Measured on 2 cores (BenchmarkConv3x3, forward+backward,
 // batch 64, CPU time): 1.6-2x faster than im2col for the child network's
@@ -54,9 +58,14 @@ var winoMinC, winoMinF = 12, 12
 // convolutions (C = 48, F = 12; against the stacked-tap path) and at
 // C = F = 12; with 8 or fewer channels or filters it lost as often as it
 // won. A 1-pixel map would spend 16 multiplies where im2col spends 9.
-func winoOK(nd ir.Node, in ir.Shape) bool {
+// Each worker's images fill groups of 8 lanes, so a worker's share of a
+// full batch must be at least winoMinImages: with 4 images per worker (a
+// batch of 64 on 16 cores) half the GEMM columns would be empty lanes and
+// the multiplies saved would be spent again.
+func winoOK(nd ir.Node, in ir.Shape, maxBatch, workers int) bool {
 	return nd.Kernel == 3 && nd.Stride == 1 && nd.Pad == 1 && nd.Out.H == in.H && nd.Out.W == in.W &&
-		in.C >= winoMinC && nd.Filters >= winoMinF && in.H >= 2 && in.W >= 2
+		in.C >= winoMinC && nd.Filters >= winoMinF && in.H >= 2 && in.W >= 2 &&
+		maxBatch >= winoMinImages*max(1, workers)
 }
 
 // wino is the state of a Winograd convolution.

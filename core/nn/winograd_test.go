@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"runtime"
 	"testing"
 
 	"github.com/eas-go/eas/core/engine"
@@ -162,11 +163,12 @@ func TestWinoKernels(t *testing.T) {
 }
 
 // withWino sets the Winograd selection and chunk size for a test; lowering
-// the minimum widths lets tiny layers take the path.
+// the minimum widths and batch share lets tiny layers and batches take the
+// path.
 func withWino(t *testing.T, minWidth, budget int) {
-	oldC, oldF, oldB := winoMinC, winoMinF, winoBudget
-	winoMinC, winoMinF, winoBudget = minWidth, minWidth, budget
-	t.Cleanup(func() { winoMinC, winoMinF, winoBudget = oldC, oldF, oldB })
+	oldC, oldF, oldB, oldI := winoMinC, winoMinF, winoBudget, winoMinImages
+	winoMinC, winoMinF, winoBudget, winoMinImages = minWidth, minWidth, budget, 1
+	t.Cleanup(func() { winoMinC, winoMinF, winoBudget, winoMinImages = oldC, oldF, oldB, oldI })
 }
 
 // withSIMD runs the rest of a test with the vector kernels on or off.
@@ -374,6 +376,7 @@ func TestLaneKernels(t *testing.T) {
 // A training step and an evaluation through Winograd convolutions allocate
 // nothing.
 func TestWinoStepAllocsNothing(t *testing.T) {
+	withWino(t, winoMinC, winoBudget) // any batch share
 	in := ir.Shape{C: 16, H: 6, W: 5}
 	g := mustLower(t, []ir.Layer{conv(16, 3, 1), conv(20, 3, 1), {Kind: ir.GAP}, {Kind: ir.Softmax, Units: 3}}, in)
 	n, err := Build(g, InitParams(g, 1), 9)
@@ -404,5 +407,40 @@ func TestConformanceWinograd(t *testing.T) {
 			}
 			enginetest.Run(t, b)
 		})
+	}
+}
+
+// TestWinoWorkspaceEstimate holds ir.Graph.Memory's workspace to what Build
+// allocates beyond activations and gradients for a network of Winograd
+// convolutions (20%), with several chunk shapes: whole maps of several
+// groups, bands of tile rows, odd maps.
+func TestWinoWorkspaceEstimate(t *testing.T) {
+	cases := []struct {
+		in     ir.Shape
+		layers []ir.Layer
+		batch  int
+	}{
+		{ir.Shape{C: 16, H: 32, W: 32}, []ir.Layer{conv(64, 3, 1), conv(128, 3, 1), conv(96, 3, 1), {Kind: ir.GAP}, {Kind: ir.Softmax, Units: 10}}, 16},
+		{ir.Shape{C: 24, H: 9, W: 7}, []ir.Layer{conv(32, 3, 1), conv(48, 3, 1), {Kind: ir.GAP}, {Kind: ir.Softmax, Units: 10}}, 40},
+	}
+	for _, c := range cases {
+		g := mustLower(t, c.layers, c.in)
+		params := InitParams(g, 1)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		n, err := BuildWith(g, params, c.batch, Options{Workers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		if countWino(n) != len(c.layers)-2 {
+			t.Fatalf("%d convolutions took the Winograd path, want %d", countWino(n), len(c.layers)-2)
+		}
+		m := g.Memory(c.batch, 2)
+		got := float64(after.TotalAlloc-before.TotalAlloc) - float64(m.Grads+m.Activations)
+		if r := got / float64(m.Workspace); r < 0.8 || r > 1.2 {
+			t.Errorf("%v batch %d: Build allocated %s of workspace, the estimate says %s (ratio %.2f)", c.layers, c.batch, ir.Bytes(int64(got)), ir.Bytes(m.Workspace), r)
+		}
 	}
 }
