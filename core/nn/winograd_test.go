@@ -444,3 +444,69 @@ func TestWinoWorkspaceEstimate(t *testing.T) {
 		}
 	}
 }
+
+// TestWinoRandomShapes compares single Winograd convolutions with im2col on
+// random shapes (maps 2 to 13 on a side, odd and even, 1 to 12 images over 1
+// to 3 workers, random chunk sizes, bias or not, added input gradient or
+// not): output, input gradient and weight gradient agree to 1e-4 relative.
+func TestWinoRandomShapes(t *testing.T) {
+	r := rand.New(rand.NewSource(21))
+	for trial := 0; trial < 40; trial++ {
+		in := ir.Shape{C: 1 + r.Intn(6), H: 2 + r.Intn(12), W: 2 + r.Intn(12)}
+		f, batch := 1+r.Intn(6), 1+r.Intn(12)
+		workers := 1 + r.Intn(min(3, batch)) // Winograd wants a share of the batch per worker
+		budget := []int{1, 1 << 10, 1 << 20}[r.Intn(3)]
+		bias, add := r.Intn(2) == 0, r.Intn(2) == 0
+		name := fmt.Sprintf("%v-F%d-batch%d-workers%d-budget%d-bias%v-add%v", in, f, batch, workers, budget, bias, add)
+		t.Run(name, func(t *testing.T) {
+			withWino(t, 1, budget)
+			g := ir.NewGraph(in)
+			x := g.Add(ir.Node{Op: ir.OpDropout, Rate: 0}, 0)
+			c := g.Add(ir.Node{Op: ir.OpConv, Name: "t.conv", Filters: f, Kernel: 3, Stride: 1, Pad: 1, Bias: bias}, x)
+			if add { // a second consumer of x: the conv adds its input gradient
+				g.Add(ir.Node{Op: ir.OpConcat}, c, x)
+			}
+			xt := tensor.New(batch, in.C, in.H, in.W)
+			for i := range xt.Data {
+				xt.Data[i] = float32(r.NormFloat64())
+			}
+			params := InitParams(g, int64(trial))
+			seed := make([]float32, batch*g.Nodes[len(g.Nodes)-1].Out.Size())
+			for i := range seed {
+				seed[i] = float32(r.NormFloat64())
+			}
+			run := func(noWino bool) map[string][]float32 {
+				n, err := BuildWith(g, params, batch, Options{Workers: workers, NoWinograd: noWino})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := countWino(n) == 1; got == noWino {
+					t.Fatalf("Winograd taken: %v, want %v", got, !noWino)
+				}
+				n.Forward(xt, true)
+				last := len(g.Nodes) - 1
+				copy(n.grad[last], seed)
+				for i := last; i > 0; i-- {
+					n.layers[i].backward()
+				}
+				out := map[string][]float32{"y": append([]float32(nil), n.Output(c)...), "dx": append([]float32(nil), n.grad[x][:batch*in.Size()]...)}
+				for k, v := range n.Grads() {
+					out[k] = append([]float32(nil), v...)
+				}
+				return out
+			}
+			want, got := run(true), run(false)
+			for k, w := range want {
+				var scale float64
+				for _, v := range w {
+					scale = math.Max(scale, math.Abs(float64(v)))
+				}
+				for i, v := range got[k] {
+					if d := math.Abs(float64(v - w[i])); d > 1e-4*math.Max(scale, 1e-3) {
+						t.Fatalf("%s[%d] = %g with Winograd, %g with im2col", k, i, v, w[i])
+					}
+				}
+			}
+		})
+	}
+}
