@@ -56,13 +56,18 @@ func (b *Backend) Workers() int {
 	return runtime.NumCPU()
 }
 
-// Describe says which BLAS, kernels and worker count models use.
+// Describe says which BLAS, kernels, convolution algorithms and worker
+// count models use.
 func (b *Backend) Describe() string {
 	blas := BLASName()
 	if core := BLASCore(); core != "" {
 		blas += ", core " + core
 	}
-	return fmt.Sprintf("%s, %s kernels, %d workers", blas, KernelsName(), b.Workers())
+	conv := "Winograd 3x3 convs"
+	if b.opts.NoWinograd {
+		conv = "no Winograd"
+	}
+	return fmt.Sprintf("%s, %s kernels, %s, %d workers", blas, KernelsName(), conv, b.Workers())
 }
 
 // Build makes a Net and an SGD for g.

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/eas-go/eas/core/engine"
@@ -508,5 +509,27 @@ func TestWinoRandomShapes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// engine.Options.NoWinograd reaches the nets a backend builds, and
+// Describe says which convolutions run.
+func TestBackendNoWinograd(t *testing.T) {
+	g := mustLower(t, []ir.Layer{conv(16, 3, 1), {Kind: ir.GAP}, {Kind: ir.Softmax, Units: 2}}, ir.Shape{C: 16, H: 4, W: 4})
+	for _, off := range []bool{false, true} {
+		b, err := engine.Open("cpu", engine.Options{Workers: 2, NoWinograd: off})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := b.Build(g, InitParams(g, 1), engine.ModelConfig{MaxBatch: 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := countWino(m.(*model).Net) == 1; got == off {
+			t.Errorf("NoWinograd=%v: Winograd taken = %v", off, got)
+		}
+		if d := b.Describe(); strings.Contains(d, "no Winograd") != off {
+			t.Errorf("NoWinograd=%v: Describe() = %q", off, d)
+		}
 	}
 }
