@@ -15,7 +15,7 @@ var bandBudget = 1 << 17
 
 // minCols is the fewest GEMM columns worth a call: 4x4 maps with many
 // channels (1152 patch rows) ran 15-25% faster gathering 7 images per GEMM
-// than 1 (measured per layer, BenchmarkConvLayer).
+// than 1 (measured per layer: BenchmarkConv3x3's im2col path).
 var minCols = 128
 
 // directMinHW is the smallest map a 1x1 convolution multiplies per image,
@@ -213,19 +213,7 @@ func (l *convLayer) backward() {
 		addTo(gw, l.dwst[w])
 	}
 	if l.bName != "" {
-		dy := n.grad[l.id]
-		outsz := l.f * l.hw
-		gb := n.grads[l.bName]
-		clear(gb)
-		for i := 0; i < n.batch; i++ {
-			for f := 0; f < l.f; f++ {
-				var s float32
-				for _, v := range dy[i*outsz+f*l.hw : i*outsz+(f+1)*l.hw] {
-					s += v
-				}
-				gb[f] += s
-			}
-		}
+		l.biasGrad(n.grad[l.id])
 	}
 }
 
@@ -304,6 +292,23 @@ func (l *convLayer) backwardRange(w, lo, hi int) {
 				Sgemm(true, false, l.ckk, cols, l.f, 1, wt, l.ckk, g, l.hw, 0, l.dcol[w], cols)
 				col2imRows(l.dcol[w], cols, 0, l.c, l.h, l.w, l.k, l.s, l.p, l.ho, l.wo, r0, r1, d)
 			}
+		}
+	}
+}
+
+// biasGrad sets the bias gradient: the sum of dy over images and positions.
+func (l *convLayer) biasGrad(dy []float32) {
+	n := l.n
+	gb := n.grads[l.bName]
+	clear(gb)
+	outsz := l.f * l.hw
+	for i := 0; i < n.batch; i++ {
+		for f := 0; f < l.f; f++ {
+			var s float32
+			for _, v := range dy[i*outsz+f*l.hw : i*outsz+(f+1)*l.hw] {
+				s += v
+			}
+			gb[f] += s
 		}
 	}
 }

@@ -430,20 +430,3 @@ func (l *convLayer) scatterGradInput(w int, dx []float32, ch winoChunk) {
 		}
 	}
 }
-
-// biasGrad sets the bias gradient: the sum of dy over images and positions.
-func (l *convLayer) biasGrad(dy []float32) {
-	n := l.n
-	gb := n.grads[l.bName]
-	clear(gb)
-	outsz := l.f * l.hw
-	for i := 0; i < n.batch; i++ {
-		for f := 0; f < l.f; f++ {
-			var s float32
-			for _, v := range dy[i*outsz+f*l.hw : i*outsz+(f+1)*l.hw] {
-				s += v
-			}
-			gb[f] += s
-		}
-	}
-}
