@@ -16,7 +16,9 @@
 // assembly in vec_amd64.s, otherwise as their Go bodies in vec.go;
 // KernelsName says which, SetSIMD(false) forces Go). 3x3 stride-1 "same"
 // convolutions of at least 12 channels and filters run as Winograd
-// F(2x2,3x3) (winograd.go) unless Options.NoWinograd.
+// F(2x2,3x3) (winograd.go) unless Options.NoWinograd. Other convolutions
+// keep each GEMM's patch matrix L2-sized: several small images per GEMM,
+// or one large image in bands of output rows (conv.go's plan).
 //
 // Backend (backend.go) is this engine behind core/engine's interfaces,
 // registered as "cpu"; it maps engine.Options to the settings above. The
