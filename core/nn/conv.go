@@ -146,10 +146,7 @@ func (l *convLayer) forwardRange(w, lo, hi int) {
 		for i0 := lo; i0 < hi; i0 += l.chunk {
 			nc := min(l.chunk, hi-i0)
 			cols := nc * l.hw
-			col := l.col[w]
-			for j := 0; j < nc; j++ {
-				im2col(x[(i0+j)*insz:], l.c, l.h, l.w, l.k, l.s, l.p, l.ho, l.wo, col, cols, j*l.hw)
-			}
+			col := l.patches(w, x, i0, nc)
 			t := l.tmp[w]
 			Sgemm(false, false, l.f, cols, l.ckk, 1, wt, l.ckk, col, cols, 0, t, cols)
 			for j := 0; j < nc; j++ { // [F, nc*HW] -> nc x [F, HW]
@@ -233,10 +230,7 @@ func (l *convLayer) backwardRange(w, lo, hi int) {
 		for i0 := lo; i0 < hi; i0 += l.chunk {
 			nc := min(l.chunk, hi-i0)
 			cols := nc * l.hw
-			col := l.col[w]
-			for j := 0; j < nc; j++ {
-				im2col(x[(i0+j)*insz:], l.c, l.h, l.w, l.k, l.s, l.p, l.ho, l.wo, col, cols, j*l.hw)
-			}
+			col := l.patches(w, x, i0, nc)
 			g := l.tmp[w]
 			for j := 0; j < nc; j++ { // nc x [F, HW] -> [F, nc*HW]
 				src := dy[(i0+j)*outsz:]
@@ -311,6 +305,16 @@ func (l *convLayer) biasGrad(dy []float32) {
 			gb[f] += s
 		}
 	}
+}
+
+// patches writes the im2col matrices of images [i0, i0+nc) of x side by
+// side into worker w's buffer, a [C*k*k, nc*HW] matrix, and returns it.
+func (l *convLayer) patches(w int, x []float32, i0, nc int) []float32 {
+	insz, cols, col := l.c*l.h*l.w, nc*l.hw, l.col[w]
+	for j := 0; j < nc; j++ {
+		im2col(x[(i0+j)*insz:], l.c, l.h, l.w, l.k, l.s, l.p, l.ho, l.wo, col, cols, j*l.hw)
+	}
+	return col
 }
 
 // flipWeights sets wflip[c, f, k-1-i, k-1-j] = W[f, c, i, j].
