@@ -83,18 +83,30 @@ func TestConvFlippedDx(t *testing.T) {
 				if !used {
 					t.Fatal("no convolution took the flipped path")
 				}
-				for k, w := range want {
-					var scale float64
-					for _, v := range w {
-						scale = math.Max(scale, math.Abs(float64(v)))
-					}
-					for i, v := range got[k] {
-						if d := math.Abs(float64(v - w[i])); d > 1e-5*math.Max(scale, 1e-3) {
-							t.Fatalf("%s[%d] = %g with the flipped input gradient, %g without", k, i, v, w[i])
-						}
-					}
-				}
+				requireClose(t, want, got, 1e-5, "the flipped input gradient", "without")
 			})
+		}
+	}
+}
+
+// requireClose fails unless every tensor of got matches want's to tol
+// relative to the largest magnitude in want's tensor (at least 1e-3), and
+// has every key of want; with and without name the two paths.
+func requireClose(t *testing.T, want, got map[string][]float32, tol float64, with, without string) {
+	t.Helper()
+	for k, w := range want {
+		g, ok := got[k]
+		if !ok || len(g) != len(w) {
+			t.Fatalf("%s: %d values with %s, %d %s", k, len(g), with, len(w), without)
+		}
+		var scale float64
+		for _, v := range w {
+			scale = math.Max(scale, math.Abs(float64(v)))
+		}
+		for i, v := range g {
+			if d := math.Abs(float64(v - w[i])); d > tol*math.Max(scale, 1e-3) {
+				t.Fatalf("%s[%d] = %g with %s, %g %s", k, i, v, with, w[i], without)
+			}
 		}
 	}
 }

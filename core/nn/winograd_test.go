@@ -298,17 +298,11 @@ func TestWinoMatchesIm2col(t *testing.T) {
 					want := winoNetRun(t, g, x, labels, Options{Workers: workers, NoWinograd: true}, false)
 					got := winoNetRun(t, g, x, labels, Options{Workers: workers}, true)
 					again := winoNetRun(t, g, x, labels, Options{Workers: workers}, true)
-					for k, w := range want {
-						var scale float64
-						for _, v := range w {
-							scale = math.Max(scale, math.Abs(float64(v)))
-						}
-						for i, v := range got[k] {
-							if d := math.Abs(float64(v - w[i])); d > 1e-4*math.Max(scale, 1e-3) {
-								t.Fatalf("%s[%d] = %g with Winograd, %g with im2col", k, i, v, w[i])
-							}
-							if math.Float32bits(again[k][i]) != math.Float32bits(v) {
-								t.Fatalf("%s[%d] = %g, then %g: not deterministic", k, i, v, again[k][i])
+					requireClose(t, want, got, 1e-4, "Winograd", "with im2col")
+					for k, v := range got {
+						for i := range v {
+							if math.Float32bits(again[k][i]) != math.Float32bits(v[i]) {
+								t.Fatalf("%s[%d] = %g, then %g: not deterministic", k, i, v[i], again[k][i])
 							}
 						}
 					}
@@ -496,18 +490,7 @@ func TestWinoRandomShapes(t *testing.T) {
 				}
 				return out
 			}
-			want, got := run(true), run(false)
-			for k, w := range want {
-				var scale float64
-				for _, v := range w {
-					scale = math.Max(scale, math.Abs(float64(v)))
-				}
-				for i, v := range got[k] {
-					if d := math.Abs(float64(v - w[i])); d > 1e-4*math.Max(scale, 1e-3) {
-						t.Fatalf("%s[%d] = %g with Winograd, %g with im2col", k, i, v, w[i])
-					}
-				}
-			}
+			requireClose(t, run(true), run(false), 1e-4, "Winograd", "with im2col")
 		})
 	}
 }
