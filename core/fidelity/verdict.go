@@ -57,7 +57,10 @@ func decide(res *Result) Verdict {
 		}
 	}
 	why := "the controller would learn from noise"
-	if float64(st.SNR) >= targetSNR {
+	switch {
+	case rho >= minRankOK:
+		why = fmt.Sprintf("the correlation is high but %d children leave its interval reaching 0: check more children", st.N)
+	case float64(st.SNR) >= targetSNR:
 		why = "the children's scores are consistent across seeds but order them differently from longer training, so more seeds will not help"
 	}
 	v.Text = fmt.Sprintf("at %s the reward does not rank children as %s would (%s): %s; %s. Consider %s (costs below).",
