@@ -10,8 +10,8 @@ import (
 
 type nopBackend struct{ o Options }
 
-func (nopBackend) Name() string     { return "nop" }
-func (nopBackend) Describe() string { return "nothing" }
+func (nopBackend) Name() string                 { return "nop" }
+func (nopBackend) Describe() string             { return "nothing" }
 func (nopBackend) Memory(*ir.Graph, int) Memory { return Memory{} }
 func (nopBackend) Build(*ir.Graph, tensor.Map, ModelConfig) (Model, error) {
 	return nil, nil
