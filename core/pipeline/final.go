@@ -16,7 +16,7 @@ import (
 // final trains the top networks of the search in dir on the full training
 // data and scores them on the test set; networks with a final record are
 // done (resume).
-func (r *run) final(ctx context.Context, dir string) error {
+func (r *Session) final(ctx context.Context, dir string) error {
 	st, err := store.Open(dir)
 	if err != nil {
 		return err
@@ -28,7 +28,7 @@ func (r *run) final(ctx context.Context, dir string) error {
 			done[rec.Arch] = true
 		}
 	}
-	fin := r.Exp.Final
+	fin := r.cfg.Exp.Final
 	for _, top := range search.Top(st.Records(), fin.Top) {
 		if done[top.Arch] {
 			continue
@@ -37,8 +37,8 @@ func (r *run) final(ctx context.Context, dir string) error {
 		if err != nil {
 			return err
 		}
-		r.Log.Printf("final training of network %d (%s) for %d epochs", top.ID, net.Arch, fin.Training.Epochs)
-		out := r.eval.Evaluate(ctx, []search.Job{{ID: top.ID, Arch: net.Arch, Input: net.Input, Weights: net.Weights, Training: fin.Training, Full: fin.FullData}}, nil)
+		r.cfg.Log.Printf("final training of network %d (%s) for %d epochs", top.ID, net.Arch, fin.Training.Epochs)
+		out := r.Eval.Evaluate(ctx, []search.Job{{ID: top.ID, Arch: net.Arch, Input: net.Input, Weights: net.Weights, Training: fin.Training, Full: fin.FullData}}, nil)
 		rec := store.Record{ID: top.ID, Kind: store.KindFinal, Arch: top.Arch, Hash: top.Hash, Depth: top.Depth, Params: top.Params, MAdds: top.MAdds,
 			ValAcc: top.ValAcc, Epochs: fin.Training.Epochs, Seconds: out[0].Duration.Seconds(), Status: store.StatusOK}
 		if out[0].Err != nil {
@@ -57,14 +57,14 @@ func (r *run) final(ctx context.Context, dir string) error {
 		if err := st.Append(rec); err != nil {
 			return err
 		}
-		r.Log.Printf("network %d: test accuracy %.2f%%", top.ID, 100*rec.TestAcc)
+		r.cfg.Log.Printf("network %d: test accuracy %.2f%%", top.ID, 100*rec.TestAcc)
 	}
 	return nil
 }
 
 // finalNetwork is where a top network's final training starts: its
 // checkpoint when the search kept one, else fresh weights.
-func (r *run) finalNetwork(dir string, top store.Record) (sdk.Network, error) {
+func (r *Session) finalNetwork(dir string, top store.Record) (sdk.Network, error) {
 	if top.Weights != "" {
 		path := filepath.Join(dir, top.Weights)
 		err := store.VerifyRecorded(path, top.WeightsSHA256, fmt.Sprintf("checkpoint of network %d", top.ID))
@@ -73,7 +73,7 @@ func (r *run) finalNetwork(dir string, top store.Record) (sdk.Network, error) {
 			n, err = Checkpoints{}.Load(path)
 		}
 		if err != nil {
-			r.Log.Printf("network %d: %v; training it from scratch", top.ID, err)
+			r.cfg.Log.Printf("network %d: %v; training it from scratch", top.ID, err)
 		}
 		if n.Weights != nil {
 			return n, nil
@@ -84,7 +84,7 @@ func (r *run) finalNetwork(dir string, top store.Record) (sdk.Network, error) {
 	if err != nil {
 		return sdk.Network{}, fmt.Errorf("%s: network %d: %w", dir, top.ID, err)
 	}
-	start, err := Checkpoints{}.Load(filepath.Join(r.dir, startName))
+	start, err := Checkpoints{}.Load(filepath.Join(r.Dir, startName))
 	if err != nil {
 		return sdk.Network{}, err
 	}
@@ -92,5 +92,5 @@ func (r *run) finalNetwork(dir string, top store.Record) (sdk.Network, error) {
 	if err != nil {
 		return sdk.Network{}, err
 	}
-	return sdk.Network{Arch: a, Input: start.Input, Weights: nn.InitParams(g, r.Exp.Final.Training.Seed+7)}, nil
+	return sdk.Network{Arch: a, Input: start.Input, Weights: nn.InitParams(g, r.cfg.Exp.Final.Training.Seed+7)}, nil
 }

@@ -24,6 +24,7 @@ type Config struct {
 	Source []byte                 // its text, copied into the run directory
 	Exp    *experiment.Experiment // parsed from Source, data paths resolved
 	Out    string                 // run directories go to Out/<experiment>/<search>[/r<k>]
+	Dir    string                 // the experiment's directory instead of Out/<experiment> (easrun fidelity)
 	Resume bool                   // continue a run found there instead of refusing
 	Only   []string               // run only these searches (nil: all)
 	Repeat int                    // > 0: every search runs with this many seeds
@@ -71,113 +72,157 @@ type Logger interface {
 	Epochs() func(train.Event)
 }
 
-// run is one Run in progress.
-type run struct {
-	Config
-	dir      string
+// Session is a run directory made ready to search: locked, checked against
+// its inputs, data loaded, evaluator made, start network trained or resumed.
+type Session struct {
+	Dir      string      // the run directory (Config.Dir, or Out/<experiment>)
+	Split    *data.Split // nil in dry runs
+	Eval     search.Evaluator
+	Start    sdk.Network // the trained start network
+	StartAcc float64     // its validation accuracy
+
+	cfg      Config
 	manifest store.Manifest
-	split    *data.Split
 	ckpt     Checkpoints
-	eval     search.Evaluator
+	release  []func()
 }
 
-// Run performs the experiment and returns its directory (Out/<experiment>),
-// where the report is then written. The directory is locked while it runs.
+// Run performs the experiment and returns its directory, where the report
+// is then written. The directory is locked while it runs.
 func Run(ctx context.Context, c Config) (string, error) {
-	e := c.Exp
-	if !filepath.IsLocal(e.Name) { // the parser refuses such names; this guards other producers of an Experiment
-		return "", fmt.Errorf("experiment name %q does not name a folder inside the output folder", e.Name)
-	}
-	r := &run{Config: c, dir: filepath.Join(c.Out, e.Name)}
-	lock, err := store.TryLock(r.dir)
+	s, err := Open(ctx, c)
 	if err != nil {
-		return r.dir, err
+		return s.dirOf(c), err
 	}
-	defer lock.Unlock()
-	if r.manifest, err = r.checkRunDir(); err != nil {
-		return r.dir, err
+	defer s.Close()
+	return s.Dir, s.Searches(ctx)
+}
+
+// Open prepares the run directory (Config.Dir; default Out/<experiment>)
+// for searches: Close releases it.
+func Open(ctx context.Context, c Config) (s *Session, err error) {
+	s = &Session{cfg: c}
+	s.Dir = s.dirOf(c)
+	if !filepath.IsLocal(c.Exp.Name) { // the parser refuses such names; this guards other producers of an Experiment
+		return s, fmt.Errorf("experiment name %q does not name a folder inside the output folder", c.Exp.Name)
 	}
-	if err := r.loadData(); err != nil {
-		return r.dir, err
-	}
-	ev, err := c.Evaluator(ctx, r.dir, r.split)
+	lock, err := store.TryLock(s.Dir)
 	if err != nil {
-		return r.dir, err
+		return s, err
+	}
+	s.release = append(s.release, func() { lock.Unlock() })
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.manifest, err = s.checkRunDir(); err != nil {
+		return s, err
+	}
+	if err := s.loadData(); err != nil {
+		return s, err
+	}
+	ev, err := c.Evaluator(ctx, s.Dir, s.Split)
+	if err != nil {
+		return s, err
 	}
 	if ev.Close != nil {
-		defer ev.Close()
+		s.release = append(s.release, ev.Close)
 	}
-	r.eval = ev.Eval
+	s.Eval = ev.Eval
 	var startEval search.Evaluator
 	if ev.TrainsStart {
 		startEval = ev.Eval
 	}
-	start, startAcc, err := r.startNetwork(ctx, startEval)
+	if s.Start, s.StartAcc, err = s.startNetwork(ctx, startEval); err != nil {
+		return s, err
+	}
+	if s.Start.Weights == nil && !c.DryRun {
+		return s, fmt.Errorf("%s holds a dry run's start network (an architecture without weights, from --evaluator virtual): choose another --out to train for real", s.Dir)
+	}
+	return s, nil
+}
+
+func (s *Session) dirOf(c Config) string {
+	if c.Dir != "" {
+		return c.Dir
+	}
+	return filepath.Join(c.Out, c.Exp.Name)
+}
+
+// Close releases the evaluator and the directory's lock.
+func (s *Session) Close() {
+	for i := len(s.release) - 1; i >= 0; i-- {
+		s.release[i]()
+	}
+	s.release = nil
+}
+
+// Checkpoints is how the session saves networks (with the data's metadata).
+func (s *Session) Checkpoints() Checkpoints { return s.ckpt }
+
+// Searches runs the experiment's selected searches and then the final
+// training of their top networks.
+func (s *Session) Searches(ctx context.Context) error {
+	dirs, err := s.searches(ctx)
 	if err != nil {
-		return r.dir, err
+		return err
 	}
-	if start.Weights == nil && !c.DryRun {
-		return r.dir, fmt.Errorf("%s holds a dry run's start network (an architecture without weights, from --evaluator virtual): choose another --out to train for real", r.dir)
-	}
-	dirs, err := r.searches(ctx, start, startAcc)
-	if err != nil {
-		return r.dir, err
-	}
-	if e.Final.Top > 0 && !c.DryRun {
+	if s.cfg.Exp.Final.Top > 0 && !s.cfg.DryRun {
 		for _, dir := range dirs {
-			if err := r.final(ctx, dir); err != nil {
-				return r.dir, err
+			if err := s.final(ctx, dir); err != nil {
+				return err
 			}
 		}
 	}
-	return r.dir, nil
+	return nil
 }
 
 // loadData loads the split (not for dry runs) and the checkpoints' metadata.
-func (r *run) loadData() error {
-	if r.DryRun {
+func (r *Session) loadData() error {
+	if r.cfg.DryRun {
 		return nil
 	}
-	d := r.Exp.Dataset
-	r.Log.Printf("loading %s data from %s", d.Kind, d.Path)
-	split, err := r.Data(d)
+	d := r.cfg.Exp.Dataset
+	r.cfg.Log.Printf("loading %s data from %s", d.Kind, d.Path)
+	split, err := r.cfg.Data(d)
 	if err != nil {
 		return fmt.Errorf("dataset %q: %w (set --data %s=PATH or EAS_DATA_%s)", d.Name, err, d.Name, strings.ToUpper(d.Name))
 	}
-	r.split = split
-	r.Log.Printf("data: %s", split.Describe())
-	if r.Meta != nil {
-		r.ckpt.Meta = r.Meta(d, split)
+	r.Split = split
+	r.cfg.Log.Printf("data: %s", split.Describe())
+	if r.cfg.Meta != nil {
+		r.ckpt.Meta = r.cfg.Meta(d, split)
 	}
 	return nil
 }
 
 // searches runs every selected search, each repeat in its own directory,
 // and returns the directories.
-func (r *run) searches(ctx context.Context, start sdk.Network, startAcc float64) ([]string, error) {
+func (r *Session) searches(ctx context.Context) ([]string, error) {
 	var dirs []string
-	for _, s := range r.Exp.Searches {
-		if len(r.Only) > 0 && !slices.Contains(r.Only, s.Name) {
+	for _, s := range r.cfg.Exp.Searches {
+		if len(r.cfg.Only) > 0 && !slices.Contains(r.cfg.Only, s.Name) {
 			continue
 		}
 		if !filepath.IsLocal(s.Name) {
-			return nil, fmt.Errorf("search name %q does not name a folder inside %s", s.Name, r.dir)
+			return nil, fmt.Errorf("search name %q does not name a folder inside %s", s.Name, r.Dir)
 		}
-		if r.Repeat > 0 {
-			s.Repeat = r.Repeat
+		if r.cfg.Repeat > 0 {
+			s.Repeat = r.cfg.Repeat
 		}
 		for k := 1; k <= s.Runs(); k++ {
-			dir, one := filepath.Join(r.dir, s.Name), s
+			dir, one := filepath.Join(r.Dir, s.Name), s
 			if s.Runs() > 1 {
 				// One run directory per seed, grouped under the search's folder.
 				dir = filepath.Join(dir, fmt.Sprintf("r%d", k))
 				one.Name, one.Seed = fmt.Sprintf("%s/r%d", s.Name, k), s.RunSeed(k)
-				if _, err := os.Stat(filepath.Join(r.dir, s.Name, "networks.jsonl")); err == nil {
-					return nil, fmt.Errorf("%s holds a single run of search %q; repeat = %d needs another --out", filepath.Join(r.dir, s.Name), s.Name, s.Runs())
+				if _, err := os.Stat(filepath.Join(r.Dir, s.Name, "networks.jsonl")); err == nil {
+					return nil, fmt.Errorf("%s holds a single run of search %q; repeat = %d needs another --out", filepath.Join(r.Dir, s.Name), s.Name, s.Runs())
 				}
 			}
 			dirs = append(dirs, dir)
-			if err := r.search(ctx, one, dir, start, startAcc); err != nil {
+			if err := r.search(ctx, one, dir); err != nil {
 				return nil, fmt.Errorf("search %q: %w", one.Name, err)
 			}
 		}
@@ -186,33 +231,33 @@ func (r *run) searches(ctx context.Context, start sdk.Network, startAcc float64)
 }
 
 // search runs one search (one repeat) in dir.
-func (r *run) search(ctx context.Context, s experiment.Search, dir string, start sdk.Network, startAcc float64) error {
+func (r *Session) search(ctx context.Context, s experiment.Search, dir string) error {
 	st, err := store.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	if st.Dropped {
-		r.Log.Printf("%s: dropped a torn last record left by a crash", dir)
+		r.cfg.Log.Printf("%s: dropped a torn last record left by a crash", dir)
 	}
-	if err := recordStart(st, start, startAcc); err != nil {
+	if err := recordStart(st, r.Start, r.StartAcc); err != nil {
 		return err
 	}
 	// Transforms and controllers come from the plugin host: built-ins and
 	// the search's plugins.
-	tfs, ctrl, set, err := r.Plugins.Search(ctx, r.File, s, filepath.Join(filepath.Dir(dir), "plugins.log"))
+	tfs, ctrl, set, err := r.cfg.Plugins.Search(ctx, r.cfg.File, s, filepath.Join(filepath.Dir(dir), "plugins.log"))
 	if err != nil {
 		return err
 	}
 	defer set.Close()
 	var d search.Data
-	if r.split != nil {
-		d = r.split
+	if r.Split != nil {
+		d = r.Split
 	}
-	sr := &search.Runner{Exp: r.Exp, Search: s, Transforms: tfs, Controller: ctrl, Eval: r.eval, Data: d, Store: st, Ckpt: r.ckpt,
-		Start: start, StartAcc: startAcc, OnEvent: r.Log.Progress}
-	r.Log.Begin(s)
+	sr := &search.Runner{Exp: r.cfg.Exp, Search: s, Transforms: tfs, Controller: ctrl, Eval: r.Eval, Data: d, Store: st, Ckpt: r.ckpt,
+		Start: r.Start, StartAcc: r.StartAcc, OnEvent: r.cfg.Log.Progress}
+	r.cfg.Log.Begin(s)
 	err = sr.Run(ctx)
-	r.Log.End()
+	r.cfg.Log.End()
 	return err
 }

@@ -21,8 +21,8 @@ import (
 // matches its inputs: the run's own experiment.eas is kept, must be as the
 // run wrote it, and must not differ from the given file in anything that
 // changes results. Called with the directory locked.
-func (r *run) checkRunDir() (store.Manifest, error) {
-	dir := r.dir
+func (r *Session) checkRunDir() (store.Manifest, error) {
+	dir := r.Dir
 	runEAS := filepath.Join(dir, "experiment.eas")
 	old, err := os.ReadFile(runEAS)
 	switch {
@@ -30,8 +30,8 @@ func (r *run) checkRunDir() (store.Manifest, error) {
 		if _, err := os.Stat(filepath.Join(dir, "start.safetensors")); err == nil {
 			return store.Manifest{}, fmt.Errorf("%s holds a start network but no experiment.eas: not a run directory this easrun can continue; choose another --out", dir)
 		}
-		m := store.Manifest{Experiment: store.SHA256(r.Source)}
-		if err := store.WriteFileAtomic(runEAS, r.Source); err != nil {
+		m := store.Manifest{Experiment: store.SHA256(r.cfg.Source)}
+		if err := store.WriteFileAtomic(runEAS, r.cfg.Source); err != nil {
 			return m, err
 		}
 		if err := store.WriteManifest(dir, m); err != nil {
@@ -40,7 +40,7 @@ func (r *run) checkRunDir() (store.Manifest, error) {
 		return m, writeProvenance(dir)
 	case err != nil:
 		return store.Manifest{}, err
-	case !r.Resume:
+	case !r.cfg.Resume:
 		return store.Manifest{}, fmt.Errorf("%s already holds a run: add --resume to continue it, or choose another --out", dir)
 	}
 	m, ok, err := store.ReadManifest(dir)
@@ -48,18 +48,18 @@ func (r *run) checkRunDir() (store.Manifest, error) {
 		return m, err
 	}
 	if !ok {
-		return m, fmt.Errorf("%s has no %s (made by an older easrun?): cannot check that it matches %s; start a new run with another --out", dir, store.ManifestName, r.File)
+		return m, fmt.Errorf("%s has no %s (made by an older easrun?): cannot check that it matches %s; start a new run with another --out", dir, store.ManifestName, r.cfg.File)
 	}
 	if store.SHA256(old) != m.Experiment {
 		return m, fmt.Errorf("%s was edited after the run started (its hash differs from the one in %s): the run's record of what ran is no longer trustworthy", runEAS, store.ManifestName)
 	}
-	was, err := r.Parse(runEAS, old)
+	was, err := r.cfg.Parse(runEAS, old)
 	if err != nil {
 		return m, fmt.Errorf("the run's own experiment file no longer parses: %w", err)
 	}
-	if d := experiment.ResumeDiff(was, r.Exp); len(d) > 0 {
+	if d := experiment.ResumeDiff(was, r.cfg.Exp); len(d) > 0 {
 		return m, fmt.Errorf("%s differs from the experiment this run was started with (%s) in what changes results:\n  %s\nrestore those settings to resume, or start a new run (another --out or experiment name)",
-			r.File, runEAS, strings.Join(d, "\n  "))
+			r.cfg.File, runEAS, strings.Join(d, "\n  "))
 	}
 	return m, nil
 }

@@ -23,8 +23,8 @@ const startName = "start.safetensors"
 
 // startNetwork trains (or loads) the start network once for all searches.
 // With eval set (a distributed run) the training is one job of eval.
-func (r *run) startNetwork(ctx context.Context, eval search.Evaluator) (sdk.Network, float64, error) {
-	path := filepath.Join(r.dir, startName)
+func (r *Session) startNetwork(ctx context.Context, eval search.Evaluator) (sdk.Network, float64, error) {
+	path := filepath.Join(r.Dir, startName)
 	if _, err := os.Stat(path); err == nil {
 		return r.resumedStart(path)
 	}
@@ -33,7 +33,7 @@ func (r *run) startNetwork(ctx context.Context, eval search.Evaluator) (sdk.Netw
 		return net, 0, err
 	}
 	var acc float64
-	if r.split == nil {
+	if r.Split == nil {
 		// A dry run transforms architectures only: no weights, no data.
 		net.Weights = nil
 		acc = search.VirtualScore(net.Arch, net.Input)
@@ -43,13 +43,13 @@ func (r *run) startNetwork(ctx context.Context, eval search.Evaluator) (sdk.Netw
 	if err := r.saveStart(path, net, acc); err != nil {
 		return net, 0, err
 	}
-	r.Log.Printf("start network: %s, validation accuracy %.2f%%", net.Arch, 100*acc)
+	r.cfg.Log.Printf("start network: %s, validation accuracy %.2f%%", net.Arch, 100*acc)
 	return net, acc, nil
 }
 
 // resumedStart loads the start network an earlier run of this directory
 // trained, after checking it is the file that run wrote.
-func (r *run) resumedStart(path string) (sdk.Network, float64, error) {
+func (r *Session) resumedStart(path string) (sdk.Network, float64, error) {
 	if err := store.VerifyFile(path, r.manifest.Start, "start network"); err != nil {
 		return sdk.Network{}, 0, fmt.Errorf("resuming: %w", err)
 	}
@@ -61,14 +61,14 @@ func (r *run) resumedStart(path string) (sdk.Network, float64, error) {
 	if err != nil {
 		return sdk.Network{}, 0, fmt.Errorf("resuming: %s: metadata val_acc %q: not a number", path, meta.Meta["val_acc"])
 	}
-	r.Log.Printf("start network from %s: %s (validation accuracy %.2f%%)", path, n.Arch, 100*acc)
+	r.cfg.Log.Printf("start network from %s: %s (validation accuracy %.2f%%)", path, n.Arch, 100*acc)
 	return n, acc, nil
 }
 
 // initialStart is the untrained start network: the experiment's checkpoint
 // or its architecture with fresh weights.
-func (r *run) initialStart() (sdk.Network, *ir.Graph, error) {
-	e := r.Exp
+func (r *Session) initialStart() (sdk.Network, *ir.Graph, error) {
+	e := r.cfg.Exp
 	var net sdk.Network
 	if e.Start.Checkpoint != "" {
 		n, err := r.ckpt.Load(e.Start.Checkpoint)
@@ -78,8 +78,8 @@ func (r *run) initialStart() (sdk.Network, *ir.Graph, error) {
 		net = n
 	} else {
 		in := e.Start.Input
-		if r.split != nil {
-			in = r.split.TrainSet.Shape
+		if r.Split != nil {
+			in = r.Split.TrainSet.Shape
 		}
 		g, err := ir.Lower(e.Start.Arch, in)
 		if err != nil {
@@ -96,15 +96,15 @@ func (r *run) initialStart() (sdk.Network, *ir.Graph, error) {
 
 // trainStart trains the start network here or, with eval, as a job of the
 // (remote) evaluator, and returns its validation accuracy.
-func (r *run) trainStart(ctx context.Context, net sdk.Network, g *ir.Graph, eval search.Evaluator) (float64, error) {
-	if got := g.Nodes[g.Output()].Out.C; got != r.split.TrainSet.Classes {
-		return 0, fmt.Errorf("the start network ends in SM(%d) but the data set has %d classes", got, r.split.TrainSet.Classes)
+func (r *Session) trainStart(ctx context.Context, net sdk.Network, g *ir.Graph, eval search.Evaluator) (float64, error) {
+	if got := g.Nodes[g.Output()].Out.C; got != r.Split.TrainSet.Classes {
+		return 0, fmt.Errorf("the start network ends in SM(%d) but the data set has %d classes", got, r.Split.TrainSet.Classes)
 	}
-	tr := r.Exp.Start.Train
-	if r.Exp.Start.Checkpoint != "" && tr.Epochs == experiment.PaperChild().Epochs {
+	tr := r.cfg.Exp.Start.Train
+	if r.cfg.Exp.Start.Checkpoint != "" && tr.Epochs == experiment.PaperChild().Epochs {
 		tr.Epochs = 0 // a given checkpoint is used as it is unless epochs are set
 	}
-	r.Log.Printf("training the start network %s for %d epochs", net.Arch, tr.Epochs)
+	r.cfg.Log.Printf("training the start network %s for %d epochs", net.Arch, tr.Epochs)
 	if eval != nil {
 		out := eval.Evaluate(ctx, []search.Job{{ID: 0, Arch: net.Arch, Input: net.Input, Weights: net.Weights, Training: tr}}, nil)
 		if out[0].Err != nil {
@@ -112,7 +112,7 @@ func (r *run) trainStart(ctx context.Context, net sdk.Network, g *ir.Graph, eval
 		}
 		return out[0].Acc, nil
 	}
-	res, err := train.Train(ctx, g, net.Weights, r.split.Train(tr.Seed, tr.Batch), r.split.Val(256), train.Config{Training: tr, Backend: r.Backend}, r.Log.Epochs())
+	res, err := train.Train(ctx, g, net.Weights, r.Split.Train(tr.Seed, tr.Batch), r.Split.Val(256), train.Config{Training: tr, Backend: r.cfg.Backend}, r.cfg.Log.Epochs())
 	if err != nil {
 		return 0, fmt.Errorf("training the start network: %w", err)
 	}
@@ -122,7 +122,7 @@ func (r *run) trainStart(ctx context.Context, net sdk.Network, g *ir.Graph, eval
 // saveStart writes the start network. Its hash is recorded before the file
 // exists: a crash in between leaves no start network, which the resume
 // makes again.
-func (r *run) saveStart(path string, net sdk.Network, acc float64) error {
+func (r *Session) saveStart(path string, net sdk.Network, acc float64) error {
 	meta := WithMeta(r.ckpt.Meta, map[string]string{"val_acc": fmt.Sprint(acc)})
 	if net.Weights == nil {
 		meta[WeightsKey] = "none" // a dry run's architecture-only start
@@ -132,7 +132,7 @@ func (r *run) saveStart(path string, net sdk.Network, acc float64) error {
 		return fmt.Errorf("start network: %w", err)
 	}
 	r.manifest.Start = store.SHA256(b)
-	if err := store.WriteManifest(r.dir, r.manifest); err != nil {
+	if err := store.WriteManifest(r.Dir, r.manifest); err != nil {
 		return err
 	}
 	return store.WriteFileAtomic(path, b)
