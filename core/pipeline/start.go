@@ -13,6 +13,7 @@ import (
 	"github.com/eas-go/eas/core/nn"
 	"github.com/eas-go/eas/core/search"
 	"github.com/eas-go/eas/core/store"
+	"github.com/eas-go/eas/core/tensor"
 	"github.com/eas-go/eas/core/train"
 	"github.com/eas-go/eas/plugins/sdk"
 )
@@ -37,7 +38,7 @@ func (r *Session) startNetwork(ctx context.Context, eval search.Evaluator) (sdk.
 		// A dry run transforms architectures only: no weights, no data.
 		net.Weights = nil
 		acc = search.VirtualScore(net.Arch, net.Input)
-	} else if acc, err = r.trainStart(ctx, net, g, eval); err != nil {
+	} else if acc, net.Weights, err = r.trainStart(ctx, net, g, eval); err != nil {
 		return net, 0, err
 	}
 	if err := r.saveStart(path, net, acc); err != nil {
@@ -95,10 +96,11 @@ func (r *Session) initialStart() (sdk.Network, *ir.Graph, error) {
 }
 
 // trainStart trains the start network here or, with eval, as a job of the
-// (remote) evaluator, and returns its validation accuracy.
-func (r *Session) trainStart(ctx context.Context, net sdk.Network, g *ir.Graph, eval search.Evaluator) (float64, error) {
+// (remote) evaluator, and returns its validation accuracy and trained
+// weights.
+func (r *Session) trainStart(ctx context.Context, net sdk.Network, g *ir.Graph, eval search.Evaluator) (float64, tensor.Map, error) {
 	if got := g.Nodes[g.Output()].Out.C; got != r.Split.TrainSet.Classes {
-		return 0, fmt.Errorf("the start network ends in SM(%d) but the data set has %d classes", got, r.Split.TrainSet.Classes)
+		return 0, nil, fmt.Errorf("the start network ends in SM(%d) but the data set has %d classes", got, r.Split.TrainSet.Classes)
 	}
 	tr := r.cfg.Exp.Start.Train
 	if r.cfg.Exp.Start.Checkpoint != "" && tr.Epochs == experiment.PaperChild().Epochs {
@@ -108,15 +110,15 @@ func (r *Session) trainStart(ctx context.Context, net sdk.Network, g *ir.Graph, 
 	if eval != nil {
 		out := eval.Evaluate(ctx, []search.Job{{ID: 0, Arch: net.Arch, Input: net.Input, Weights: net.Weights, Training: tr}}, nil)
 		if out[0].Err != nil {
-			return 0, fmt.Errorf("training the start network: %w", out[0].Err)
+			return 0, nil, fmt.Errorf("training the start network: %w", out[0].Err)
 		}
-		return out[0].Acc, nil
+		return out[0].Acc, out[0].Weights, nil
 	}
 	res, err := train.Train(ctx, g, net.Weights, r.Split.Train(tr.Seed, tr.Batch), r.Split.Val(256), train.Config{Training: tr, Backend: r.cfg.Backend}, r.cfg.Log.Epochs())
 	if err != nil {
-		return 0, fmt.Errorf("training the start network: %w", err)
+		return 0, nil, fmt.Errorf("training the start network: %w", err)
 	}
-	return res.ValAcc, nil
+	return res.ValAcc, net.Weights, nil // train.Train trains the weights in place
 }
 
 // saveStart writes the start network. Its hash is recorded before the file

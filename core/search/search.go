@@ -573,7 +573,7 @@ func (r *Runner) nextStart(ctx context.Context, stage int, st experiment.Stage) 
 		if out[0].Err != nil {
 			return sdk.Network{}, 0, fmt.Errorf("retraining the best network of stage %d: %w", stage, out[0].Err)
 		}
-		acc = out[0].Acc
+		acc, net.Weights = out[0].Acc, out[0].Weights
 	}
 	rec := store.Record{Kind: store.KindStageStart, Stage: stage + 1, Arch: net.Arch.String(), Hash: net.Arch.Hash(),
 		Depth: net.Arch.Depth(), ValAcc: acc, Status: store.StatusOK, Epochs: st.RetrainEpochs,
