@@ -131,20 +131,15 @@ func Open(ctx context.Context, paths []string, o Options) (*Set, error) {
 }
 
 func (s *Set) isBuiltin(kind, name string) bool {
-	switch kind {
+	b := s.opts.Builtins
+	switch kind { // names alone do not start a built-in
 	case sdk.KindTransform:
-		return s.opts.Builtins.Transform != nil && has(s.opts.Builtins.Transform, name)
+		return b.Transform != nil && b.has(kind, name)
 	case sdk.KindController:
-		if s.opts.Builtins.Controller == nil {
-			return false
-		}
-		_, ok := s.opts.Builtins.Controller(name)
-		return ok
+		return b.Controller != nil && b.has(kind, name)
 	}
 	return false
 }
-
-func has(f func(string) (sdk.Transform, bool), name string) bool { _, ok := f(name); return ok }
 
 func (s *Set) get(ctx context.Context, kind, name string) (*Plugin, error) {
 	s.mu.Lock()
