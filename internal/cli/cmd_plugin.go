@@ -80,9 +80,41 @@ func (c *ServeCmd) Run(g *Globals) error {
 	return nil
 }
 
-// knownNames are the registry's built-in names, for the DSL's checks.
+// knownNames are the registry's built-in names, for the DSL's checks; a
+// plugin's names are unknown to it (see knownNamesFor).
 func knownNames() dsl.Builtins {
 	return dsl.Builtins{Transforms: builtin.TransformNames(), Controllers: builtin.ControllerNames(), DatasetKinds: data.Kinds}
+}
+
+// knownNamesFor adds to knownNames what the plugins each search of easFile
+// reaches declare (its plugins = [...], the plugins/ folder next to the file,
+// $EAS_PLUGIN_PATH): each plugin is started once, asked, and stopped.
+func knownNamesFor(easFile string) dsl.Builtins {
+	k := knownNames()
+	cat := host.NewCatalog(filepath.Dir(easFile), nil, host.Options{CallTimeout: 30 * time.Second, StartTimeout: 30 * time.Second})
+	k.Plugins = func(listed []string) ([]dsl.PluginDecl, error) {
+		found, err := cat.Reach(context.Background(), listed)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]dsl.PluginDecl, 0, len(found))
+		for _, f := range found {
+			if f.Err != nil {
+				return nil, fmt.Errorf("%s (%s) cannot be asked what it serves: %w (try easrun plugin check %s)", f.Path, f.From, f.Err, f.Path)
+			}
+			d := dsl.PluginDecl{Path: f.Path, Listed: f.From == "explicit"}
+			for _, i := range f.Infos {
+				if i.Kind == sdk.KindController {
+					d.Controllers = append(d.Controllers, i.Name)
+				} else {
+					d.Transforms = append(d.Transforms, i.Name)
+				}
+			}
+			out = append(out, d)
+		}
+		return out, nil
+	}
+	return k
 }
 
 // pluginBuiltins hands the built-in registries to the plugin host.
@@ -141,7 +173,7 @@ func (c *PluginListCmd) Run(g *Globals) error {
 		if err != nil {
 			return err
 		}
-		e, diags := dsl.ParseExperiment(c.Eas, src, knownNames())
+		e, diags := dsl.ParseExperiment(c.Eas, src, knownNamesFor(c.Eas))
 		if err := diags.Err(); err != nil {
 			return err
 		}

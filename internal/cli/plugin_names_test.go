@@ -81,3 +81,90 @@ func TestPluginNamesCollide(t *testing.T) {
 		})
 	}
 }
+
+// pluginExperiment has two searches; the first lists its plugins (LISTED),
+// the second uses STEPS2.
+func pluginExperiment(listed, steps1, steps2 string) string {
+	return `dataset cifar10 { path = "/nowhere" }
+start { arch = "C(8,3,1) P(2,2,MAX) FC(16) SM(10)" }
+search "a" {
+  controller = random
+  plugins = [` + listed + `]
+  steps = [` + steps1 + `]
+  per_episode = 2
+  budget = 4
+}
+search "b" {
+  controller = random
+  steps = [` + steps2 + `]
+  per_episode = 2
+  budget = 4
+}
+`
+}
+
+// TestStepsResolveAgainstDeclarations: a plugin whose file is named anything,
+// found by any documented route (listed, the plugins/ folder, $EAS_PLUGIN_PATH),
+// works in check and in a (dry) run; a search that lacks the plugin another
+// search lists is refused by check with the position, before anything runs.
+func TestStepsResolveAgainstDeclarations(t *testing.T) {
+	kw := kernelwiden(t)
+	cases := []struct {
+		name             string
+		route            string // "listed", "folder", "env"
+		steps2           string
+		checkCode, found int
+		want             string
+	}{
+		{"listed, file named otherwise", "listed", "wider", 0, 0, ""},
+		{"plugins folder", "folder", "kernelwiden", 0, 0, ""},
+		{"EAS_PLUGIN_PATH", "env", "kernelwiden, deeper", 0, 0, ""},
+		{"other search lacks it", "listed", "wider, kernelwiden", 1, 0,
+			`exp.eas:12:19: error: transform "kernelwiden" is served by plugin `},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			b, err := os.ReadFile(kw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			listed := ""
+			t.Setenv(host.PathEnv, "")
+			switch c.route {
+			case "listed":
+				os.WriteFile(filepath.Join(dir, "build-v2"), b, 0o755)
+				listed = `"./build-v2"`
+			case "folder":
+				os.MkdirAll(filepath.Join(dir, "plugins"), 0o755)
+				os.WriteFile(filepath.Join(dir, "plugins", "kw"), b, 0o755)
+			case "env":
+				env := t.TempDir()
+				os.WriteFile(filepath.Join(env, "x1"), b, 0o755)
+				t.Setenv(host.PathEnv, env)
+			}
+			f := filepath.Join(dir, "exp.eas")
+			os.WriteFile(f, []byte(pluginExperiment(listed, "kernelwiden, wider", c.steps2)), 0o644)
+			_, errs, code := run(t, "check", f)
+			if code != c.checkCode || !strings.Contains(errs, c.want) {
+				t.Fatalf("check: exit %d, want %d and %q:\n%s", code, c.checkCode, c.want, errs)
+			}
+			if c.checkCode != 0 {
+				// run refuses the same way, before the start network.
+				_, errs, code := run(t, "run", f, "--evaluator", "virtual", "--out", filepath.Join(dir, "runs"), "--plain")
+				if code == 0 || !strings.Contains(errs, c.want) {
+					t.Fatalf("run: exit %d:\n%s", code, errs)
+				}
+				if _, err := os.Stat(filepath.Join(dir, "runs", "exp", "start.safetensors")); err == nil {
+					t.Error("the run made a start network before refusing")
+				}
+				return
+			}
+			_, errs, code = run(t, "run", f, "--evaluator", "virtual", "--out", filepath.Join(dir, "runs"), "--plain")
+			recs, _ := os.ReadFile(filepath.Join(dir, "runs", "exp", "a", "networks.jsonl"))
+			if code != 0 || !strings.Contains(string(recs), "kernelwiden(") {
+				t.Fatalf("run: exit %d:\n%s\n%s", code, errs, recs)
+			}
+		})
+	}
+}
