@@ -19,11 +19,12 @@ import (
 
 // Builtins are the names the checker gets from the caller, because dsl does
 // not import the implementations (docs/design.md): the built-in transforms
-// and controllers, which a .eas file may use without listing a plugin (names
-// that a search's `plugins` mention are accepted as well), from package
-// builtin; and the data set kinds the readers understand, from data.Kinds.
+// and controllers, from package builtin; what the plugins each search
+// reaches declare (Plugins; nil: only built-in names are known); and the
+// data set kinds the readers understand, from data.Kinds.
 type Builtins struct {
 	Transforms, Controllers []string
+	Plugins                 PluginsFunc
 	DatasetKinds            []string
 }
 
@@ -313,18 +314,11 @@ func ParseExperiment(name string, src []byte, known Builtins) (e *experiment.Exp
 // the whole file is read.
 type expParser struct {
 	*walker
-	e              *experiment.Experiment
-	known          Builtins
-	startArch      *stmtAST
-	hasDataset     bool
-	transformRefs  []*itemAST
-	controllerRefs []controllerRef
-}
-
-// controllerRef is a search's controller statement and the search's plugins.
-type controllerRef struct {
-	s       *stmtAST
-	plugins []string
+	e          *experiment.Experiment
+	known      Builtins
+	startArch  *stmtAST
+	hasDataset bool
+	names      []searchNames // what each search refers to, resolved at the end
 }
 
 func parseExperiment(name string, src []byte, known Builtins) (*experiment.Experiment, diag.List) {
@@ -353,7 +347,7 @@ func parseExperiment(name string, src []byte, known Builtins) (*experiment.Exper
 		"report": p.report,
 	})
 	p.defaults(name)
-	p.checkRefs()
+	p.resolveNames(p.names, known)
 	return e, p.l
 }
 
@@ -429,23 +423,29 @@ func (p *expParser) search(s *stmtAST) {
 		return
 	}
 	var ctrl *stmtAST
+	sn := searchNames{name: sr.Name, pos: s.Pos}
 	p.fields("search "+sr.Name, s.Block, map[string]func(*stmtAST){
 		"controller":  func(s *stmtAST) { ctrl = s; p.controller(s, &sr) },
-		"steps":       func(s *stmtAST) { p.steps(s, &sr) },
+		"steps":       func(s *stmtAST) { p.steps(s, &sr, &sn) },
 		"per_episode": func(s *stmtAST) { sr.PerEpisode = p.integer(s, 1) },
 		"budget":      func(s *stmtAST) { sr.Budget = p.integer(s, 1) },
 		"seed":        func(s *stmtAST) { sr.Seed = int64(p.integer(s, 0)) },
 		"noise":       func(s *stmtAST) { sr.Noise = p.float(s, -1, 1) },
-		"plugins":     func(s *stmtAST) { sr.Plugins = p.wordList(s, nil) },
+		"plugins":     func(s *stmtAST) { sr.Plugins, sn.pluginsPos = p.wordList(s, nil), &s.Pos },
 		"control":     func(s *stmtAST) { sr.Control = p.boolean(s) },
 		"repeat":      func(s *stmtAST) { sr.Repeat = p.integer(s, 1) },
 		"stage":       func(s *stmtAST) { sr.Stages = append(sr.Stages, p.stage(s)) },
 	})
-	if ctrl == nil {
+	switch {
+	case ctrl == nil:
 		p.errf(s.Pos, len(s.Key), "search %q has no controller: add controller = reinforce (or random)", sr.Name)
-	} else {
-		p.controllerRefs = append(p.controllerRefs, controllerRef{ctrl, sr.Plugins})
-	}
+	case ctrl.Value != nil: // the controller first, as it is reported first
+		sn.refs = append([]nameRef{{kindController, ctrl.Value.text(), ctrl.Value.Pos}}, sn.refs...)
+	case ctrl.Label != nil:
+		sn.refs = append([]nameRef{{kindController, ctrl.Label.text(), ctrl.Label.Pos}}, sn.refs...)
+	} // else "controller needs a name" was reported
+	sn.plugins = sr.Plugins
+	p.names = append(p.names, sn)
 	if len(sr.Steps) == 0 {
 		p.errf(s.Pos, len(s.Key), "search %q has no steps: add e.g. steps = [wider x 4, deeper x 5]", sr.Name)
 	}
@@ -483,7 +483,7 @@ func (p *expParser) controller(s *stmtAST, sr *experiment.Search) {
 }
 
 // steps reads steps = [wider x 4, deeper x 5].
-func (p *expParser) steps(s *stmtAST, sr *experiment.Search) {
+func (p *expParser) steps(s *stmtAST, sr *experiment.Search, sn *searchNames) {
 	total := 0
 	for _, it := range p.list(s) {
 		if it.Word == nil {
@@ -507,7 +507,7 @@ func (p *expParser) steps(s *stmtAST, sr *experiment.Search) {
 			p.errf(it.Pos, len(it.text()), "steps: %d steps per episode by here; the limit is %d", total, MaxSteps)
 		}
 		sr.Steps = append(sr.Steps, experiment.StepSpec{Transform: *it.Word, Count: n})
-		p.transformRefs = append(p.transformRefs, it)
+		sn.refs = append(sn.refs, nameRef{kindTransform, *it.Word, it.Pos})
 	}
 }
 
@@ -592,49 +592,6 @@ func (p *expParser) defaults(name string) {
 	if len(e.Searches) == 0 {
 		p.errf(lexer.Position{}, 1, `no search: add search "rl" { controller = reinforce ... }`)
 	}
-}
-
-// checkRefs checks the controllers and transforms named against the
-// built-ins and the plugins the searches list.
-func (p *expParser) checkRefs() {
-	known := p.known
-	for _, c := range p.controllerRefs {
-		name := c.s.Value
-		var pos lexer.Position
-		var text string
-		if name != nil {
-			pos, text = name.Pos, name.text()
-		} else if c.s.Label != nil {
-			pos, text = c.s.Label.Pos, c.s.Label.text()
-		} else {
-			continue // "controller needs a name" was reported
-		}
-		if !slices.Contains(known.Controllers, text) && !pluginMentions(c.plugins, text) {
-			p.at(pos, len(text), diag.Error, diag.DidYouMean(text, known.Controllers),
-				"unknown controller %q: built-ins are %s (plugins must be listed in the search's plugins = [...])", text, strings.Join(known.Controllers, ", "))
-		}
-	}
-	for _, it := range p.transformRefs {
-		var plugins []string
-		for _, sr := range p.e.Searches {
-			plugins = append(plugins, sr.Plugins...)
-		}
-		if t := *it.Word; !slices.Contains(known.Transforms, t) && !pluginMentions(plugins, t) {
-			p.at(it.Pos, len(t), diag.Error, diag.DidYouMean(t, known.Transforms),
-				"unknown transform %q: built-ins are %s (plugins must be listed in the search's plugins = [...])", t, strings.Join(known.Transforms, ", "))
-		}
-	}
-}
-
-// pluginMentions is a static guess: a plugin executable whose file name
-// contains the name provides it. The host checks for real at run time.
-func pluginMentions(plugins []string, name string) bool {
-	for _, p := range plugins {
-		if strings.Contains(filepath.Base(p), name) {
-			return true
-		}
-	}
-	return false
 }
 
 func (w *walker) trainingHandlers(t *experiment.Training, extra map[string]func(*stmtAST)) map[string]func(*stmtAST) {

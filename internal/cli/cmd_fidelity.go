@@ -77,7 +77,7 @@ func (c *FidelityCmd) Run(g *Globals) error {
 	}
 	// The check keeps its own start network (trained once, reused by later
 	// checks of the same file) in its folder, checked like a run's.
-	pc := pipeline.Config{File: c.File, Source: src, Exp: e, Dir: dir, Resume: true, Parse: parseExperiment,
+	pc := pipeline.Config{File: c.File, Source: src, Exp: e, Dir: dir, Resume: true, Parse: experimentParser(c.File),
 		Data: c.Deps.Data, Meta: dataMeta, Backend: be, Log: log,
 		Evaluator: func(_ context.Context, _ string, split *data.Split) (pipeline.Evaluation, error) {
 			ev, err := rc.localEval(split, log)

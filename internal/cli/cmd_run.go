@@ -97,7 +97,7 @@ func (c *RunCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	e, l := dsl.ParseExperiment(c.File, src, knownNames())
+	e, l := dsl.ParseExperiment(c.File, src, knownNamesFor(c.File))
 	diag.Write(g.Stderr, string(src), l)
 	if l.HasErrors() {
 		return Exit(1)
@@ -112,7 +112,7 @@ func (c *RunCmd) Run(g *Globals) error {
 		return err
 	}
 	cfg := pipeline.Config{File: c.File, Source: src, Exp: e, Out: c.Out, Resume: c.Resume, Only: c.Search, Repeat: c.Repeat,
-		DryRun: c.Evaluator == "virtual", Parse: parseExperiment, Data: c.Deps.Data, Meta: dataMeta, Backend: be,
+		DryRun: c.Evaluator == "virtual", Parse: experimentParser(c.File), Data: c.Deps.Data, Meta: dataMeta, Backend: be,
 		Evaluator: c.evaluator(e, be, log), Plugins: c.Deps.Plugins, Log: log}
 	if cfg.Data == nil {
 		cfg.Data = loadSplit
@@ -127,10 +127,13 @@ func (c *RunCmd) Run(g *Globals) error {
 	return writeRunReport(g, expDir, e)
 }
 
-// parseExperiment reads the run directory's own copy of an experiment file.
-func parseExperiment(name string, src []byte) (*experiment.Experiment, error) {
-	e, l := dsl.ParseExperiment(name, src, knownNames())
-	return e, l.Err()
+// experimentParser reads the run directory's own copy of an experiment
+// file, with the names the plugins reachable from file declare.
+func experimentParser(file string) func(name string, src []byte) (*experiment.Experiment, error) {
+	return func(name string, src []byte) (*experiment.Experiment, error) {
+		e, l := dsl.ParseExperiment(name, src, knownNamesFor(file))
+		return e, l.Err()
+	}
 }
 
 // evaluator makes the --evaluator chosen once the data is loaded.
