@@ -27,6 +27,7 @@ type Root struct {
 	Report    ReportCmd    `cmd:"" help:"Print tables and write plots for a run directory."`
 	Plugin    PluginCmd    `cmd:"" help:"List and check plugins."`
 	Worker    WorkerCmd    `cmd:"" help:"Train the children of a distributed run (easrun run --evaluator nats) on this machine."`
+	Dashboard DashboardCmd `cmd:"" name:"serve" help:"Serve a live, read-only web dashboard of runs: easrun serve [RUN_DIR ...] [--runs DIR] [--listen 127.0.0.1:8080]."`
 	Serve     ServeCmd     `cmd:"" name:"__serve" hidden:"" help:"Serve a built-in transform or controller as a plugin (easrun runs this itself)."`
 }
 
