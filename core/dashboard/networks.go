@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/http"
@@ -128,39 +129,64 @@ func (q netQuery) match(r netRow) bool {
 	return true
 }
 
-// less orders rows by the query's column; NaN (no control, failed) last.
-func (q netQuery) less(a, b netRow) int {
-	c := 0
-	switch q.Sort {
-	case "search":
-		c = strings.Compare(a.search, b.search)
-	case "status":
-		c = strings.Compare(a.rec.Status, b.rec.Status)
-	case "kind":
-		c = strings.Compare(a.rec.Kind, b.rec.Kind)
-	default:
-		x, y := columns[q.Sort](a), columns[q.Sort](b)
-		switch {
-		case math.IsNaN(x) && math.IsNaN(y):
-		case math.IsNaN(x):
-			return 1
-		case math.IsNaN(y):
+// sorted filters and orders the rows: keys are computed once per row
+// (sorting 100,000 rows by calling the column functions in every
+// comparison took a second); NaN (no control, failed) goes last either way.
+func (q netQuery) sorted(rows []netRow) []netRow {
+	type keyed struct {
+		num float64
+		str string
+		nan bool
+		row int
+	}
+	var ks []keyed
+	col := columns[q.Sort]
+	for i, r := range rows {
+		if !q.match(r) {
+			continue
+		}
+		k := keyed{row: i}
+		switch q.Sort {
+		case "search":
+			k.str = r.search
+		case "status":
+			k.str = r.rec.Status
+		case "kind":
+			k.str = r.rec.Kind
+		default:
+			k.num = col(r)
+			k.nan = math.IsNaN(k.num)
+		}
+		ks = append(ks, k)
+	}
+	desc := q.Dir == "desc"
+	slices.SortFunc(ks, func(a, b keyed) int {
+		if a.nan != b.nan {
+			if a.nan {
+				return 1
+			}
 			return -1
-		case x < y:
-			c = -1
-		case x > y:
-			c = 1
 		}
-	}
-	if q.Dir == "desc" {
-		c = -c
-	}
-	if c == 0 { // stable: search, then position
-		if c = strings.Compare(a.search, b.search); c == 0 {
-			c = a.n - b.n
+		c := cmp.Compare(a.num, b.num)
+		if c == 0 {
+			c = strings.Compare(a.str, b.str)
 		}
+		if desc {
+			c = -c
+		}
+		if c == 0 { // a total order: search, then position in the file
+			ra, rb := rows[a.row], rows[b.row]
+			if c = strings.Compare(ra.search, rb.search); c == 0 {
+				c = ra.n - rb.n
+			}
+		}
+		return c
+	})
+	out := make([]netRow, len(ks))
+	for i, k := range ks {
+		out[i] = rows[k.row]
 	}
-	return c
+	return out
 }
 
 // link is the table's URL with some parameters changed ("" removes one).
@@ -209,13 +235,7 @@ func (s *Server) handleNetworks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := rn.viewOf(sn)
-	var sel []netRow
-	for _, row := range v.rows {
-		if q.match(row) {
-			sel = append(sel, row)
-		}
-	}
-	slices.SortStableFunc(sel, q.less)
+	sel := q.sorted(v.rows)
 	pages := max(1, (len(sel)+q.Per-1)/q.Per)
 	pg := min(q.Page, pages)
 	var lines []netLine

@@ -21,18 +21,20 @@ type run struct {
 	id, dir string
 	parse   func(string) (*experiment.Experiment, error)
 
-	mu       sync.Mutex
-	searches []searchDir
-	logs     map[string]*recordLog // by search folder
-	exp      *experiment.Experiment
-	expErr   error
-	expSig   string
-	sig      string // the other files' sizes and times, and the lock
-	version  uint64
-	held     bool
-	holder   string
-	view     *view // derived from the records at version (built lazily)
-	viewMu   sync.Mutex
+	mu        sync.Mutex
+	searches  []searchDir
+	logs      map[string]*recordLog // by search folder
+	exp       *experiment.Experiment
+	expErr    error
+	expSig    string
+	sig       string // the other files' sizes and times, and the lock
+	version   uint64
+	held      bool
+	holder    string
+	view      *view // derived from the records at version (built lazily)
+	viewMu    sync.Mutex
+	built     time.Time     // when view was built
+	buildTime time.Duration // how long that took
 }
 
 func newRun(id, dir string, parse func(string) (*experiment.Experiment, error)) *run {

@@ -150,6 +150,7 @@ func (s *Server) scan() {
 	for _, r := range runs {
 		if r.refresh() {
 			any = true
+			r.prebuild()
 			s.bus.publish(r.id)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"time"
 
 	"github.com/eas-go/eas/core/report"
 	"github.com/eas-go/eas/core/store"
@@ -43,9 +44,23 @@ func (r *run) viewOf(s snap) *view {
 	if r.view != nil && r.view.Version == s.version {
 		return r.view
 	}
+	t0 := time.Now()
 	v := buildView(s)
-	r.view = v
+	r.view, r.built, r.buildTime = v, time.Now(), time.Since(t0)
 	return v
+}
+
+// prebuild rebuilds the view of a run someone is looking at (it has one)
+// before its change is announced, so the browsers' fetches find it ready.
+// A run whose view takes long to build (100,000 networks) is rebuilt at
+// most every other such interval; pages then build it on demand.
+func (r *run) prebuild() {
+	r.viewMu.Lock()
+	looked, wait := r.view != nil, time.Since(r.built) < 2*r.buildTime
+	r.viewMu.Unlock()
+	if looked && !wait {
+		r.viewOf(r.snapshot())
+	}
 }
 
 func buildView(s snap) *view {
