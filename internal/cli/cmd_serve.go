@@ -24,7 +24,7 @@ import (
 
 // DashboardCmd is `easrun serve`: the live, read-only web dashboard.
 type DashboardCmd struct {
-	Dirs         []string `arg:"" optional:"" type:"existingdir" help:"Run directories to serve (runs/<experiment>); default: every run under --runs."`
+	Dirs           []string `arg:"" optional:"" type:"existingdir" help:"Run directories to serve (runs/<experiment>); default: every run under --runs."`
 	Runs           string   `help:"Folder whose subfolders are runs (rescanned: new runs appear); default runs when no directory is given." type:"path"`
 	Listen         string   `default:"127.0.0.1:8080" help:"Address of the dashboard (HOST:PORT; beyond loopback it needs --token-file or --insecure)."`
 	DashboardFlags `embed:""`
