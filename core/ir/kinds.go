@@ -307,17 +307,17 @@ var kinds = []*KindInfo{
 		Kind: Add, Name: "ADD", Usage: "ADD(layers | layers | ...)",
 		Join:     func(a, b Shape) bool { return a == b },
 		JoinRule: "ADD sums its branches: they must give equal shapes",
-		Place:   mergePlace("ADD"),
-		Lower:   func(b *Builder, l Layer) { b.Cur = b.Add(Node{Op: OpAdd}, b.Outs...) },
-		Spatial: true, InBranch: true,
+		Place:    mergePlace("ADD"),
+		Lower:    func(b *Builder, l Layer) { b.Cur = b.Add(Node{Op: OpAdd}, b.Outs...) },
+		Spatial:  true, InBranch: true,
 	},
 	{
 		Kind: Cat, Name: "CAT", Usage: "CAT(layers | layers | ...)",
 		Join:     func(a, b Shape) bool { return a.H == b.H && a.W == b.W },
 		JoinRule: "CAT concatenates its branches' channels: they must give maps of equal height and width",
-		Place:   mergePlace("CAT"),
-		Lower:   func(b *Builder, l Layer) { b.Cur = b.Add(Node{Op: OpConcat}, b.Outs...) },
-		Spatial: true, InBranch: true,
+		Place:    mergePlace("CAT"),
+		Lower:    func(b *Builder, l Layer) { b.Cur = b.Add(Node{Op: OpConcat}, b.Outs...) },
+		Spatial:  true, InBranch: true,
 	},
 	{
 		Kind: Identity, Name: "ID", Usage: "ID (a branch of its own: ADD(C(16,3,1) | ID))",
@@ -433,10 +433,10 @@ func (l Layer) CheckValues() []ArgProblem {
 // Builder appends one written layer's nodes to a graph (KindInfo.Lower).
 type Builder struct {
 	g     *Graph
-	Layer int  // the written layer being lowered, 1-based
-	Sub   int  // the dense layer being lowered, 1-based; 0 outside blocks
-	Cur   int  // the node holding the layer's input; Lower leaves it at the output
-	Dense bool // the network is a DenseNet (pre-activation)
+	Layer int   // the written layer being lowered, 1-based
+	Sub   int   // the dense layer being lowered, 1-based; 0 outside blocks
+	Cur   int   // the node holding the layer's input; Lower leaves it at the output
+	Dense bool  // the network is a DenseNet (pre-activation)
 	Outs  []int // a merge's branch outputs, in order
 }
 
