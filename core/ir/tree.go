@@ -268,3 +268,38 @@ func (a Arch) seqString(r [2]int) string {
 	a.writeSeq(&b, r[0], r[1])
 	return b.String()
 }
+
+// LayerOut is the ID of the node holding written layer li's output (0 for
+// the input): its last node, or for ID the output it passes on.
+func (g *Graph) LayerOut(li int) int {
+	for li > 0 && g.Arch.Layers[li-1].Kind == Identity {
+		li = g.Arch.Tree().Input(li)
+	}
+	out := 0
+	for _, n := range g.Nodes {
+		if n.Layer == li && li > 0 {
+			out = n.ID
+		}
+	}
+	return out
+}
+
+// Label is layer li as a row of a table: indented with a dot per merge
+// holding it (tables trim spaces), a merge opening its parentheses, the
+// first layer of a later branch after "|".
+func (t Tree) Label(li int) string {
+	l := t.a.Layers[li-1]
+	s := l.String()
+	if l.IsMerge() {
+		s += "("
+	}
+	d := t.Depth(li)
+	if d == 0 {
+		return s
+	}
+	m, k := t.Enclosing(li)
+	if k > 0 && t.Branches(m)[k][0] == li {
+		return strings.Repeat("· ", d-1) + "| " + s
+	}
+	return strings.Repeat("· ", d) + s
+}
