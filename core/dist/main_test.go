@@ -46,6 +46,9 @@ func testWorkerMain(url string) int {
 	}
 	w := &Worker{NC: nc, ID: os.Getenv("EAS_DIST_TEST_ID"), Slots: slots, Backend: be, Threads: th, CacheDir: os.Getenv("EAS_DIST_TEST_CACHE"),
 		ParseArch: parseArch, Log: func(s string) { fmt.Fprintln(os.Stdout, s) }}
+	if d, err := time.ParseDuration(os.Getenv("EAS_DIST_TEST_UPLOAD_DELAY")); err == nil {
+		w.uploadDelay = d
+	}
 	if d := os.Getenv("EAS_DIST_TEST_DATA"); d != "" {
 		name, path, _ := strings.Cut(d, "=")
 		w.Data = map[string]string{name: path}

@@ -105,8 +105,8 @@ func TestDecodeJobNamesTheProblem(t *testing.T) {
 		{"not json", []byte("\x00garbage"), "not a JSON object"},
 		{"no version", []byte(`{"id":"x"}`), "no protocol version"},
 		{"other version", []byte(`{"version":99,"something":"new"}`), "version 99"},
-		{"oversized", append(append([]byte(`{"version":1,"label":"`), make([]byte, MaxMessage)...), `"}`...), "exceeds"},
-		{"unknown field", []byte(strings.Replace(string(b), `"version":1`, `"version":1,"evil":1`, 1)), "unknown field"},
+		{"oversized", append(append([]byte(`{"version":2,"label":"`), make([]byte, MaxMessage)...), `"}`...), "exceeds"},
+		{"unknown field", []byte(strings.Replace(string(b), `"version":2`, `"version":2,"evil":1`, 1)), "unknown field"},
 		{"trailing", append(append([]byte{}, b...), []byte(` {}`)...), "after top-level value"},
 		{"bad arch", mut(func(m *JobMsg) { m.Arch = "C(4,3" }), "arch"},
 		{"arch for another input", mut(func(m *JobMsg) { m.Arch = "P(2,2,MAX) P(2,2,MAX) P(2,2,MAX) P(2,2,MAX) SM(4)" }), "arch"},
@@ -121,7 +121,7 @@ func TestDecodeJobNamesTheProblem(t *testing.T) {
 			t.Errorf("%s: got %v, want an error containing %q", c.name, err, c.want)
 		}
 	}
-	if _, _, err := DecodeJob([]byte(`{"version":2}`), parseArch); !errorsIs(err, ErrVersion) {
+	if _, _, err := DecodeJob([]byte(`{"version":3}`), parseArch); !errorsIs(err, ErrVersion) {
 		t.Errorf("version mismatch is not ErrVersion: %v", err)
 	}
 }
@@ -129,10 +129,10 @@ func TestDecodeJobNamesTheProblem(t *testing.T) {
 func TestDecodeResultChecks(t *testing.T) {
 	id := strings.Repeat("a", 40)
 	for _, c := range []struct{ msg, want string }{
-		{`{"version":1,"id":"` + id + `","acc":0.5}`, ""},
-		{`{"version":1,"id":"` + id + `","acc":1.5}`, "outside [0, 1]"},
-		{`{"version":1,"id":"` + id + `","acc":0.5,"weights":{"name":"in/x","size":1,"sha256":"` + strings.Repeat("0", 64) + `"}}`, "out/"},
-		{`{"version":1,"id":"short"}`, "40 hex digits"},
+		{`{"version":2,"id":"` + id + `","acc":0.5}`, ""},
+		{`{"version":2,"id":"` + id + `","acc":1.5}`, "outside [0, 1]"},
+		{`{"version":2,"id":"` + id + `","acc":0.5,"weights":{"name":"in/x","size":1,"sha256":"` + strings.Repeat("0", 64) + `"}}`, "out/"},
+		{`{"version":2,"id":"short"}`, "40 hex digits"},
 		{`[1,2]`, "JSON object"},
 	} {
 		_, err := DecodeResult([]byte(c.msg))
@@ -145,7 +145,7 @@ func TestDecodeResultChecks(t *testing.T) {
 func FuzzDecodeJob(f *testing.F) {
 	b, _ := json.Marshal(validJob(f))
 	f.Add(b)
-	f.Add([]byte(`{"version":1}`))
+	f.Add([]byte(`{"version":2}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		DecodeJob(b, parseArch) // must not panic
 		DecodeResult(b)
@@ -208,7 +208,7 @@ func TestMalformedMessagesDoNotCrash(t *testing.T) {
 	defer cancel()
 	js := r.ev.b.js
 	id := strings.Repeat("c", 40)
-	for subj, body := range map[string]string{jobSubject + id: "{not json", jobSubject + "garbage": `{"version":1}`} {
+	for subj, body := range map[string]string{jobSubject + id: "{not json", jobSubject + "garbage": `{"version":2}`} {
 		if _, err := js.Publish(ctx, subj, []byte(body)); err != nil {
 			t.Fatal(err)
 		}
@@ -217,7 +217,7 @@ func TestMalformedMessagesDoNotCrash(t *testing.T) {
 		t.Error("an oversized job was accepted by the stream")
 	}
 	r.ev.b.results.Put(ctx, strings.Repeat("d", 40), []byte("\xff garbage"))
-	r.ev.b.results.Put(ctx, "x", []byte(`{"version":1}`))
+	r.ev.b.results.Put(ctx, "x", []byte(`{"version":2}`))
 	w.waitFor(t, "malformed job", 20*time.Second)
 	// The job with a valid id got a failure result naming the problem.
 	var res []byte
