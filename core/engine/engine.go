@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"sync"
 
@@ -10,31 +9,25 @@ import (
 	"github.com/eas-go/eas/core/tensor"
 )
 
-// Options are the engine settings a backend is opened with. Settings that do
-// not apply to a backend are ignored by it (a GPU backend has no BLAS
-// choice). The zero value of each field is its default; for the CPU
-// engine's per-process settings (BLAS, BLASThreads, NoSIMD) it means "leave
-// the process as it is", so opening a default backend undoes no choice.
+// Options are the engine settings a backend is opened with. The zero value
+// of each field is its default.
 type Options struct {
-	// Workers is the number of goroutines a model splits its work over
-	// (0: all CPUs). Results depend on it through the order of partial
-	// sums, so a seed reproduces a run only with the same count.
+	// Workers is the number of CPU threads a model splits its work over
+	// (0: all CPUs). On the CPU engine results depend on it through the
+	// order of partial sums, so a seed reproduces a run only with the same
+	// count.
 	Workers int
 	// NoFusion runs layers the backend would fuse (BN followed by ReLU) one
 	// by one, for comparing both paths.
 	NoFusion bool
-	// NoWinograd runs 3x3 convolutions the direct way (im2col) even where
-	// the backend would use Winograd's fewer multiplies, for comparing both.
-	NoWinograd bool
-	// NoSIMD forces portable kernels instead of the CPU's vector
-	// instructions.
-	NoSIMD bool
-	// BLAS chooses the matrix-multiply library: "auto" (or ""), "openblas"
-	// (an error when it cannot be loaded) or "gonum" (pure Go).
-	BLAS string
-	// BLASThreads is the BLAS library's own thread count (0: the backend's
-	// default, 1 for the CPU engine, which parallelises over images itself).
-	BLASThreads int
+	// Device names where models live for backends that have a choice
+	// ("cpu", "cuda", "cuda:1"); "" is the backend's default. A backend
+	// without that device fails to open, naming it.
+	Device string
+	// Settings are the opened backend's own settings, of that backend's
+	// type (the CPU engine's nn.Settings: BLAS, SIMD, Winograd), or nil
+	// for its defaults. A backend rejects settings of another type.
+	Settings any
 }
 
 // Optimizer is SGD with momentum (optionally Nesterov) and L2 weight decay
@@ -65,6 +58,9 @@ type Backend interface {
 	Name() string
 	// Describe is one line for logs: libraries, kernels, workers.
 	Describe() string
+	// Memory estimates what training g with batch examples takes on this
+	// backend and how much of the memory it would train in is free.
+	Memory(g *ir.Graph, batch int) Memory
 	// Build prepares graph g with initial parameters params, which must hold
 	// every parameter of g.Params() with its shape; the error names the
 	// first missing or misshaped one. A backend may use the tensors of
@@ -73,26 +69,55 @@ type Backend interface {
 	Build(g *ir.Graph, params tensor.Map, c ModelConfig) (Model, error)
 }
 
+// Memory is a backend's estimate of training memory for one graph and
+// batch.
+type Memory struct {
+	ir.Memory
+	// Free is the free memory of the device the model would train on, in
+	// bytes; 0 for host memory, where the host's limit applies instead.
+	Free int64
+	// Where names that memory for messages ("host", "cuda:0").
+	Where string
+}
+
+// LossAccumulator is implemented by models for which reading a loss waits
+// for a device. Trainers call AddLoss instead of Loss for every batch and
+// TakeLoss once in a while (at the end of an epoch), so that batches are
+// queued without a host synchronisation.
+type LossAccumulator interface {
+	// AddLoss computes the loss of the last Forward against labels, as Loss
+	// does (it seeds Backward), and adds the batch's summed loss and
+	// correct count to sums kept with the model.
+	AddLoss(labels []int32) error
+	// TakeLoss returns the sums since the last TakeLoss (summed loss,
+	// correct predictions, examples) and resets them.
+	TakeLoss() (lossSum float64, correct, n int, err error)
+}
+
 // Model is one network on a backend: forward, loss, backward, optimiser step,
 // and reading the state back.
 type Model interface {
 	// MaxBatch is the largest batch Forward accepts.
 	MaxBatch() int
-	// Forward runs the network on x ([B,C,H,W], 1 <= B <= MaxBatch) and
-	// returns the logits [B, classes], valid until the next call. In training
-	// mode BN uses batch statistics (biased variance) and updates its running
-	// statistics (momentum 0.1, unbiased variance), and dropout is active; in
-	// evaluation mode BN uses the running statistics and dropout is the
-	// identity.
-	Forward(x *tensor.Tensor, train bool) *tensor.Tensor
+	// Forward runs the network on x ([B,C,H,W], 1 <= B <= MaxBatch). In
+	// training mode BN uses batch statistics (biased variance) and updates
+	// its running statistics (momentum 0.1, unbiased variance), and dropout
+	// is active; in evaluation mode BN uses the running statistics and
+	// dropout is the identity. The error is the device's (out of memory, a
+	// failed kernel launch) or a misshaped x; the model may not be used
+	// after a device error but Close.
+	Forward(x *tensor.Tensor, train bool) error
+	// Logits returns the last Forward's logits [B, classes] in host memory,
+	// valid until the next call (on a device this waits for the forward).
+	Logits() (*tensor.Tensor, error)
 	// Loss is the mean softmax cross-entropy of the last Forward against
 	// labels and the number of correct predictions; it seeds Backward.
-	Loss(labels []int32) (loss float64, correct int)
+	Loss(labels []int32) (loss float64, correct int, err error)
 	// Backward computes the gradients of the last Loss.
-	Backward()
+	Backward() error
 	// Step applies the optimiser with learning rate lr to the gradients of
 	// the last Backward.
-	Step(lr float32)
+	Step(lr float32) error
 	// Grads returns the gradients of the last Backward by trainable
 	// parameter name (host memory; valid until the next Backward).
 	Grads() map[string][]float32
@@ -158,12 +183,6 @@ func Open(name string, o Options) (Backend, error) {
 func (o Options) Validate() error {
 	if o.Workers < 0 {
 		return fmt.Errorf("engine: worker count must not be negative, got %d", o.Workers)
-	}
-	if o.BLASThreads < 0 {
-		return fmt.Errorf("engine: BLAS thread count must not be negative, got %d", o.BLASThreads)
-	}
-	if !slices.Contains([]string{"", "auto", "openblas", "gonum"}, o.BLAS) {
-		return fmt.Errorf("engine: unknown BLAS %q (want auto, openblas or gonum)", o.BLAS)
 	}
 	return nil
 }

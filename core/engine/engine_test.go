@@ -10,8 +10,9 @@ import (
 
 type nopBackend struct{ o Options }
 
-func (nopBackend) Name() string     { return "nop" }
-func (nopBackend) Describe() string { return "nothing" }
+func (nopBackend) Name() string                 { return "nop" }
+func (nopBackend) Describe() string             { return "nothing" }
+func (nopBackend) Memory(*ir.Graph, int) Memory { return Memory{} }
 func (nopBackend) Build(*ir.Graph, tensor.Map, ModelConfig) (Model, error) {
 	return nil, nil
 }
@@ -19,8 +20,8 @@ func (nopBackend) Build(*ir.Graph, tensor.Map, ModelConfig) (Model, error) {
 func TestRegistry(t *testing.T) {
 	var got Options
 	Register("test-nop", func(o Options) (Backend, error) { got = o; return nopBackend{o}, nil })
-	b, err := Open("test-nop", Options{Workers: 3, BLAS: "gonum"})
-	if err != nil || b.Name() != "nop" || got.Workers != 3 || got.BLAS != "gonum" {
+	b, err := Open("test-nop", Options{Workers: 3, Device: "cuda", Settings: "x"})
+	if err != nil || b.Name() != "nop" || got.Workers != 3 || got.Device != "cuda" || got.Settings != "x" {
 		t.Fatalf("Open = %v, %v; factory saw %+v", b, err, got)
 	}
 	if _, err := Open("no-such", Options{}); err == nil || !strings.Contains(err.Error(), `unknown backend "no-such"`) ||
@@ -41,10 +42,8 @@ func TestOptionsValidate(t *testing.T) {
 		want string
 	}{
 		{Options{}, ""},
-		{Options{Workers: 4, BLAS: "openblas", BLASThreads: 2, NoSIMD: true, NoFusion: true}, ""},
+		{Options{Workers: 4, NoFusion: true, Device: "cuda:1"}, ""},
 		{Options{Workers: -1}, "worker count"},
-		{Options{BLASThreads: -2}, "BLAS thread count"},
-		{Options{BLAS: "mkl"}, `unknown BLAS "mkl"`},
 	} {
 		err := tc.o.Validate()
 		if (err == nil) != (tc.want == "") || err != nil && !strings.Contains(err.Error(), tc.want) {

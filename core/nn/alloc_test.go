@@ -98,7 +98,7 @@ func TestStepAllocsNothing(t *testing.T) {
 		{"3-workers", engine.Options{Workers: 3}},
 		{"1-worker", engine.Options{Workers: 1}},
 		{"no-fusion", engine.Options{Workers: 2, NoFusion: true}},
-		{"gonum-go-kernels", engine.Options{Workers: 3, BLAS: "gonum", NoSIMD: true}},
+		{"gonum-go-kernels", engine.Options{Workers: 3, Settings: Settings{BLAS: "gonum", NoSIMD: true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			train, eval := stepAllocs(t, g, tc.o, in, 6)

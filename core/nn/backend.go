@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"runtime"
+	"slices"
 
 	"github.com/eas-go/eas/core/engine"
 	"github.com/eas-go/eas/core/ir"
@@ -19,30 +20,74 @@ type Backend struct {
 	opts Options
 }
 
-// NewBackend opens the CPU engine with o. Workers, NoFusion and NoWinograd are settings
-// of each model; the BLAS library, its thread count and the vector kernels
-// are settings of the process (the library is loaded once), so a backend
-// opened with BLAS, BLASThreads or NoSIMD set applies them to every net in
+// Settings are the CPU engine's own settings (engine.Options.Settings).
+// BLAS, BLASThreads and NoSIMD are settings of the process (the library is
+// loaded once), so a backend opened with them applies them to every net in
 // the process: open it before nets run. Their zero values leave the process
-// settings as they are (by default: OpenBLAS when it loads, one BLAS
-// thread, the AVX2+FMA kernels where the CPU has them), so opening a default
-// backend never undoes an earlier choice.
+// as it is (by default: OpenBLAS when it loads, one BLAS thread, the
+// AVX2+FMA kernels where the CPU has them), so opening a default backend
+// never undoes an earlier choice.
+type Settings struct {
+	// BLAS chooses the matrix-multiply library: "auto" (or ""), "openblas"
+	// (an error when it cannot be loaded) or "gonum" (pure Go).
+	BLAS string
+	// BLASThreads is the BLAS library's own thread count (0: leave it; the
+	// engine sets 1, since it parallelises over images itself).
+	BLASThreads int
+	// NoSIMD forces the portable kernels instead of the CPU's vector
+	// instructions.
+	NoSIMD bool
+	// NoWinograd runs 3x3 convolutions the direct way (im2col), for
+	// comparing both paths.
+	NoWinograd bool
+}
+
+// Validate reports the first setting out of range.
+func (s Settings) Validate() error {
+	if s.BLASThreads < 0 {
+		return fmt.Errorf("nn: BLAS thread count must not be negative, got %d", s.BLASThreads)
+	}
+	if !slices.Contains([]string{"", "auto", "openblas", "gonum"}, s.BLAS) {
+		return fmt.Errorf("nn: unknown BLAS %q (want auto, openblas or gonum)", s.BLAS)
+	}
+	return nil
+}
+
+// NewBackend opens the CPU engine with o, whose Settings, if set, are a
+// Settings (or *Settings). Workers, NoFusion and NoWinograd are settings of
+// each model; the others of the process (see Settings).
 func NewBackend(o engine.Options) (*Backend, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	if o.BLAS != "" {
-		if err := SetBLAS(o.BLAS); err != nil {
+	if o.Device != "" && o.Device != "cpu" {
+		return nil, fmt.Errorf("nn: the CPU engine has no device %q (only cpu)", o.Device)
+	}
+	var s Settings
+	switch v := o.Settings.(type) {
+	case nil:
+	case Settings:
+		s = v
+	case *Settings:
+		s = *v
+	default:
+		return nil, fmt.Errorf("nn: the CPU engine's settings are an nn.Settings, got %T", o.Settings)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if s.BLAS != "" {
+		if err := SetBLAS(s.BLAS); err != nil {
 			return nil, err
 		}
 	}
-	if o.BLASThreads > 0 {
-		SetBLASThreads(o.BLASThreads)
+	if s.BLASThreads > 0 {
+		SetBLASThreads(s.BLASThreads)
 	}
-	if o.NoSIMD {
+	if s.NoSIMD {
 		SetSIMD(false)
 	}
-	return &Backend{opts: Options{Workers: o.Workers, NoFusion: o.NoFusion, NoWinograd: o.NoWinograd}}, nil
+	return &Backend{opts: Options{Workers: o.Workers, NoFusion: o.NoFusion, NoWinograd: s.NoWinograd}}, nil
 }
 
 // Name is "cpu".
@@ -70,6 +115,12 @@ func (b *Backend) Describe() string {
 	return fmt.Sprintf("%s, %s kernels, %s, %d workers", blas, KernelsName(), conv, b.Workers())
 }
 
+// Memory is g.Memory with one set of per-worker buffers per CPU, the
+// engine's default (an upper bound for fewer workers), in host memory.
+func (b *Backend) Memory(g *ir.Graph, batch int) engine.Memory {
+	return engine.Memory{Memory: g.Memory(batch, runtime.NumCPU()), Where: "host"}
+}
+
 // Build makes a Net and an SGD for g.
 func (b *Backend) Build(g *ir.Graph, params tensor.Map, c engine.ModelConfig) (engine.Model, error) {
 	n, err := BuildWith(g, params, c.MaxBatch, b.opts)
@@ -88,9 +139,35 @@ type model struct {
 
 func (m *model) MaxBatch() int { return m.Net.MaxBatch }
 
-func (m *model) Forward(x *tensor.Tensor, train bool) *tensor.Tensor { return m.Net.Forward(x, train) }
+// Forward checks x's size (Net.Forward panics on it) and runs the net.
+func (m *model) Forward(x *tensor.Tensor, train bool) error {
+	in := m.G.Input
+	if b := len(x.Data) / in.Size(); b < 1 || b > m.Net.MaxBatch || b*in.Size() != len(x.Data) {
+		return fmt.Errorf("nn: input of %d values is not 1..%d images of %v", len(x.Data), m.Net.MaxBatch, in)
+	}
+	m.Net.Forward(x, train)
+	return nil
+}
 
-func (m *model) Step(lr float32) { m.opt.Step(m.params, m.grads, lr) }
+func (m *model) Logits() (*tensor.Tensor, error) { return &m.logits, nil }
+
+// Loss checks the labels (Net.Loss panics on one out of range).
+func (m *model) Loss(labels []int32) (float64, int, error) {
+	if len(labels) < m.batch {
+		return 0, 0, fmt.Errorf("nn: %d labels for a batch of %d", len(labels), m.batch)
+	}
+	for i, y := range labels[:m.batch] {
+		if y < 0 || int(y) >= m.Classes {
+			return 0, 0, fmt.Errorf("nn: label %d of example %d is outside [0, %d)", y, i, m.Classes)
+		}
+	}
+	l, c := m.Net.Loss(labels)
+	return l, c, nil
+}
+
+func (m *model) Backward() error { m.Net.Backward(); return nil }
+
+func (m *model) Step(lr float32) error { m.opt.Step(m.params, m.grads, lr); return nil }
 
 func (m *model) ReadParams(dst tensor.Map) error {
 	for _, p := range m.G.Params() {

@@ -21,8 +21,10 @@ func TestBackendOptions(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		o     engine.Options
+		s     Settings
 		fused bool
-	}{{engine.Options{Workers: 3}, true}, {engine.Options{Workers: 1, NoFusion: true, BLAS: "gonum", NoSIMD: true}, false}} {
+	}{{engine.Options{Workers: 3}, Settings{}, true}, {engine.Options{Workers: 1, NoFusion: true}, Settings{BLAS: "gonum", NoSIMD: true}, false}} {
+		tc.o.Settings = tc.s
 		b, err := engine.Open("cpu", tc.o)
 		if err != nil {
 			t.Fatal(err)
@@ -42,15 +44,24 @@ func TestBackendOptions(t *testing.T) {
 		if fused := m.Output(bnID) == nil; fused != tc.fused {
 			t.Errorf("%+v: BN fused = %v, want %v", tc.o, fused, tc.fused)
 		}
-		if gonum := strings.HasPrefix(BLASName(), "gonum"); gonum != (tc.o.BLAS == "gonum") || UsingOpenBLAS() && gonum {
+		if gonum := strings.HasPrefix(BLASName(), "gonum"); gonum != (tc.s.BLAS == "gonum") || UsingOpenBLAS() && gonum {
 			t.Errorf("%+v: BLAS %s", tc.o, BLASName())
 		}
-		if simd := KernelsName() != "go"; simd && tc.o.NoSIMD {
+		if simd := KernelsName() != "go"; simd && tc.s.NoSIMD {
 			t.Errorf("%+v: kernels %s", tc.o, KernelsName())
 		}
 	}
-	if _, err := NewBackend(engine.Options{BLAS: "mkl"}); err == nil {
+	if _, err := NewBackend(engine.Options{Settings: Settings{BLAS: "mkl"}}); err == nil {
 		t.Error("unknown BLAS accepted")
+	}
+	if _, err := NewBackend(engine.Options{Settings: Settings{BLASThreads: -1}}); err == nil {
+		t.Error("negative BLAS threads accepted")
+	}
+	if _, err := NewBackend(engine.Options{Settings: "gonum"}); err == nil || !strings.Contains(err.Error(), "nn.Settings") {
+		t.Errorf("settings of another type: %v", err)
+	}
+	if _, err := NewBackend(engine.Options{Device: "cuda"}); err == nil || !strings.Contains(err.Error(), `"cuda"`) {
+		t.Errorf("device cuda: %v", err)
 	}
 	if err := SetBLAS("mkl"); err == nil || !strings.Contains(err.Error(), `"mkl"`) {
 		t.Errorf("SetBLAS(mkl): %v", err)
@@ -69,7 +80,7 @@ func TestConformance(t *testing.T) {
 	}{
 		{"default", engine.Options{}},
 		{"unfused-1-worker", engine.Options{NoFusion: true, Workers: 1}},
-		{"go-kernels-gonum-3-workers", engine.Options{NoSIMD: true, BLAS: "gonum", Workers: 3}},
+		{"go-kernels-gonum-3-workers", engine.Options{Settings: Settings{NoSIMD: true, BLAS: "gonum"}, Workers: 3}},
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			b, err := NewBackend(v.o)
@@ -92,7 +103,7 @@ func restoreProcessSettings() func() {
 // none) must not undo a process-wide choice made earlier.
 func TestDefaultBackendKeepsProcessSettings(t *testing.T) {
 	defer restoreProcessSettings()()
-	if _, err := NewBackend(engine.Options{BLAS: "gonum", NoSIMD: true}); err != nil {
+	if _, err := NewBackend(engine.Options{Settings: Settings{BLAS: "gonum", NoSIMD: true}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := engine.Open("", engine.Options{}); err != nil {
@@ -101,7 +112,7 @@ func TestDefaultBackendKeepsProcessSettings(t *testing.T) {
 	if !strings.HasPrefix(BLASName(), "gonum") || KernelsName() != "go" {
 		t.Errorf("after opening a default backend: %s, %s kernels; want gonum and go kept", BLASName(), KernelsName())
 	}
-	if _, err := NewBackend(engine.Options{BLAS: "auto"}); err != nil || forceGonum.Load() {
+	if _, err := NewBackend(engine.Options{Settings: &Settings{BLAS: "auto"}}); err != nil || forceGonum.Load() {
 		t.Errorf("BLAS auto did not lift the gonum choice: %v", err)
 	}
 }

@@ -21,7 +21,8 @@
 // or one large image in bands of output rows (conv.go's plan).
 //
 // Backend (backend.go) is this engine behind core/engine's interfaces,
-// registered as "cpu"; it maps engine.Options to the settings above. The
+// registered as "cpu"; it maps engine.Options and its own Settings to the
+// settings above. The
 // package reads none of eas's environment variables (only OpenBLAS's own
 // OPENBLAS_CORETYPE, above): the CLI maps EAS_BLAS, EAS_BLAS_THREADS,
 // EAS_SIMD and EAS_WINOGRAD to options.

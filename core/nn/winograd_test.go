@@ -393,8 +393,8 @@ func TestWinoStepAllocsNothing(t *testing.T) {
 // with the default kernels and BLAS, and with the Go transforms and gonum.
 func TestConformanceWinograd(t *testing.T) {
 	defer restoreProcessSettings()()
-	for _, o := range []engine.Options{{Workers: 2}, {NoSIMD: true, BLAS: "gonum", Workers: 3}} {
-		t.Run(fmt.Sprintf("nosimd=%v", o.NoSIMD), func(t *testing.T) {
+	for _, o := range []engine.Options{{Workers: 2}, {Settings: Settings{NoSIMD: true, BLAS: "gonum"}, Workers: 3}} {
+		t.Run(fmt.Sprintf("nosimd=%v", o.Settings != nil), func(t *testing.T) {
 			withWino(t, 1, 1)
 			b, err := NewBackend(o)
 			if err != nil {
@@ -495,12 +495,12 @@ func TestWinoRandomShapes(t *testing.T) {
 	}
 }
 
-// engine.Options.NoWinograd reaches the nets a backend builds, and
+// Settings.NoWinograd reaches the nets a backend builds, and
 // Describe says which convolutions run.
 func TestBackendNoWinograd(t *testing.T) {
 	g := mustLower(t, []ir.Layer{conv(16, 3, 1), {Kind: ir.GAP}, {Kind: ir.Softmax, Units: 2}}, ir.Shape{C: 16, H: 4, W: 4})
 	for _, off := range []bool{false, true} {
-		b, err := engine.Open("cpu", engine.Options{Workers: 2, NoWinograd: off})
+		b, err := engine.Open("cpu", engine.Options{Workers: 2, Settings: Settings{NoWinograd: off}})
 		if err != nil {
 			t.Fatal(err)
 		}

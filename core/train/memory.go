@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/eas-go/eas/core/engine"
 	"github.com/eas-go/eas/core/ir"
 )
 
@@ -67,28 +68,47 @@ func ParseBytes(s string) (int64, error) {
 }
 
 // CheckMemory refuses, before anything is allocated, a network whose
-// estimated training memory for batch (ir.Graph.Memory) exceeds limit; the
-// error gives the estimate's parts and where the limit comes from.
+// estimated training memory for batch on the CPU engine (Estimate) exceeds
+// limit; the error gives the estimate's parts and where the limit comes
+// from.
 func CheckMemory(g *ir.Graph, batch int, limit int64, source string) error {
-	m := Estimate(g, batch)
+	return checkMemory(g, batch, Estimate(g, batch), limit, source, MemoryLimitEnv)
+}
+
+func checkMemory(g *ir.Graph, batch int, m ir.Memory, limit int64, source, override string) error {
 	if m.Total() <= limit {
 		return nil
 	}
-	return fmt.Errorf("training %s with batch %d needs about %s (%s), but %s is available (%s): use a smaller network or batch, or set %s",
-		g.Arch, batch, ir.Bytes(m.Total()), DescribeMemory(m), ir.Bytes(limit), source, MemoryLimitEnv)
+	hint := ""
+	if override != "" {
+		hint = ", or set " + override
+	}
+	return fmt.Errorf("training %s with batch %d needs about %s (%s), but %s is available (%s): use a smaller network or batch%s",
+		g.Arch, batch, ir.Bytes(m.Total()), DescribeMemory(m), ir.Bytes(limit), source, hint)
 }
 
 // Estimate is g.Memory for batch with one set of per-worker buffers per
-// CPU, the engine's default (more workers than that are rare).
+// CPU, the CPU engine's default (more workers than that are rare); other
+// backends estimate their own (engine.Backend.Memory).
 func Estimate(g *ir.Graph, batch int) ir.Memory { return g.Memory(batch, runtime.NumCPU()) }
 
-// FitsMemory is CheckMemory against MemoryLimit.
-func FitsMemory(g *ir.Graph, batch int) error {
+// FitsMemory checks backend b's estimate (nil: the default backend) for
+// training g with batch: against free device memory for a device backend,
+// against MemoryLimit for one that trains in host memory.
+func FitsMemory(b engine.Backend, g *ir.Graph, batch int) error {
+	b, err := backend(b)
+	if err != nil {
+		return err
+	}
+	m := b.Memory(g, batch)
+	if m.Free > 0 {
+		return checkMemory(g, batch, m.Memory, m.Free, "free memory on "+m.Where, "")
+	}
 	limit, source, ok, err := MemoryLimit()
 	if err != nil || !ok {
 		return err
 	}
-	return CheckMemory(g, batch, limit, source)
+	return checkMemory(g, batch, m.Memory, limit, source, MemoryLimitEnv)
 }
 
 // DescribeMemory lists an estimate's parts for people.

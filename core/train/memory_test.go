@@ -39,7 +39,7 @@ func TestCheckMemory(t *testing.T) {
 	if limit, src, ok, err := MemoryLimit(); !ok || err != nil || limit != 1024 || src != MemoryLimitEnv {
 		t.Errorf("MemoryLimit = %d %q %v %v", limit, src, ok, err)
 	}
-	if err := FitsMemory(g, 32); err == nil {
+	if err := FitsMemory(nil, g, 32); err == nil {
 		t.Error("FitsMemory ignored the limit")
 	}
 	// Train refuses before building anything.

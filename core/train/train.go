@@ -74,17 +74,19 @@ var ErrDiverged = errors.New("training diverged: the loss is not finite")
 // on val (which may be nil). After a successful return params hold the
 // trained values (BN running statistics included); after an error their
 // contents are unspecified. Cancelling ctx stops between batches and
-// returns ctx.Err(). ev, if not nil, receives progress events.
+// returns ctx.Err(). An engine error (a device out of memory, a failed
+// kernel) is returned naming the epoch and step. ev, if not nil, receives
+// progress events.
 func Train(ctx context.Context, g *ir.Graph, params tensor.Map, src, val Source, cfg Config, ev func(Event)) (*Result, error) {
 	if cfg.Batch <= 0 {
 		return nil, fmt.Errorf("train: batch size must be positive, got %d", cfg.Batch)
 	}
-	if err := FitsMemory(g, cfg.Batch); err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
 	b, err := backend(cfg.Backend)
 	if err != nil {
 		return nil, err
+	}
+	if err := FitsMemory(b, g, cfg.Batch); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
 	}
 	net, err := b.Build(g, params, engine.ModelConfig{MaxBatch: cfg.Batch, Seed: cfg.Seed, Optimizer: Optimizer(cfg.Training)})
 	if err != nil {
@@ -94,49 +96,23 @@ func Train(ctx context.Context, g *ir.Graph, params tensor.Map, src, val Source,
 	if cfg.OptState != nil {
 		net.SetOptState(cfg.OptState)
 	}
-	stepsPerEpoch := (src.Len() + cfg.Batch - 1) / cfg.Batch
-	total := stepsPerEpoch * cfg.Epochs
+	t := &trainer{ctx: ctx, net: net, src: src, cfg: cfg, ev: ev}
+	t.stepsPerEpoch = (src.Len() + cfg.Batch - 1) / cfg.Batch
+	t.total = t.stepsPerEpoch * cfg.Epochs
+	t.step = cfg.StartEpoch * t.stepsPerEpoch
+	t.acc, _ = net.(engine.LossAccumulator)
 	res := &Result{ValAcc: -1, Epochs: cfg.Epochs}
 	start := time.Now()
-	step := cfg.StartEpoch * stepsPerEpoch
 	for e := cfg.StartEpoch; e < cfg.Epochs; e++ {
-		var sumLoss float64
-		var correct, seen, batchNo int
-		epochStart := time.Now()
-		err := src.Epoch(e, func(x *tensor.Tensor, y []int32) error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			lr := LR(cfg.Training, step, total, stepsPerEpoch)
-			net.Forward(x, true)
-			loss, c := net.Loss(y)
-			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				return fmt.Errorf("%w (epoch %d, step %d)", ErrDiverged, e+1, batchNo+1)
-			}
-			net.Backward()
-			net.Step(float32(lr))
-			b := len(y)
-			sumLoss += loss * float64(b)
-			correct += c
-			seen += b
-			batchNo++
-			step++
-			if ev != nil {
-				ev(Event{Epoch: e + 1, Epochs: cfg.Epochs, Step: batchNo, Steps: stepsPerEpoch, Images: seen,
-					EpochImages: src.Len(), Loss: sumLoss / float64(seen), Acc: float64(correct) / float64(seen), LR: lr,
-					ImagesPerSecond: float64(seen) / time.Since(epochStart).Seconds(), ValAcc: -1})
-			}
-			return nil
-		})
+		end, err := t.epoch(e)
 		if err != nil {
 			return nil, err
 		}
-		if seen > 0 {
-			res.TrainLoss, res.TrainAcc = sumLoss/float64(seen), float64(correct)/float64(seen)
+		if end.Images > 0 {
+			res.TrainLoss, res.TrainAcc = end.Loss, end.Acc
+		} else {
+			end.Loss, end.Acc = res.TrainLoss, res.TrainAcc
 		}
-		end := Event{Epoch: e + 1, Epochs: cfg.Epochs, Step: batchNo, Steps: stepsPerEpoch, Images: seen, EpochImages: src.Len(),
-			Loss: res.TrainLoss, Acc: res.TrainAcc, ImagesPerSecond: float64(seen) / time.Since(epochStart).Seconds(),
-			EndOfEpoch: true, ValAcc: -1}
 		if val != nil && e == cfg.Epochs-1 {
 			res.ValAcc, res.ValLoss, err = evaluateNet(ctx, net, val)
 			if err != nil {
@@ -157,10 +133,123 @@ func Train(ctx context.Context, g *ir.Graph, params tensor.Map, src, val Source,
 	if err := net.ReadParams(params); err != nil {
 		return nil, err
 	}
-	res.Steps = step
+	res.Steps = t.step
 	res.Duration = time.Since(start)
 	res.OptState = net.OptState()
 	return res, nil
+}
+
+// trainer is one Train call's loop state.
+type trainer struct {
+	ctx                        context.Context
+	net                        engine.Model
+	acc                        engine.LossAccumulator // net's, when reading a loss waits for a device
+	src                        Source
+	cfg                        Config
+	ev                         func(Event)
+	stepsPerEpoch, total, step int
+}
+
+// epochSums are an epoch's running totals.
+type epochSums struct {
+	sumLoss              float64
+	correct, seen, batch int
+	// read is how many of the seen examples sumLoss and correct include
+	// (fewer than seen while a device holds the rest).
+	read     int
+	lastRead time.Time
+}
+
+// epoch trains one epoch and returns its end-of-epoch event (ValAcc -1).
+func (t *trainer) epoch(e int) (Event, error) {
+	var s epochSums
+	epochStart := time.Now()
+	s.lastRead = epochStart
+	err := t.src.Epoch(e, func(x *tensor.Tensor, y []int32) error {
+		if err := t.ctx.Err(); err != nil {
+			return err
+		}
+		lr := LR(t.cfg.Training, t.step, t.total, t.stepsPerEpoch)
+		if err := t.batch(e, &s, x, y, lr); err != nil {
+			return err
+		}
+		t.step++
+		if t.ev != nil && s.read > 0 {
+			t.ev(Event{Epoch: e + 1, Epochs: t.cfg.Epochs, Step: s.batch, Steps: t.stepsPerEpoch, Images: s.seen,
+				EpochImages: t.src.Len(), Loss: s.sumLoss / float64(s.read), Acc: float64(s.correct) / float64(s.read), LR: lr,
+				ImagesPerSecond: float64(s.seen) / time.Since(epochStart).Seconds(), ValAcc: -1})
+		}
+		return nil
+	})
+	if err == nil && t.acc != nil {
+		err = t.takeLoss(e, &s)
+	}
+	if err != nil {
+		return Event{}, err
+	}
+	end := Event{Epoch: e + 1, Epochs: t.cfg.Epochs, Step: s.batch, Steps: t.stepsPerEpoch, Images: s.seen, EpochImages: t.src.Len(),
+		ImagesPerSecond: float64(s.seen) / time.Since(epochStart).Seconds(), EndOfEpoch: true, ValAcc: -1}
+	if s.read > 0 {
+		end.Loss, end.Acc = s.sumLoss/float64(s.read), float64(s.correct)/float64(s.read)
+	}
+	return end, nil
+}
+
+// accReadEvery is how often a device-side loss is read for progress: often
+// enough for a live display, rarely enough not to stall the device.
+const accReadEvery = 2 * time.Second
+
+// batch runs one training step. With a LossAccumulator the loss stays on
+// the device and is read every accReadEvery (and at the end of the epoch).
+func (t *trainer) batch(e int, s *epochSums, x *tensor.Tensor, y []int32, lr float64) error {
+	at := func(err error) error { return fmt.Errorf("epoch %d, step %d: %w", e+1, s.batch+1, err) }
+	if err := t.net.Forward(x, true); err != nil {
+		return at(err)
+	}
+	if t.acc != nil {
+		if err := t.acc.AddLoss(y); err != nil {
+			return at(err)
+		}
+	} else {
+		loss, c, err := t.net.Loss(y)
+		if err != nil {
+			return at(err)
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return fmt.Errorf("%w (epoch %d, step %d)", ErrDiverged, e+1, s.batch+1)
+		}
+		s.sumLoss += loss * float64(len(y))
+		s.correct += c
+		s.read += len(y)
+	}
+	if err := t.net.Backward(); err != nil {
+		return at(err)
+	}
+	if err := t.net.Step(float32(lr)); err != nil {
+		return at(err)
+	}
+	s.seen += len(y)
+	s.batch++
+	if t.acc != nil && time.Since(s.lastRead) >= accReadEvery {
+		return t.takeLoss(e, s)
+	}
+	return nil
+}
+
+// takeLoss adds the device's loss sums to s and checks them for divergence.
+func (t *trainer) takeLoss(e int, s *epochSums) error {
+	sum, c, n, err := t.acc.TakeLoss()
+	if err != nil {
+		return fmt.Errorf("epoch %d, step %d: %w", e+1, s.batch, err)
+	}
+	if math.IsNaN(sum) || math.IsInf(sum, 0) {
+		return fmt.Errorf("%w (epoch %d, by step %d)", ErrDiverged, e+1, s.batch)
+	}
+	s.sumLoss += sum
+	s.correct += c
+	s.read += n
+	s.lastRead = time.Now()
+	return nil
 }
 
 // Evaluate returns the accuracy and mean loss of params on src, in
@@ -198,8 +287,13 @@ func evaluateNet(ctx context.Context, net engine.Model, src Source) (float64, fl
 				part = tensor.Tensor{Shape: shape[:], Data: x.Data[lo*per : hi*per]}
 				in = &part
 			}
-			net.Forward(in, false)
-			l, c := net.Loss(y[lo:hi])
+			if err := net.Forward(in, false); err != nil {
+				return err
+			}
+			l, c, err := net.Loss(y[lo:hi])
+			if err != nil {
+				return err
+			}
 			sum += l * float64(hi-lo)
 			correct += c
 			seen += hi - lo

@@ -187,7 +187,13 @@ func evalLogits(ctx context.Context, be engine.Backend, gr *ir.Graph, params ten
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		z := net.Forward(x, false)
+		if err := net.Forward(x, false); err != nil {
+			return err
+		}
+		z, err := net.Logits()
+		if err != nil {
+			return err
+		}
 		copy(out.Data[at*k:], z.Data[:len(y)*k])
 		at += len(y)
 		return nil

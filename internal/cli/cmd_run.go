@@ -421,7 +421,7 @@ func (c *RunCmd) startNetwork(ctx context.Context, e *experiment.Experiment, dir
 		if err != nil {
 			return net, 0, fmt.Errorf("start network on %s images: %w", shapeHWC(in), err)
 		}
-		if err := train.FitsMemory(g, e.Start.Train.Batch); err != nil {
+		if err := train.FitsMemory(nil, g, e.Start.Train.Batch); err != nil {
 			return net, 0, fmt.Errorf("start network: %w", err)
 		}
 		net = sdk.Network{Arch: a, Input: in, Weights: nn.InitParams(g, e.Start.Train.Seed+1)}

@@ -130,7 +130,7 @@ func (c *TrainCmd) Run(g *Globals) error {
 		return fmt.Errorf("the network ends in SM(%d) but the data set has %d classes", got, d.TrainSet.Classes)
 	}
 	// Refuse what cannot fit before allocating anything.
-	if err := train.FitsMemory(gr, c.Batch); err != nil {
+	if err := train.FitsMemory(be, gr, c.Batch); err != nil {
 		return err
 	}
 	if params == nil {

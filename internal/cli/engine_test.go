@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/eas-go/eas/core/engine"
+	"github.com/eas-go/eas/core/nn"
 )
 
 func TestEngineOptionsFromEnv(t *testing.T) {
@@ -15,13 +16,13 @@ func TestEngineOptionsFromEnv(t *testing.T) {
 		err                       string
 	}{
 		{want: engine.Options{}},
-		{workers: 3, blas: "gonum", threads: "2", simd: "off", want: engine.Options{Workers: 3, BLAS: "gonum", BLASThreads: 2, NoSIMD: true}},
-		{blas: "openblas", simd: "on", want: engine.Options{BLAS: "openblas"}},
+		{workers: 3, blas: "gonum", threads: "2", simd: "off", want: engine.Options{Workers: 3, Settings: nn.Settings{BLAS: "gonum", BLASThreads: 2, NoSIMD: true}}},
+		{blas: "openblas", simd: "on", want: engine.Options{Settings: nn.Settings{BLAS: "openblas"}}},
 		{blas: "mkl", err: `EAS_BLAS="mkl"`},
 		{threads: "0", err: `EAS_BLAS_THREADS="0"`},
 		{threads: "two", err: `EAS_BLAS_THREADS="two"`},
 		{simd: "no", err: `EAS_SIMD="no"`},
-		{wino: "off", want: engine.Options{NoWinograd: true}},
+		{wino: "off", want: engine.Options{Settings: nn.Settings{NoWinograd: true}}},
 		{wino: "on", want: engine.Options{}},
 		{wino: "0", err: `EAS_WINOGRAD="0"`},
 		{workers: -1, err: "--workers"},

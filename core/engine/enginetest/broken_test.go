@@ -23,6 +23,9 @@ type fakeBackend struct{ breakage string }
 
 func (f fakeBackend) Name() string     { return "fake-" + f.breakage }
 func (f fakeBackend) Describe() string { return "the CPU engine, broken: " + f.breakage }
+func (f fakeBackend) Memory(g *ir.Graph, batch int) engine.Memory {
+	return engine.Memory{Memory: g.Memory(batch, 1), Where: "host"}
+}
 
 var fakeSeeds atomic.Int64
 
@@ -52,18 +55,27 @@ type fakeModel struct {
 	sgd      *engine.SGD
 	opt      engine.Optimizer
 	breakage string
+	logits   *tensor.Tensor
 }
 
 func (m *fakeModel) MaxBatch() int { return m.Net.MaxBatch }
 
-func (m *fakeModel) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
+func (m *fakeModel) Forward(x *tensor.Tensor, train bool) error {
 	if m.breakage == "eval-uses-batch-stats" {
 		train = true
 	}
-	return m.Net.Forward(x, train)
+	m.logits = m.Net.Forward(x, train)
+	return nil
 }
 
-func (m *fakeModel) Backward() {
+func (m *fakeModel) Logits() (*tensor.Tensor, error) { return m.logits, nil }
+
+func (m *fakeModel) Loss(y []int32) (float64, int, error) {
+	l, c := m.Net.Loss(y)
+	return l, c, nil
+}
+
+func (m *fakeModel) Backward() error {
 	m.Net.Backward()
 	if m.breakage == "conv-weight-grad" {
 		for name, g := range m.Grads() {
@@ -74,12 +86,13 @@ func (m *fakeModel) Backward() {
 			}
 		}
 	}
+	return nil
 }
 
-func (m *fakeModel) Step(lr float32) {
+func (m *fakeModel) Step(lr float32) error {
 	if m.breakage != "decay-everything" {
 		m.sgd.Step(m.Params(), m.Grads(), lr)
-		return
+		return nil
 	}
 	// Weight decay on biases and BN scales and shifts too.
 	st := m.sgd.State()
@@ -95,6 +108,7 @@ func (m *fakeModel) Step(lr float32) {
 		}
 	}
 	m.sgd.SetState(st)
+	return nil
 }
 
 func (m *fakeModel) ReadParams(dst tensor.Map) error {

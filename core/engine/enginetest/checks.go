@@ -24,7 +24,7 @@ func checkGradients(tb testing.TB, b engine.Backend, c netCase) {
 	x, labels := batchOf(g, c.batch, 4)
 	p64 := refnet.Params(params)
 	m := build(tb, b, g, params.Clone(), engine.ModelConfig{MaxBatch: c.batch, Seed: 11})
-	m.Forward(x, true)
+	forward(tb, m, x, true)
 	keep, err := keepOf(m, g)
 	if err != nil {
 		tb.Fatal(err)
@@ -37,7 +37,7 @@ func checkGradients(tb testing.TB, b engine.Backend, c netCase) {
 	if ref := lossAt(); !near(loss, ref, LossTol, LossTol) {
 		tb.Fatalf("loss %.8g, reference %.8g", loss, ref)
 	}
-	m.Backward()
+	backward(tb, m)
 	grads := m.Grads()
 	r := rand.New(rand.NewSource(5))
 	checked := 0
@@ -84,7 +84,7 @@ func checkForward(tb testing.TB, b engine.Backend, c netCase, train bool) {
 	if m.MaxBatch() != c.batch+2 {
 		tb.Errorf("MaxBatch() = %d, built with %d", m.MaxBatch(), c.batch+2)
 	}
-	out := m.Forward(x, train)
+	out := logitsOf(tb, m, x, train)
 	if len(out.Shape) != 2 || out.Shape[0] != c.batch || out.Shape[1] != Classes || len(out.Data) != c.batch*Classes {
 		tb.Fatalf("logits have shape %v and %d values, want [%d %d]", out.Shape, len(out.Data), c.batch, Classes)
 	}
@@ -102,7 +102,10 @@ func checkForward(tb testing.TB, b engine.Backend, c netCase, train bool) {
 			tb.Errorf("logit %d: backend %.7g, reference %.7g", i, logits[i], v)
 		}
 	}
-	loss, correct := m.Loss(labels)
+	loss, correct, err := m.Loss(labels)
+	if err != nil {
+		tb.Fatalf("Loss: %v", err)
+	}
 	if want := refnet.CrossEntropy(ref, labels); !near(loss, want, LossTol, LossTol) {
 		tb.Errorf("loss %.8g, reference %.8g", loss, want)
 	}
@@ -145,7 +148,7 @@ func checkRunningStats(tb testing.TB, b engine.Backend, c netCase) {
 	for step := int64(0); step < 2; step++ {
 		before := readParams(tb, m, g)
 		x, _ := batchOf(g, c.batch, 20+step)
-		m.Forward(x, true)
+		forward(tb, m, x, true)
 		keep, err := keepOf(m, g)
 		if err != nil {
 			tb.Fatal(err)
@@ -197,7 +200,7 @@ func checkRunningStats(tb testing.TB, b engine.Backend, c netCase) {
 	}
 	before := readParams(tb, m, g)
 	x, _ := batchOf(g, c.batch, 30)
-	m.Forward(x, false)
+	forward(tb, m, x, false)
 	after := readParams(tb, m, g)
 	for _, p := range g.Params() {
 		if !equal(before[p.Name].Data, after[p.Name].Data) {
@@ -219,15 +222,15 @@ func checkSGD(tb testing.TB, b engine.Backend, nesterov bool) {
 	vel := map[string][]float64{}
 	for step := int64(0); step < 3; step++ {
 		x, labels := batchOf(g, c.batch, 40+step)
-		m.Forward(x, true)
+		forward(tb, m, x, true)
 		checkedLoss(tb, m, labels)
-		m.Backward()
+		backward(tb, m)
 		grads := map[string][]float32{}
 		for name, gr := range m.Grads() {
 			grads[name] = append([]float32(nil), gr...)
 		}
 		before := readParams(tb, m, g)
-		m.Step(lr)
+		stepLR(tb, m, lr)
 		after := readParams(tb, m, g)
 		for _, p := range g.Params() {
 			w0, w1 := before[p.Name].Data, after[p.Name].Data
@@ -287,10 +290,10 @@ func trainSteps(tb testing.TB, m engine.Model, g *ir.Graph, batch, n int, seed i
 	tb.Helper()
 	for s := 0; s < n; s++ {
 		x, labels := batchOf(g, batch, seed+int64(s))
-		m.Forward(x, true)
+		forward(tb, m, x, true)
 		checkedLoss(tb, m, labels)
-		m.Backward()
-		m.Step(0.05)
+		backward(tb, m)
+		stepLR(tb, m, 0.05)
 	}
 }
 
@@ -299,7 +302,10 @@ func trainSteps(tb testing.TB, m engine.Model, g *ir.Graph, batch, n int, seed i
 // report the consequence.
 func checkedLoss(tb testing.TB, m engine.Model, labels []int32) float64 {
 	tb.Helper()
-	loss, correct := m.Loss(labels)
+	loss, correct, err := m.Loss(labels)
+	if err != nil {
+		tb.Fatalf("Loss: %v", err)
+	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) || correct < 0 || correct > len(labels) {
 		tb.Fatalf("Loss = %v with %d of %d correct", loss, correct, len(labels))
 	}
@@ -319,7 +325,7 @@ func checkDeterminism(tb testing.TB, b engine.Backend) {
 	run := func(seed int64) (tensor.Map, []float32) {
 		m := build(tb, b, g, params.Clone(), engine.ModelConfig{MaxBatch: c.batch, Seed: seed, Optimizer: paperOpt})
 		trainSteps(tb, m, g, c.batch, 3, 60)
-		return readParams(tb, m, g), append([]float32(nil), m.Forward(x, false).Data...)
+		return readParams(tb, m, g), append([]float32(nil), logitsOf(tb, m, x, false).Data...)
 	}
 	p1, l1 := run(7)
 	p2, l2 := run(7)
@@ -383,8 +389,8 @@ func checkRoundTrip(tb testing.TB, b engine.Backend) {
 		}
 	}
 	x, _ := batchOf(g, c.batch, 80)
-	l1 := append([]float32(nil), m1.Forward(x, false).Data...)
-	if !equal(l1, m2.Forward(x, false).Data) {
+	l1 := append([]float32(nil), logitsOf(tb, m1, x, false).Data...)
+	if !equal(l1, logitsOf(tb, m2, x, false).Data) {
 		tb.Errorf("evaluation logits differ after the round trip")
 	}
 	trainSteps(tb, m1, g, c.batch, 1, 90)

@@ -325,3 +325,38 @@ func readParams(tb testing.TB, m engine.Model, g *ir.Graph) tensor.Map {
 	}
 	return out.Clone()
 }
+
+// forward is Model.Forward that stops the check on error.
+func forward(tb testing.TB, m engine.Model, x *tensor.Tensor, train bool) {
+	tb.Helper()
+	if err := m.Forward(x, train); err != nil {
+		tb.Fatalf("Forward: %v", err)
+	}
+}
+
+// logitsOf runs Forward and returns Logits, stopping the check on error.
+func logitsOf(tb testing.TB, m engine.Model, x *tensor.Tensor, train bool) *tensor.Tensor {
+	tb.Helper()
+	forward(tb, m, x, train)
+	out, err := m.Logits()
+	if err != nil {
+		tb.Fatalf("Logits: %v", err)
+	}
+	return out
+}
+
+// backward is Model.Backward that stops the check on error.
+func backward(tb testing.TB, m engine.Model) {
+	tb.Helper()
+	if err := m.Backward(); err != nil {
+		tb.Fatalf("Backward: %v", err)
+	}
+}
+
+// stepLR is Model.Step that stops the check on error.
+func stepLR(tb testing.TB, m engine.Model, lr float32) {
+	tb.Helper()
+	if err := m.Step(lr); err != nil {
+		tb.Fatalf("Step: %v", err)
+	}
+}

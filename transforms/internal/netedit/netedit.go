@@ -6,8 +6,9 @@ import (
 	"math"
 	"math/rand"
 
+	"github.com/eas-go/eas/core/engine"
 	"github.com/eas-go/eas/core/ir"
-	"github.com/eas-go/eas/core/nn"
+	_ "github.com/eas-go/eas/core/nn" // the CPU engine, engine.Default
 	"github.com/eas-go/eas/core/tensor"
 	"github.com/eas-go/eas/plugins/sdk"
 )
@@ -107,6 +108,9 @@ func CheckWeights(net sdk.Network) (*ir.Graph, error) {
 // statistics is an identity there as well as in evaluation mode. It runs on
 // the training engine (float32; the statistics need no more precision) with
 // a copy of the weights, since training mode updates BN running averages.
+// It opens engine.Default through the registry (the CPU engine, registered
+// by the import below): statistics computed in float32 on the CPU keep
+// transforms reproducible whatever engine trains the children.
 func Activations(ctx context.Context, host sdk.Host, g *ir.Graph, w tensor.Map, id, n int) ([]float64, int, error) {
 	if host == nil {
 		return nil, 0, fmt.Errorf("this transform needs a data batch, but no host was given")
@@ -126,11 +130,18 @@ func Activations(ctx context.Context, host sdk.Host, g *ir.Graph, w tensor.Map, 
 			g.Nodes[i].Rate = 0
 		}
 	}
-	net, err := nn.Build(g, w.Clone(), b)
+	be, err := engine.Open(engine.Default, engine.Options{})
 	if err != nil {
 		return nil, 0, err
 	}
-	net.Forward(tensor.FromData(x.Data, b, g.Input.C, g.Input.H, g.Input.W), true)
+	net, err := be.Build(g, w.Clone(), engine.ModelConfig{MaxBatch: b})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer net.Close()
+	if err := net.Forward(tensor.FromData(x.Data, b, g.Input.C, g.Input.H, g.Input.W), true); err != nil {
+		return nil, 0, err
+	}
 	out := net.Output(id)
 	if out == nil {
 		return nil, 0, fmt.Errorf("internal: node %d's activations are not kept by the engine", id)
