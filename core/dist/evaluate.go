@@ -309,7 +309,7 @@ func (e *Evaluator) reject(ctx context.Context, c *call, p *prepared, r ResultMs
 	if r.Weights != nil {
 		e.b.outputs.Delete(dctx, r.Weights.Name)
 	}
-	e.b.results.Purge(dctx, r.ID)
+	e.dropResult(dctx, r.ID)
 	if p.bad >= e.opt.Attempts {
 		err := fmt.Errorf("%d results rejected by the driver's check; last: %v (worker %s)", p.bad, bad, r.Worker)
 		c.outstanding--
@@ -382,4 +382,12 @@ func (e *Evaluator) reconcile(ctx context.Context, c *call) error {
 		}
 	}
 	return nil
+}
+
+// dropResult removes every trace of a job's result (no delete marker, so
+// a worker's create, which cannot read the bucket, succeeds afterwards).
+func (e *Evaluator) dropResult(ctx context.Context, id string) {
+	if st, err := e.b.js.Stream(ctx, "KV_"+resultBucket); err == nil {
+		st.Purge(ctx, jetstream.WithPurgeSubject("$KV."+resultBucket+"."+id))
+	}
 }

@@ -275,7 +275,7 @@ func (e *Evaluator) purgeUsed(before time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, u := range now {
-		e.b.results.Purge(ctx, u.id)
+		e.dropResult(ctx, u.id)
 		if u.obj != "" {
 			e.b.outputs.Delete(ctx, u.obj)
 		}

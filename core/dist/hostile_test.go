@@ -183,3 +183,55 @@ func TestGiveUpWhileTheDriverIsAway(t *testing.T) {
 		t.Fatalf("want the durable give-up, got %v", out[0].Err)
 	}
 }
+
+// TestWorkerRoleIsConfined: with the workers' token a client can run jobs
+// but not delete the queue, publish jobs, read results or subscribe to
+// the driver's replies.
+func TestWorkerRoleIsConfined(t *testing.T) {
+	r := startRun(t, t.TempDir(), 0, Options{VirtualDelay: time.Millisecond})
+	nc, err := Connect(ClientConfig{URL: r.srv.URL, User: WorkerUser, Password: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := bindBus(ctx, nc)
+	if err != nil {
+		t.Fatalf("a worker cannot bind the run: %v", err)
+	}
+	short := func() context.Context {
+		c, cancel := context.WithTimeout(ctx, time.Second)
+		t.Cleanup(cancel)
+		return c
+	}
+	if err := b.js.DeleteStream(short(), JobStream); err == nil {
+		t.Error("a worker deleted the job stream")
+	}
+	if err := b.js.DeleteConsumer(short(), JobStream, consumerName); err == nil {
+		t.Error("a worker deleted the consumer")
+	}
+	if _, err := b.js.Publish(short(), jobSubject+strings.Repeat("a", 40), []byte("{}")); err == nil {
+		t.Error("a worker published a job")
+	}
+	id := strings.Repeat("b", 40)
+	if _, err := r.ev.b.results.Put(ctx, id, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.results.Get(short(), id); err == nil {
+		t.Error("a worker read a result")
+	}
+	if _, err := r.ev.b.js.Stream(ctx, JobStream); err != nil {
+		t.Fatalf("the stream is gone: %v", err)
+	}
+	if _, err := nc.SubscribeSync(driverInbox + ".>"); err == nil {
+		nc.Flush()
+		if err := nc.LastError(); err == nil {
+			t.Error("a worker subscribed to the driver's replies")
+		}
+	}
+	startWorker(t, r.srv.URL)
+	if out := collect(t, ctx, r.ev, tinyJobs(t, 2)); out[0].Err != nil || out[1].Err != nil {
+		t.Fatalf("jobs with a worker of the worker role: %+v", out)
+	}
+}

@@ -79,21 +79,31 @@ var errTooBig = errors.New("too big for this worker")
 // reserve books the job's estimated training memory against what this
 // worker's other slots hold; the caller releases it.
 func (w *Worker) reserve(arch ir.Arch, job JobMsg) (int64, error) {
+	g, err := ir.Lower(arch, job.Input)
+	if err != nil {
+		return 0, err
+	}
+	m := train.Estimate(g, job.Training.Batch)
+	free := int64(0)
+	if w.Backend != nil {
+		bm := w.Backend.Memory(g, job.Training.Batch)
+		m, free = bm.Memory, bm.Free
+	}
+	need := m.Total()
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	limit, source := w.MemoryLimit, "the worker's memory limit"
-	if limit <= 0 {
+	switch {
+	case limit > 0:
+	case free > 0: // a device: what its other slots hold is no longer free
+		limit, source = free+w.inUse, "device memory"
+	default:
 		l, src, ok, err := train.MemoryLimit()
 		if err != nil || !ok {
 			return 0, nil // unknown: train.Train's own check decides
 		}
 		limit, source = l, src
 	}
-	g, err := ir.Lower(arch, job.Input)
-	if err != nil {
-		return 0, err
-	}
-	need := train.Estimate(g, job.Training.Batch).Total()
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	if need > limit {
 		return 0, fmt.Errorf("%w: training needs about %s, %s is %s", errTooBig, ir.Bytes(need), source, ir.Bytes(limit))
 	}

@@ -2,6 +2,7 @@ package dist
 
 import (
 	"context"
+	"errors"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -244,8 +245,8 @@ func TestMalformedMessagesDoNotCrash(t *testing.T) {
 func TestServerNeedsATokenBeyondLoopback(t *testing.T) {
 	dir := t.TempDir()
 	_, err := StartServer(ServerConfig{Listen: "0.0.0.0:0", StoreDir: dir})
-	if err == nil || !strings.Contains(err.Error(), "--token-file") {
-		t.Fatalf("open server without a token: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "--tls-cert") {
+		t.Fatalf("server beyond loopback without TLS: %v", err)
 	}
 	for _, h := range []string{"127.0.0.1", "localhost", "::1"} {
 		if !IsLoopback(h) {
@@ -263,12 +264,15 @@ func TestServerNeedsATokenBeyondLoopback(t *testing.T) {
 	}
 	defer srv.Shutdown()
 	for _, tok := range []string{"", "wrong"} {
-		if nc, err := Connect(ClientConfig{URL: srv.URL, Token: tok}); err == nil {
+		nc, err := Connect(ClientConfig{URL: srv.URL, User: WorkerUser, Password: tok, Wait: true})
+		if err == nil {
 			nc.Close()
 			t.Errorf("token %q accepted", tok)
+		} else if !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "authorization failed") {
+			t.Errorf("token %q: %v, want authorization failed", tok, err)
 		}
 	}
-	nc, err := Connect(ClientConfig{URL: srv.URL, Token: "s3cret"})
+	nc, err := Connect(ClientConfig{URL: srv.URL, User: WorkerUser, Password: "s3cret"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +307,7 @@ func TestTLSWorker(t *testing.T) {
 	if !strings.HasPrefix(srv.URL, "tls://") {
 		t.Errorf("URL %s", srv.URL)
 	}
-	if nc, err := Connect(ClientConfig{URL: srv.URL, Token: "tok"}); err == nil { // CA not trusted
+	if nc, err := Connect(ClientConfig{URL: srv.URL, User: WorkerUser, Password: "tok"}); err == nil { // CA not trusted
 		nc.Close()
 		t.Error("connected without trusting the server's CA")
 	}

@@ -122,8 +122,9 @@ func (e *Evaluator) check(ctx context.Context, j search.Job, p *prepared, w tens
 	return acc, time.Since(start).Seconds(), err
 }
 
-// compare applies the tolerances; acc becomes the driver's own accuracy
-// when the check sample is the whole scoring set.
+// compare applies the tolerances. The search uses the worker's accuracy
+// once it passed (so records equal a local run's on the worker's engine);
+// the driver's own is in the journal.
 func (e *Evaluator) compare(p *prepared, r ResultMsg, own float64, acc *float64) error {
 	if e.dataRef == nil {
 		if r.Acc != own {
@@ -147,7 +148,6 @@ func (e *Evaluator) compare(p *prepared, r ResultMsg, own float64, acc *float64)
 		if d := math.Abs(r.Acc - own); d > tol {
 			return fmt.Errorf("claimed accuracy %.4f, driver's %.4f on the same images (tolerance %.3f)", r.Acc, own, tol)
 		}
-		*acc = own
 		return nil
 	}
 	// A sample of n images: the full set's accuracy lies within four
