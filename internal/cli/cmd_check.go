@@ -97,7 +97,7 @@ func (c *CheckCmd) checkFile(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	e, l := dsl.ParseExperiment(c.Target, src, knownNames())
+	e, l := dsl.ParseExperiment(c.Target, src, knownNamesFor(c.Target))
 	if e != nil && !l.HasErrors() {
 		from := dsl.ResolveData(&e.Dataset, c.Data, filepath.Dir(c.Target))
 		if _, err := os.Stat(e.Dataset.Path); err != nil {
