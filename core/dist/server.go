@@ -22,7 +22,7 @@ type ServerConfig struct {
 	// Token is the workers' password (user WorkerUser); "" makes a random
 	// one (Server.Token): a server always asks for credentials.
 	Token    string
-	Insecure bool // allow listening beyond loopback without TLS
+	Insecure bool   // allow listening beyond loopback without TLS
 	TLSCert  string // PEM certificate and key: clients must use TLS
 	TLSKey   string
 	Log      io.Writer // server warnings and errors (nil: discarded)
@@ -81,14 +81,14 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	opts := &server.Options{
-		ServerName:    "eas-driver",
-		Host:          host,
-		Port:          port,
-		JetStream:     true,
-		StoreDir:      cfg.StoreDir,
-		Users:         roleUsers(cfg.Token, driverPass),
-		NoSigs:        true,
-		MaxPayload:    MaxMessage + 64<<10, // object chunks are 128 kB; job messages are capped below
+		ServerName: "eas-driver",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   cfg.StoreDir,
+		Users:      roleUsers(cfg.Token, driverPass),
+		NoSigs:     true,
+		MaxPayload: MaxMessage + 64<<10, // object chunks are 128 kB; job messages are capped below
 		// Workers are expected to come and go: keep the TCP keepalive short
 		// so a vanished machine's connection is noticed.
 		PingInterval: 10 * time.Second,
