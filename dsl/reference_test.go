@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/eas-go/eas/internal/golden"
 )
 
 // settingKey finds the keys of the .eas parser's handler tables
@@ -54,14 +56,34 @@ func TestEASReferenceNamesEverySetting(t *testing.T) {
 	}
 }
 
-// TestEASReferenceGrammar: the grammar block of docs/reference/eas.md is
-// what the parser prints (EBNF).
+// TestEASReferenceGrammar: the first code block after "## Grammar" in
+// docs/reference/eas.md is what the parser prints (EBNF); -update rewrites it.
 func TestEASReferenceGrammar(t *testing.T) {
-	ref, err := os.ReadFile("../docs/reference/eas.md")
+	const path = "../docs/reference/eas.md"
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "```\n" + EBNF() + "```\n"; !strings.Contains(string(ref), want) {
-		t.Errorf("docs/reference/eas.md lacks the grammar as EBNF() prints it; replace its grammar block with:\n%s", want)
+	ref := string(b)
+	h := strings.Index(ref, "\n## Grammar\n")
+	start := strings.Index(ref[max(h, 0):], "\n```\n")
+	if h < 0 || start < 0 {
+		t.Fatalf("%s has no code block under a \"## Grammar\" heading", path)
 	}
+	start += h + len("\n```\n")
+	end := strings.Index(ref[start:], "```\n")
+	if end < 0 {
+		t.Fatalf("%s: the grammar block is not closed", path)
+	}
+	got := ref[start : start+end]
+	if got == EBNF() {
+		return
+	}
+	if golden.Update() {
+		if err := os.WriteFile(path, []byte(ref[:start]+EBNF()+ref[start+end:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("the grammar block of %s differs from EBNF(); run go test ./dsl -run TestEASReferenceGrammar -update and review the diff. EBNF():\n%s", path, EBNF())
 }
