@@ -271,3 +271,58 @@ func TestAnalyzeHandComputed(t *testing.T) {
 		t.Errorf("round trip: %v %+v", err, back)
 	}
 }
+
+type counting struct {
+	search.Evaluator
+	n int
+}
+
+func (c *counting) Evaluate(ctx context.Context, jobs []search.Job, done func(int, search.Outcome)) []search.Outcome {
+	c.n += len(jobs)
+	return c.Evaluator.Evaluate(ctx, jobs, done)
+}
+
+// A check cut short resumes from what it saved: only the missing
+// trainings run, and the result is the uninterrupted one.
+func TestResume(t *testing.T) {
+	ev := noisy{childEpochs: 1, childSignal: 0.01, refSignal: 0.06, noise: 0.003}
+	cfg := Config{Children: 5, Seeds: 3}
+	full, err := Run(context.Background(), setup(t, ev), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap []byte
+	saves := 0
+	s := setup(t, ev)
+	s.Save = func(r *Result) error {
+		if saves++; saves == 10 {
+			snap, err = r.JSON()
+		}
+		return err
+	}
+	if _, err := Run(context.Background(), s, cfg); err != nil || saves != 6*4 {
+		t.Fatalf("%v; %d saves, want 24", err, saves)
+	}
+	prev, err := Parse(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &counting{Evaluator: ev}
+	s = setup(t, c)
+	s.Resume = prev
+	res, err := Run(context.Background(), s, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := full.JSON()
+	b, _ := res.JSON()
+	if c.n != 24-10 || string(a) != string(b) {
+		t.Errorf("resumed: %d trainings (want 14), same result %v", c.n, string(a) == string(b))
+	}
+	// The plan: seed 1 of the 6 networks, then their reference: cut after
+	// 10, the control and 3 children have their reference, none a seed 2.
+	if !complete(prev.Children[2].Ref) || complete(prev.Children[3].Ref) || math.IsNaN(float64(prev.Children[4].Child[0])) ||
+		!math.IsNaN(float64(prev.Control.Child[1])) {
+		t.Errorf("cut short: control %+v, child 1 %+v", prev.Control, prev.Children[0])
+	}
+}
