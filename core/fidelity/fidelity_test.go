@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -324,5 +325,42 @@ func TestResume(t *testing.T) {
 	if !complete(prev.Children[2].Ref) || complete(prev.Children[3].Ref) || math.IsNaN(float64(prev.Children[4].Child[0])) ||
 		!math.IsNaN(float64(prev.Control.Child[1])) {
 		t.Errorf("cut short: control %+v, child 1 %+v", prev.Control, prev.Children[0])
+	}
+}
+
+// RunIn keeps a partial file while it runs and leaves the result and its
+// report; a partial file of other settings is not reused.
+func TestRunIn(t *testing.T) {
+	dir := t.TempDir()
+	result, report, partial := Files(dir, "rl")
+	s := setup(t, noisy{childEpochs: 1, childSignal: 0.01, refSignal: 0.06, noise: 0.003})
+	old := &Result{Config: Config{Children: 4, Seeds: 2, ReferenceEpochs: 4, ReferenceSeeds: 1}}
+	if err := writeJSON(partial, old); err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	res, err := RunIn(context.Background(), s, Config{Children: 3, Seeds: 2}, dir, "rl", func(m string) { notes = append(notes, m) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "other settings") {
+		t.Errorf("notes %q", notes)
+	}
+	b, err := os.ReadFile(result)
+	md, err2 := os.ReadFile(report)
+	if err != nil || err2 != nil || !strings.Contains(string(md), res.Verdict.Text) {
+		t.Fatalf("%v %v", err, err2)
+	}
+	if back, err := Parse(b); err != nil || back.Stats.N != 3 {
+		t.Errorf("result file: %v %+v", err, back)
+	}
+	if _, err := os.Stat(partial); !os.IsNotExist(err) {
+		t.Errorf("partial file left: %v", err)
+	}
+	if err := os.WriteFile(partial, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RunIn(context.Background(), s, Config{Children: 3, Seeds: 2}, dir, "rl", nil); err == nil || !strings.Contains(err.Error(), "rl.partial.json") {
+		t.Errorf("a damaged partial file: %v", err)
 	}
 }

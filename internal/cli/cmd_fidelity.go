@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -179,45 +178,14 @@ func (c *RunCmd) checkFidelity(ctx context.Context, e *experiment.Experiment, s 
 	defer closer.Close()
 	log.printf("fidelity of search %q: %d children and the control, %d seeds at %d epochs and %d at %d epochs",
 		s.Name, cfg.Children, cfg.Seeds, e.Child.Epochs, cfg.ReferenceSeeds, cfg.ReferenceEpochs)
-	// Scores are kept after every training in a partial file, which an
-	// interrupted check resumes from (for the same networks and settings).
-	partial := filepath.Join(dir, s.Name+".partial.json")
-	var prev *fidelity.Result
-	if b, err := os.ReadFile(partial); err == nil {
-		if prev, err = fidelity.Parse(b); err != nil {
-			return nil, fmt.Errorf("%s: %w (delete it to start the check afresh)", partial, err)
-		}
-		if prev.Config != cfg {
-			log.printf("%s was made with other settings (%+v): not reused", partial, prev.Config)
-			prev = nil
-		}
-	}
 	began := time.Now()
-	res, err := fidelity.Run(ctx, fidelity.Setup{Exp: e, Search: s, Transforms: tfs, Controller: ctl, Eval: eval, Data: split,
-		Start: start, StartAcc: startAcc, ValImages: split.ValSet.N, TrainImages: split.TrainSet.N, Resume: prev,
-		Save: func(r *fidelity.Result) error { return writeJSON(partial, r) },
+	res, err := fidelity.RunIn(ctx, fidelity.Setup{Exp: e, Search: s, Transforms: tfs, Controller: ctl, Eval: eval, Data: split,
+		Start: start, StartAcc: startAcc, ValImages: split.ValSet.N, TrainImages: split.TrainSet.N,
 		Progress: func(done, total int, what string) {
 			log.printf("[fidelity %s] %d/%d %s (%s)", s.Name, done, total, what, fmtDuration(time.Since(began)))
-		}}, cfg)
+		}}, cfg, dir, s.Name, func(m string) { log.printf("%s", m) })
 	if err != nil {
 		return nil, fmt.Errorf("fidelity of search %q: %w", s.Name, err)
 	}
-	if err := writeJSON(filepath.Join(dir, s.Name+".json"), res); err != nil {
-		return nil, err
-	}
-	if err := store.WriteFileAtomic(filepath.Join(dir, s.Name+".md"), []byte(res.Markdown())); err != nil {
-		return nil, err
-	}
-	if err := os.Remove(partial); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
 	return res, nil
-}
-
-func writeJSON(path string, r *fidelity.Result) error {
-	b, err := r.JSON()
-	if err != nil {
-		return err
-	}
-	return store.WriteFileAtomic(path, b)
 }
