@@ -245,7 +245,7 @@ func TestProposalsAreValid(t *testing.T) {
 			t.Fatal(err)
 		}
 		inBranch := 0 // proposals of layers inside merges' branches
-		for it := 0; it < 30; it++ {
+		for it := 0; it < 20; it++ {
 			fam := ir.FamilyPlain
 			steps := []string{"wider", "deeper"}
 			if it%3 == 1 {
