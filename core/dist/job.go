@@ -154,9 +154,10 @@ func (w *Worker) claim(d *delivery) bool {
 	for try := 0; try < 10; try++ {
 		n, rev, last := 0, uint64(0), ""
 		if e, err := w.b.attempts.Get(ctx, d.id); err == nil {
-			var a attemptRec
-			if json.Unmarshal(e.Value(), &a) == nil {
+			if a, err := decodeAttempts(e.Value()); err == nil {
 				n, last = a.N, a.Owner
+			} else {
+				w.logf("%s: %v (counting from 0)", d.label, err)
 			}
 			rev = e.Revision()
 		} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -203,14 +204,29 @@ func (w *Worker) giveUp(d *delivery, n int, last string) {
 // owner reports whether this delivery still holds the job's latest
 // attempt (a paused worker resuming finds another's name there).
 func (w *Worker) owner(d *delivery) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(d.lease.ctx, 5*time.Second)
 	defer cancel()
 	e, err := w.b.attempts.Get(ctx, d.id)
 	if err != nil {
 		return true // cannot tell: the result's create decides
 	}
+	a, err := decodeAttempts(e.Value())
+	return err != nil || a.Owner == d.name
+}
+
+// decodeAttempts parses an attempts record (any worker can write one).
+func decodeAttempts(b []byte) (attemptRec, error) {
 	var a attemptRec
-	return json.Unmarshal(e.Value(), &a) != nil || a.Owner == d.name
+	if len(b) > 4096 {
+		return a, fmt.Errorf("attempts record of %d bytes", len(b))
+	}
+	if err := json.Unmarshal(b, &a); err != nil {
+		return a, fmt.Errorf("attempts record: %v", err)
+	}
+	if a.N < 0 || a.N > 1<<20 || len(a.Owner) > 300 {
+		return a, fmt.Errorf("attempts record out of range: %d attempts, owner of %d bytes", a.N, len(a.Owner))
+	}
+	return a, nil
 }
 
 // run trains the job within its time limit and encodes the weights.
@@ -258,6 +274,10 @@ func firstLine(s string) string {
 func (w *Worker) finish(ctx context.Context, d *delivery, res ResultMsg, weights []byte) {
 	res.Version, res.Worker, res.Delivery, res.Build = Version, w.ID, d.name, w.build
 	for try := 0; ; try++ {
+		if ctx.Err() != nil { // the worker is stopping
+			d.msg.Nak()
+			return
+		}
 		if d.lease.lost() || (weights != nil && !w.owner(d)) {
 			w.logf("%s: %v; result dropped", d.label, errLeaseLost)
 			return
