@@ -238,7 +238,7 @@ func (w *Worker) run(d *delivery, job JobMsg, arch ir.Arch, in inputs) (ResultMs
 		defer cancel()
 	}
 	res := ResultMsg{ID: d.id, Attempt: d.attempt}
-	acc, check, err := w.train(ctx, job, arch, in.ds, in.weights)
+	acc, check, err := w.train(ctx, d, job, arch, in.ds, in.weights)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) && d.lease.ctx.Err() == nil:
 		res.Error = fmt.Sprintf("training exceeded the job time limit of %v (--job-timeout)", time.Duration(job.TimeoutS*float64(time.Second)))
@@ -368,7 +368,7 @@ func (w *Worker) weights(ctx context.Context, job JobMsg, arch ir.Arch) (tensor.
 // train runs the job as search.Local does (same loaders, same settings), so
 // the accuracy equals a local training's for the same seed and engine
 // worker count; check is the accuracy on the job's check sample.
-func (w *Worker) train(ctx context.Context, job JobMsg, arch ir.Arch, ds *Dataset, weights tensor.Map) (acc, check float64, err error) {
+func (w *Worker) train(ctx context.Context, d *delivery, job JobMsg, arch ir.Arch, ds *Dataset, weights tensor.Map) (acc, check float64, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("training panicked: %v\n%s", r, debug.Stack())
@@ -390,7 +390,14 @@ func (w *Worker) train(ctx context.Context, job JobMsg, arch ir.Arch, ds *Datase
 	if job.Full {
 		src, val = ds.Full(tr.Seed, tr.Batch), ds.Test(256)
 	}
-	res, err := train.Train(ctx, g, weights, src, val, train.Config{Training: tr, Backend: w.Backend}, func(e train.Event) {
+	cfg := train.Config{Training: tr, Backend: w.Backend}
+	if resumable(g) {
+		if d.attempt > 1 {
+			cfg.StartEpoch, cfg.OptState = w.resumeFrom(ctx, d.label, job, g, weights)
+		}
+		cfg.OnEpoch = w.epochSaver(ctx, d.label, d.name, job, g)
+	}
+	res, err := train.Train(ctx, g, weights, src, val, cfg, func(e train.Event) {
 		if e.EndOfEpoch && e.ImagesPerSecond > 0 && !math.IsInf(e.ImagesPerSecond, 0) { // JSON has no Inf
 			w.mu.Lock()
 			w.info.ImagesPerSec = e.ImagesPerSecond
