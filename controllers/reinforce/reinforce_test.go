@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/eas-go/eas/controllers/internal/actspace"
-	"github.com/eas-go/eas/controllers/internal/rng"
 	"github.com/eas-go/eas/controllers/random"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/dsl"
@@ -308,9 +307,15 @@ func TestSaveLoadResumesExactly(t *testing.T) {
 		nets := []sdk.Network{{Arch: dsl.MustArch("C(16,3,1) P(2,2,MAX) FC(64) SM(10)"), Input: ir.Shape{C: 3, H: 32, W: 32}}}
 		for _, st := range []string{"wider", "deeper", "deeper"} {
 			req := sdk.ProposeRequest{Transform: st, Nets: nets, Candidates: candidates(t, st, nets, ir.PaperSpace())}
-			paRes, _ := a.Propose(ctx, req)
+			paRes, err := a.Propose(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
 			pa := paRes.Actions
-			pbRes, _ := b.Propose(ctx, req)
+			pbRes, err := b.Propose(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
 			pb := pbRes.Actions
 			if len(pa[0]) != len(pb[0]) || (len(pa[0]) > 0 && pa[0][0].String() != pb[0][0].String()) {
 				t.Fatalf("after load: %v vs %v", pa, pb)
@@ -320,7 +325,6 @@ func TestSaveLoadResumesExactly(t *testing.T) {
 			t.Error("corrupt state accepted")
 		}
 	}
-	_ = rng.New
 }
 
 // BenchmarkProposeAndUpdate: actions for 10 networks for one wider and one

@@ -29,7 +29,7 @@ type RunCmd struct {
 	File      string            `arg:"" type:"existingfile" help:"Experiment file (.eas)."`
 	Out       string            `default:"runs" help:"Folder for run directories (runs/<experiment>/<search>/)."`
 	Resume    bool              `help:"Continue an interrupted run in the same folder instead of refusing to overwrite it."`
-	Evaluator string            `default:"local" enum:"local,virtual,nats" help:"local: train every child here; nats: train on easrun workers through NATS JetStream (see --listen, --connect); virtual: score architectures by a deterministic formula (seconds, for dry runs)."`
+	Evaluator string            `default:"local" help:"An evaluator registered with core/pipeline. local: train every child here; nats: train on easrun workers through NATS JetStream (see --listen, --connect); virtual: score architectures by a deterministic formula (seconds, for dry runs)."`
 	Workers   int               `help:"Children trained in parallel (0: chosen from cores and memory: one per 4 cores, at most one per 2 GiB; the cores are shared out among them)."`
 	Data      map[string]string `help:"Dataset location overrides, NAME=PATH (also EAS_DATA_<NAME>)."`
 	Plain     bool              `help:"One line per event instead of progress bars."`
@@ -118,9 +118,13 @@ func (c *RunCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	kind, err := pipeline.LookupEvaluator(c.Evaluator)
+	if err != nil {
+		return fmt.Errorf("--evaluator: %w", err)
+	}
 	cfg := pipeline.Config{File: c.File, Source: src, Exp: e, Out: c.Out, Resume: c.Resume, Only: c.Search, Repeat: c.Repeat,
-		DryRun: c.Evaluator == "virtual", Parse: experimentParser(c.File), Data: c.Deps.Data, Meta: dataMeta, Backend: be,
-		Evaluator: c.evaluator(e, be, log), Plugins: c.Deps.Plugins, Log: log}
+		DryRun: kind.DryRun, Parse: experimentParser(c.File), Data: c.Deps.Data, Meta: dataMeta, Backend: be,
+		Evaluator: c.evaluator(kind, e, be, log), Plugins: c.Deps.Plugins, Log: log}
 	if cfg.Data == nil {
 		cfg.Data = loadSplit
 	}
@@ -143,8 +147,9 @@ func experimentParser(file string) func(name string, src []byte) (*experiment.Ex
 	}
 }
 
-// evaluator makes the --evaluator chosen once the data is loaded.
-func (c *RunCmd) evaluator(e *experiment.Experiment, be engine.Backend, log *logger) func(context.Context, string, *data.Split) (pipeline.Evaluation, error) {
+// evaluator makes the --evaluator chosen (pipeline.RegisterEvaluator)
+// once the data is loaded.
+func (c *RunCmd) evaluator(kind pipeline.EvaluatorKind, e *experiment.Experiment, be engine.Backend, log *logger) func(context.Context, string, *data.Split) (pipeline.Evaluation, error) {
 	return func(ctx context.Context, expDir string, split *data.Split) (pipeline.Evaluation, error) {
 		log.printf("engine: %s", be.Describe())
 		var notes strings.Builder
@@ -154,33 +159,14 @@ func (c *RunCmd) evaluator(e *experiment.Experiment, be engine.Backend, log *log
 				log.printf("%s", l)
 			}
 		}
-		switch {
-		case c.Deps.Evaluator != nil:
+		if c.Deps.Evaluator != nil {
 			return pipeline.Evaluation{Eval: c.Deps.Evaluator}, nil
-		case c.Evaluator == "nats":
-			n, err := startNats(ctx, c.NatsFlags, expDir, e, split, log)
-			if err != nil {
-				return pipeline.Evaluation{}, err
-			}
-			return pipeline.Evaluation{Eval: n.ev, TrainsStart: true, Close: n.Close}, nil
-		case c.Evaluator == "virtual":
-			d, err := virtualDelay()
-			if err != nil {
-				return pipeline.Evaluation{}, err
-			}
-			return pipeline.Evaluation{Eval: &search.Virtual{Delay: d}}, nil
 		}
 		pool := c.Workers
 		if pool <= 0 {
 			pool = autoPool(runtime.NumCPU(), totalMemGiB())
 		}
-		workers := max(1, runtime.NumCPU()/pool)
-		child, err := openEngine(workers)
-		if err != nil {
-			return pipeline.Evaluation{}, err
-		}
-		log.printf("evaluator: %d children in parallel, %d engine workers each", pool, workers)
-		return pipeline.Evaluation{Eval: &search.Local{Data: split, Workers: pool, Backend: child}}, nil
+		return kind.New(ctx, pipeline.EvaluatorEnv{Dir: expDir, Exp: e, Data: split, Workers: pool, Engine: openEngine, Log: log, Settings: c})
 	}
 }
 
@@ -201,17 +187,4 @@ func writeRunReport(g *Globals, expDir string, e *experiment.Experiment) error {
 	}
 	fmt.Fprintf(g.Stdout, "wrote %d report files to %s (report.md, *.csv, *.png, *.svg)\n", len(files), expDir)
 	return nil
-}
-
-// virtualDelay reads EAS_VIRTUAL_DELAY (e.g. 50ms), used by crash tests.
-func virtualDelay() (time.Duration, error) {
-	v := os.Getenv("EAS_VIRTUAL_DELAY")
-	if v == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("EAS_VIRTUAL_DELAY: %w", err)
-	}
-	return d, nil
 }

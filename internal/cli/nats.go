@@ -14,6 +14,7 @@ import (
 	"github.com/eas-go/eas/core/data"
 	"github.com/eas-go/eas/core/dist"
 	"github.com/eas-go/eas/core/experiment"
+	"github.com/eas-go/eas/core/pipeline"
 	"github.com/eas-go/eas/core/store"
 )
 
@@ -37,6 +38,24 @@ type NatsFlags struct {
 // splitOptions is how the experiment divides its data set.
 func splitOptions(d experiment.Dataset) data.SplitOptions {
 	return data.SplitOptions{Validation: d.Validation, Seed: d.ValidationSeed, Limit: d.Limit, Normalize: d.Normalize, Augment: d.Augment}
+}
+
+// The NATS evaluator, chosen with --evaluator nats; its flags are the run
+// command's NatsFlags.
+func init() {
+	pipeline.RegisterEvaluator(pipeline.EvaluatorKind{Name: "nats", Help: "train on easrun workers through NATS JetStream",
+		New: func(ctx context.Context, env pipeline.EvaluatorEnv) (pipeline.Evaluation, error) {
+			c, ok := env.Settings.(*RunCmd)
+			log, ok2 := env.Log.(*logger)
+			if !ok || !ok2 {
+				return pipeline.Evaluation{}, fmt.Errorf("the nats evaluator needs easrun run's flags and log")
+			}
+			n, err := startNats(ctx, c.NatsFlags, env.Dir, env.Exp, env.Data, log)
+			if err != nil {
+				return pipeline.Evaluation{}, err
+			}
+			return pipeline.Evaluation{Eval: n.ev, TrainsStart: true, Close: n.Close}, nil
+		}})
 }
 
 // natsRun is the distributed evaluator with its server and connection.

@@ -63,7 +63,9 @@ func TestInvalidRequests(t *testing.T) {
 		}
 	}
 	top := net(t, "C(16,3,1) SM(3)")
-	if res, _ := New().Actions(context.Background(), sdk.ActionsRequest{Net: top, Space: sp}); len(res.Actions) != 0 {
+	if res, err := New().Actions(context.Background(), sdk.ActionsRequest{Net: top, Space: sp}); err != nil {
+		t.Fatal(err)
+	} else if len(res.Actions) != 0 {
 		t.Errorf("a layer at the maximum width is offered: %v", res.Actions)
 	}
 }

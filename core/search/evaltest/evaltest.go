@@ -34,6 +34,9 @@ type Options struct {
 	// (search.Virtual): Outcome.Weights is the job's, unchanged, and a job
 	// with malformed weights need not fail.
 	ScoresOnly bool
+	// Skip names checks not to run, each with the reason (a known defect
+	// of the evaluator, to be fixed); the test log shows them.
+	Skip map[string]string
 }
 
 // Factory makes the evaluator under test on env's data; it may register
@@ -46,6 +49,10 @@ func Run(t *testing.T, o Options, newEval Factory) {
 	ev := newEval(t, env)
 	for _, c := range checks {
 		if c.trains && o.ScoresOnly {
+			continue
+		}
+		if why, ok := o.Skip[c.name]; ok {
+			t.Run(c.name, func(t *testing.T) { t.Skip(why) })
 			continue
 		}
 		t.Run(c.name, func(t *testing.T) { c.fn(t, env, ev, o) })
