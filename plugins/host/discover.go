@@ -176,7 +176,9 @@ func (s *Set) get(ctx context.Context, kind, name string) (*Plugin, error) {
 
 // Plugin returns the plugin serving kind/name (started on first use for a
 // built-in), with the same errors as Transform and Controller.
-func (s *Set) Plugin(ctx context.Context, kind, name string) (*Plugin, error) { return s.get(ctx, kind, name) }
+func (s *Set) Plugin(ctx context.Context, kind, name string) (*Plugin, error) {
+	return s.get(ctx, kind, name)
+}
 
 // Transform returns the named transform's proxy.
 func (s *Set) Transform(ctx context.Context, name string) (sdk.Transform, error) {
