@@ -52,6 +52,9 @@ type Runner struct {
 	Start    sdk.Network
 	StartAcc float64
 	OnEvent  func(Progress)
+	// PluginLog, when set, is named when every network of an episode
+	// failed (a plugin's stderr and stack traces go there).
+	PluginLog string
 
 	began     time.Time
 	sampled   int
@@ -331,9 +334,20 @@ func (r *Runner) step(ctx context.Context, stage, ep, si int, tname string, kids
 				break
 			}
 			k.err = r.apply(ctx, stage, ep, i, si, n, t, tname, a, k)
+			if fatal(k.err) {
+				return k.err
+			}
 		}
 	}
 	return nil
+}
+
+// fatal reports whether err ends the search rather than one network: a
+// transform refused by the host's run guard (it does not preserve the
+// function) would only make misleading children.
+func fatal(err error) bool {
+	var f interface{ Fatal() bool }
+	return errors.As(err, &f) && f.Fatal()
 }
 
 // apply applies action a (the n-th of step si) to child i.
@@ -462,6 +476,13 @@ func (r *Runner) observe(ctx context.Context, stage, ep int, kids []child) error
 		if k.rec.Status == store.StatusOK {
 			r.cache[k.rec.Arch] = k.rec.ValAcc
 		}
+	}
+	if !slices.Contains(fails, false) && len(kids) > 0 {
+		msg := fmt.Sprintf("every network of episode %d failed; the first: %s", ep, kids[0].rec.Error)
+		if r.PluginLog != "" {
+			msg += fmt.Sprintf(" (plugin output, stack traces included, is in %s)", r.PluginLog)
+		}
+		r.emit(Progress{Stage: stage, Episode: ep, Message: msg})
 	}
 	if err := r.Controller.Observe(ctx, sdk.ObserveRequest{Episode: ep, Accuracies: accs, Failed: fails}); err != nil {
 		return fmt.Errorf("controller %s: observe: %w", r.Search.Controller, err)

@@ -145,7 +145,7 @@ func (c *RunCmd) checkFidelity(ctx context.Context, e *experiment.Experiment, s 
 	if plugins == nil {
 		plugins = hostPlugins{timeout: c.Timeout, inProcess: !c.Isolate}
 	}
-	tfs, ctl, closer, err := plugins.Search(ctx, c.File, s, filepath.Join(dir, "plugins.log"))
+	tfs, ctl, closer, err := plugins.Search(ctx, c.File, s, pipeline.SearchRun{Log: filepath.Join(dir, "plugins.log")})
 	if err != nil {
 		return nil, err
 	}

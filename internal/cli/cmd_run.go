@@ -68,12 +68,8 @@ type hostPlugins struct {
 	inProcess bool
 }
 
-func (h hostPlugins) Search(ctx context.Context, easFile string, s experiment.Search, logFile string) (map[string]sdk.Transform, sdk.Controller, io.Closer, error) {
-	tfs, ctl, set, err := searchPlugins(ctx, easFile, s, pluginOptions(logFile, h.timeout, h.inProcess))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return tfs, ctl, closerFunc(set.Close), nil
+func (h hostPlugins) Search(ctx context.Context, easFile string, s experiment.Search, run pipeline.SearchRun) (map[string]sdk.Transform, sdk.Controller, io.Closer, error) {
+	return openSearchPlugins(ctx, easFile, s, run, pluginOptions(run.Log, h.timeout, h.inProcess))
 }
 
 type closerFunc func()

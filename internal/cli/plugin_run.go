@@ -16,6 +16,7 @@ import (
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/nn"
+	"github.com/eas-go/eas/core/pipeline"
 	"github.com/eas-go/eas/core/store"
 	"github.com/eas-go/eas/core/tensor"
 	"github.com/eas-go/eas/plugins/host"
@@ -38,23 +39,19 @@ type pluginRecord struct {
 	Guards  []host.GuardCheck `json:"guards,omitempty"`
 }
 
-// searchRun is where a search runs: its directory, the plugin log, and
-// whether it has recorded networks already (a plugin change is then refused).
-type searchRun struct {
-	Dir, Log string
-	Started  bool
-}
-
 // openSearchPlugins resolves a search's plugins (searchPlugins), records
 // their provenance in the run's plugins.json, refuses a resumed search whose
 // plugins changed after it started, and guards every third-party transform:
 // its first application with weights is checked for function preservation.
-func openSearchPlugins(ctx context.Context, easFile string, s experiment.Search, run searchRun, o host.Options) (map[string]sdk.Transform, sdk.Controller, io.Closer, error) {
+func openSearchPlugins(ctx context.Context, easFile string, s experiment.Search, run pipeline.SearchRun, o host.Options) (map[string]sdk.Transform, sdk.Controller, io.Closer, error) {
 	tfs, ctl, set, err := searchPlugins(ctx, easFile, s, o)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	rec := &pluginRecorder{path: filepath.Join(run.Dir, pluginsFile)}
+	rec := &pluginRecorder{}
+	if run.Dir != "" {
+		rec.path = filepath.Join(run.Dir, pluginsFile)
+	}
 	uses, err := pluginUses(ctx, set, s)
 	if err == nil {
 		err = rec.begin(uses, run.Started, s.Name)
@@ -114,6 +111,9 @@ type pluginRecorder struct {
 // begin compares uses with what the run recorded before, refusing a change
 // once the search has started, and writes the file.
 func (r *pluginRecorder) begin(uses []pluginUse, started bool, search string) error {
+	if r.path == "" {
+		return nil
+	}
 	b, err := os.ReadFile(r.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -145,6 +145,9 @@ func (r *pluginRecorder) guard(c host.GuardCheck) {
 }
 
 func (r *pluginRecorder) write() error {
+	if r.path == "" {
+		return nil
+	}
 	b, err := json.MarshalIndent(r.rec, "", "  ")
 	if err != nil {
 		return err
