@@ -133,7 +133,7 @@ func (r *pluginRecorder) begin(uses []pluginUse, started bool, search string) er
 			r.rec.Guards = was.Guards
 		}
 	}
-	r.rec.Plugins = uses
+	r.rec.Plugins = append([]pluginUse{}, uses...) // [] rather than null: none is an answer
 	return r.write()
 }
 
