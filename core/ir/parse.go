@@ -17,41 +17,94 @@ func ParseArch(s string) (Arch, error) {
 		return Arch{}, fmt.Errorf("architecture string too long: %d bytes (limit %d)", len(s), maxArchText)
 	}
 	p := archScanner{s: s}
-	var a Arch
+	if err := p.seq(0); err != nil {
+		return Arch{}, err
+	}
+	if p.i < len(p.s) {
+		return Arch{}, fmt.Errorf("layer %d: unexpected %q", len(p.a.Layers)+1, p.rest())
+	}
+	if len(p.a.Layers) == 0 {
+		return Arch{}, fmt.Errorf("empty architecture: expected layers such as C(16,3,1) ... SM(10)")
+	}
+	return p.a, nil
+}
+
+// seq reads layers until the end, or a '|' or ')' inside a merge (depth >
+// 0). A merge is followed by its branches' layers (see tree.go).
+func (p *archScanner) seq(depth int) error {
 	for {
 		p.skip(", \t\r\n")
-		if p.i >= len(p.s) {
-			break
+		if c := p.peek(); p.i >= len(p.s) || (depth > 0 && (c == '|' || c == ')')) {
+			return nil
 		}
-		if len(a.Layers) >= MaxLayers {
-			return Arch{}, fmt.Errorf("more than %d layers", MaxLayers)
+		if len(p.a.Layers) >= MaxLayers {
+			return fmt.Errorf("more than %d layers", MaxLayers)
 		}
-		n := len(a.Layers) + 1
+		n := len(p.a.Layers) + 1
 		name := p.ident()
 		if name == "" {
-			return Arch{}, fmt.Errorf("layer %d: expected a layer name at %q", n, p.rest())
+			return fmt.Errorf("layer %d: expected a layer name at %q", n, p.rest())
+		}
+		if k := LookupKind(name); k != nil && k.Join != nil {
+			if p.peek() != '(' {
+				return fmt.Errorf("layer %d: %s needs branches of layers separated by |: write e.g. %s(C(16,3,1) | ID)", n, k.Name, k.Name)
+			}
+			if err := p.merge(k, depth); err != nil {
+				return err
+			}
+			continue
 		}
 		var args []Arg
 		if p.peek() == '(' {
+			if depth > MaxNesting {
+				return fmt.Errorf("layer %d: merges nest more than %d deep", n, MaxNesting)
+			}
 			p.i++
 			var err error
 			if args, err = p.args(); err != nil {
-				return Arch{}, fmt.Errorf("layer %d (%s): %w", n, name, err)
+				return fmt.Errorf("layer %d (%s): %w", n, name, err)
 			}
 		}
 		l, probs, ok := FromArgs(name, args)
 		if !ok {
-			return Arch{}, fmt.Errorf("layer %d: unknown layer %q: layers are %s", n, name, strings.Join(KindNames(), ", "))
+			return fmt.Errorf("layer %d: unknown layer %q: layers are %s", n, name, strings.Join(KindNames(), ", "))
 		}
 		if len(probs) > 0 {
-			return Arch{}, fmt.Errorf("layer %d: %s", n, probs[0].Msg)
+			return fmt.Errorf("layer %d: %s", n, probs[0].Msg)
 		}
-		a.Layers = append(a.Layers, l)
+		p.a.Layers = append(p.a.Layers, l)
 	}
-	if len(a.Layers) == 0 {
-		return Arch{}, fmt.Errorf("empty architecture: expected layers such as C(16,3,1) ... SM(10)")
+}
+
+// merge reads "(branch | branch ...)" after a merge's name.
+func (p *archScanner) merge(k *KindInfo, depth int) error {
+	if depth > MaxNesting {
+		return fmt.Errorf("layer %d: merges nest more than %d deep", len(p.a.Layers)+1, MaxNesting)
 	}
-	return a, nil
+	at := len(p.a.Layers)
+	p.a.Layers = append(p.a.Layers, Layer{Kind: k.Kind})
+	p.i++ // '('
+	var arms []int
+	for {
+		n := len(p.a.Layers)
+		if err := p.seq(depth + 1); err != nil {
+			return err
+		}
+		if len(p.a.Layers) == n {
+			return fmt.Errorf("layer %d (%s): empty branch: write ID for the identity", at+1, k.Name)
+		}
+		arms = append(arms, len(p.a.Layers)-n)
+		switch p.peek() {
+		case '|':
+			p.i++
+		case ')':
+			p.i++
+			p.a.Layers[at].Arms = arms
+			return nil
+		default:
+			return fmt.Errorf("layer %d (%s): '(' is never closed", at+1, k.Name)
+		}
+	}
 }
 
 // MustParseArch parses a known-good architecture string (tests, tables); it
@@ -71,6 +124,7 @@ const maxArchText = 1 << 20
 type archScanner struct {
 	s string
 	i int
+	a Arch
 }
 
 func (p *archScanner) peek() byte {
