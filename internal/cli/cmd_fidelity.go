@@ -16,7 +16,6 @@ import (
 	"github.com/eas-go/eas/core/fidelity"
 	"github.com/eas-go/eas/core/pipeline"
 	"github.com/eas-go/eas/core/search"
-	"github.com/eas-go/eas/core/store"
 	"github.com/eas-go/eas/dsl"
 	"github.com/eas-go/eas/dsl/diag"
 	"github.com/eas-go/eas/plugins/host"
