@@ -47,7 +47,7 @@ func (c *FidelityCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	e, l := dsl.ParseExperiment(c.File, src, knownNames())
+	e, l := dsl.ParseExperiment(c.File, src, knownNamesFor(c.File))
 	diag.Write(g.Stderr, string(src), l)
 	if l.HasErrors() {
 		return Exit(1)

@@ -86,6 +86,14 @@ func knownNames() dsl.Builtins {
 	return dsl.Builtins{Transforms: builtin.TransformNames(), Controllers: builtin.ControllerNames(), DatasetKinds: data.Kinds}
 }
 
+// knownNamesRun is knownNames for reading a run's own experiment.eas: a
+// name no built-in has was a plugin's, resolved when the run started.
+func knownNamesRun() dsl.Builtins {
+	k := knownNames()
+	k.Plugins = dsl.AnyPlugin
+	return k
+}
+
 // knownNamesFor adds to knownNames what the plugins each search of easFile
 // reaches declare (its plugins = [...], the plugins/ folder next to the file,
 // $EAS_PLUGIN_PATH): each plugin is started once, asked, and stopped.

@@ -67,6 +67,11 @@ func TestRunGuards(t *testing.T) {
 		if len(rec.Guards) != 1 || !rec.Guards[0].Passed || rec.Guards[0].Noise != 0 || rec.Guards[0].RelDiff > host.ExactTol {
 			t.Errorf("guards %+v", rec.Guards)
 		}
+		// The report reads the run's experiment.eas, plugin steps and all.
+		out, errs, code := run(t, "report", filepath.Join(dir, "runs", "exp"))
+		if code != 0 || !strings.Contains(out, "wrote") {
+			t.Errorf("report: %d\n%s%s", code, out, errs)
+		}
 	})
 	t.Run("not preserving", func(t *testing.T) {
 		dir, code, errs := guardRun(t, "stretch.scale")
