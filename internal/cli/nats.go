@@ -102,6 +102,7 @@ func startNats(ctx context.Context, f NatsFlags, expDir string, e *experiment.Ex
 	var last string
 	var lastAt time.Time
 	opt.OnStatus = func(st dist.Status) {
+		writeDistStatus(expDir, st)
 		s := st.String()
 		if s != last && time.Since(lastAt) > 10*time.Second || time.Since(lastAt) > time.Minute {
 			last, lastAt = s, time.Now()
