@@ -230,6 +230,13 @@ func TestWorkerRoleIsConfined(t *testing.T) {
 			t.Error("a worker subscribed to the driver's replies")
 		}
 	}
+	big := make([]byte, 12<<20) // a data set of this size needs flow control
+	if _, err := r.ev.b.inputs.PutBytes(ctx, "data/big", big); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.inputs.GetBytes(ctx, "data/big"); err != nil || len(got) != len(big) {
+		t.Errorf("a worker cannot read a 12 MB input: %d bytes, %v", len(got), err)
+	}
 	startWorker(t, r.srv.URL)
 	if out := collect(t, ctx, r.ev, tinyJobs(t, 2)); out[0].Err != nil || out[1].Err != nil {
 		t.Fatalf("jobs with a worker of the worker role: %+v", out)
