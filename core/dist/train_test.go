@@ -204,3 +204,31 @@ func TestRedeliveredJobResumesFromItsEpoch(t *testing.T) {
 		t.Errorf("b did not resume:\n%s\na:\n%s", out, a.output())
 	}
 }
+
+// TestSmallWorkerLeavesBigJobs: a worker with too little memory for the
+// network refuses it: the job waits for another worker, never fails; a
+// worker running another engine than the run asks for refuses too.
+func TestSmallWorkerLeavesBigJobs(t *testing.T) {
+	dir := t.TempDir()
+	writeIDX(t, filepath.Join(dir, "data"), 0)
+	ds := tinyDataset(t, filepath.Join(dir, "data"))
+	for _, c := range []struct {
+		name, env, want string
+		engine          string
+	}{
+		{"memory", "EAS_DIST_TEST_MEMORY=1000", "too big for this worker", ""},
+		{"engine", "EAS_DIST_TEST_ID=x", `needs engine "gpu-only"`, "gpu-only"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := startRun(t, t.TempDir(), 0, Options{Data: ds, DataName: "tiny", DataKind: "idx", Split: tinySplit, Engine: c.engine,
+				Reconcile: 300 * time.Millisecond, Settings: Settings{AckWait: 5 * time.Second, Attempts: 1}})
+			small := startWorker(t, r.srv.URL, c.env)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			out := collect(t, ctx, r.ev, tinyJobs(t, 1))
+			if !errors.Is(out[0].Err, context.DeadlineExceeded) || !strings.Contains(small.output(), c.want) {
+				t.Fatalf("want the job left waiting with %q, got %v:\n%s", c.want, out[0].Err, small.output())
+			}
+		})
+	}
+}
