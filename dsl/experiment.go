@@ -380,7 +380,7 @@ func parseExperiment(name string, src []byte, known Builtins) (*experiment.Exper
 			}
 		},
 		"search": func(s *stmtAST) {
-			sr := experiment.Search{PerEpisode: 10, Noise: -1, Control: true, Repeat: 1, Settings: map[string]string{}}
+			sr := experiment.Search{PerEpisode: 10, Noise: -1, Control: true, Repeat: 1, RewardSeeds: 1, Settings: map[string]string{}}
 			if s.Label != nil {
 				sr.Name = s.Label.text()
 				w.folderName("search", sr.Name, s.Label.Pos)
@@ -395,7 +395,7 @@ func parseExperiment(name string, src []byte, known Builtins) (*experiment.Exper
 			if !w.needBlock(s) {
 				return
 			}
-			var ctrl *stmtAST
+			var ctrl, fid *stmtAST
 			sn := searchNames{name: sr.Name, pos: s.Pos}
 			w.fields("search "+sr.Name, s.Block, map[string]func(*stmtAST){
 				"controller": func(s *stmtAST) {
@@ -453,6 +453,10 @@ func parseExperiment(name string, src []byte, known Builtins) (*experiment.Exper
 				"plugins":     func(s *stmtAST) { sr.Plugins, sn.pluginsPos = w.wordList(s, nil), &s.Pos },
 				"control":     func(s *stmtAST) { sr.Control = w.boolean(s) },
 				"repeat":      func(s *stmtAST) { sr.Repeat = w.integer(s, 1) },
+				"fidelity": func(s *stmtAST) {
+					fid, sr.Fidelity = s, w.boolean(s)
+				},
+				"reward_seeds": func(s *stmtAST) { sr.RewardSeeds = w.integer(s, 1) },
 				"stage": func(s *stmtAST) {
 					st := experiment.Stage{}
 					if w.needBlock(s) {
@@ -477,6 +481,9 @@ func parseExperiment(name string, src []byte, known Builtins) (*experiment.Exper
 			} // else "controller needs a name" was reported
 			sn.plugins = sr.Plugins
 			names = append(names, sn)
+			if sr.Fidelity && !sr.Control {
+				w.errf(fid.Pos, len(fid.Key), "search %q: fidelity = true needs control = true (the check measures each child's gain over the control)", sr.Name)
+			}
 			if len(sr.Steps) == 0 {
 				w.errf(s.Pos, len(s.Key), "search %q has no steps: add e.g. steps = [wider x 4, deeper x 5]", sr.Name)
 			}
