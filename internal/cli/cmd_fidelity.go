@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -26,7 +27,8 @@ import (
 // (a child's validation accuracy after the child schedule) ranks children as
 // longer training would.
 type FidelityCmd struct {
-	File            string            `arg:"" type:"existingfile" help:"Experiment file (.eas)."`
+	File            string            `arg:"" optional:"" type:"existingfile" help:"Experiment file (.eas)."`
+	Show            string            `type:"existingfile" help:"Print the report of a check's result file (<search>.json, or a check in progress: <search>.partial.json, analysed over what every network finished) instead of running one."`
 	Search          string            `help:"The search whose reward is checked (default: the file's first)."`
 	Children        int               `default:"8" help:"Children sampled as the search's first episode would (K, at least 3)."`
 	Seeds           int               `default:"3" help:"Data-order seeds each network is trained with at the child schedule (R, at least 2)."`
@@ -43,6 +45,12 @@ type FidelityCmd struct {
 
 // Run trains the check's networks and prints its report.
 func (c *FidelityCmd) Run(g *Globals) error {
+	if c.Show != "" {
+		return showFidelity(g, c.Show)
+	}
+	if c.File == "" {
+		return errors.New("give an experiment file (easrun fidelity FILE.eas) or --show RESULT.json")
+	}
 	src, err := os.ReadFile(c.File)
 	if err != nil {
 		return err
@@ -188,4 +196,19 @@ func (c *RunCmd) checkFidelity(ctx context.Context, e *experiment.Experiment, s 
 		return nil, fmt.Errorf("fidelity of search %q: %w", s.Name, err)
 	}
 	return res, nil
+}
+
+// showFidelity prints a recorded check, analysed afresh (a partial one over
+// the seeds every network finished).
+func showFidelity(g *Globals, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	res, err := fidelity.Parse(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	fmt.Fprint(g.Stdout, res.Trimmed().Markdown())
+	return nil
 }

@@ -105,3 +105,24 @@ func TestFidelityBadInput(t *testing.T) {
 		}
 	}
 }
+
+// --show prints a recorded check; without a file or --show the command
+// says what it needs.
+func TestFidelityShow(t *testing.T) {
+	c, _, _, err := fidelityCmd(t, injectedExperiment, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := run(t, "fidelity", "--show", filepath.Join(c.Out, "inj", "fidelity", "rl.json"))
+	if code != 0 || !strings.Contains(out, "**Verdict:** at 20 epochs") || !strings.Contains(out, "| child 4 |") {
+		t.Errorf("code %d: %s%s", code, out, errs)
+	}
+	bad := filepath.Join(t.TempDir(), "x.json")
+	os.WriteFile(bad, []byte("{"), 0o644)
+	if _, errs, code := run(t, "fidelity", "--show", bad); code == 0 || !strings.Contains(errs, "x.json") {
+		t.Errorf("bad file: code %d: %s", code, errs)
+	}
+	if _, errs, code := run(t, "fidelity"); code == 0 || !strings.Contains(errs, "--show") {
+		t.Errorf("no file: code %d: %s", code, errs)
+	}
+}
