@@ -319,7 +319,7 @@ func (r *Runner) episode(ctx context.Context, stage, stages, ep, m int, start sd
 		id := r.sampled + i + 1
 		rec := store.Record{ID: id, Kind: "sample", Stage: stage, Episode: ep, Index: i, Parent: start.Arch.Hash(),
 			Actions: actions[i], Arch: nets[i].Arch.String(), Hash: nets[i].Arch.Hash(), Depth: nets[i].Arch.Depth(),
-			Epochs: r.Exp.Child.Epochs}
+			Epochs: r.Exp.Child.Epochs, RewardSeeds: r.rewardSeeds()}
 		if g, err := ir.Lower(nets[i].Arch, nets[i].Input); err == nil {
 			rec.Params, rec.MAdds = g.Cost()
 		}
@@ -360,7 +360,7 @@ func (r *Runner) episode(ctx context.Context, stage, stages, ep, m int, start sd
 	// the episode with its error; the network whose write failed is not
 	// recorded, so a resume trains it again and redoes the write.
 	var writeErr error
-	r.Eval.Evaluate(ctx, jobs, func(k int, o Outcome) {
+	r.scorer().Evaluate(ctx, jobs, func(k int, o Outcome) {
 		i := jobIdx[k]
 		rec := &recs[i]
 		rec.Seconds = o.Duration.Seconds()
@@ -457,7 +457,7 @@ func (r *Runner) control(ctx context.Context, stage, stages int, start sdk.Netwo
 	tr.Seed = r.dataSeed(stage)
 	r.emit(Progress{Stage: stage, Stages: stages, Message: fmt.Sprintf("control: training the start network of stage %d for %d epochs with the child schedule", stage, tr.Epochs)})
 	// Control jobs have negative IDs: they are no sampled network.
-	out := r.Eval.Evaluate(ctx, []Job{{ID: -stage, Arch: start.Arch, Input: start.Input, Weights: cloneWeights(start.Weights), Training: tr}}, nil)
+	out := r.scorer().Evaluate(ctx, []Job{{ID: -stage, Arch: start.Arch, Input: start.Input, Weights: cloneWeights(start.Weights), Training: tr}}, nil)
 	o := out[0]
 	if err := ctx.Err(); err != nil {
 		return err
@@ -465,7 +465,7 @@ func (r *Runner) control(ctx context.Context, stage, stages int, start sdk.Netwo
 	if errors.Is(o.Err, context.Canceled) {
 		return o.Err
 	}
-	rec := store.Record{Kind: "control", Stage: stage, Parent: start.Arch.Hash(), Arch: start.Arch.String(), Hash: start.Arch.Hash(),
+	rec := store.Record{Kind: "control", Stage: stage, Parent: start.Arch.Hash(), Arch: start.Arch.String(), Hash: start.Arch.Hash(), RewardSeeds: r.rewardSeeds(),
 		Depth: start.Arch.Depth(), Epochs: tr.Epochs, Seconds: o.Duration.Seconds(), Status: store.StatusOK, ValAcc: o.Acc}
 	if g, err := ir.Lower(start.Arch, start.Input); err == nil {
 		rec.Params, rec.MAdds = g.Cost()
@@ -582,4 +582,22 @@ func (r *Runner) loadRecorded(rec store.Record) (sdk.Network, error) {
 		return sdk.Network{}, err
 	}
 	return r.Ckpt.Load(path)
+}
+
+// scorer is the evaluator that scores children and controls: the mean of
+// reward_seeds trainings when the search asks for more than one.
+func (r *Runner) scorer() Evaluator {
+	if r.Search.Seeds() > 1 {
+		return MeanOfSeeds{Eval: r.Eval, Seeds: r.Search.Seeds()}
+	}
+	return r.Eval
+}
+
+// rewardSeeds is what records say of their scoring: 0 (omitted) for one
+// training, so records of such runs stay as they were.
+func (r *Runner) rewardSeeds() int {
+	if n := r.Search.Seeds(); n > 1 {
+		return n
+	}
+	return 0
 }

@@ -179,7 +179,14 @@ func (c *RunCmd) checkFidelity(ctx context.Context, e *experiment.Experiment, s 
 	if plugins == nil {
 		plugins = hostPlugins{timeout: c.Timeout, inProcess: !c.Isolate}
 	}
-	tfs, ctl, closer, err := plugins.Search(ctx, c.File, s, filepath.Join(dir, "plugins.log"))
+	return c.fidelityIn(ctx, e, s, cfg, start, startAcc, eval, split, plugins, dir, s.Name, filepath.Join(dir, "plugins.log"), log)
+}
+
+// fidelityIn runs a check of search s with fresh plugins (the search's own
+// controller is not touched) into dir/name.{json,md}.
+func (c *RunCmd) fidelityIn(ctx context.Context, e *experiment.Experiment, s experiment.Search, cfg fidelity.Config, start sdk.Network, startAcc float64,
+	eval search.Evaluator, split *data.Split, plugins PluginHost, dir, name, pluginLog string, log *logger) (*fidelity.Result, error) {
+	tfs, ctl, closer, err := plugins.Search(ctx, c.File, s, pluginLog)
 	if err != nil {
 		return nil, err
 	}
@@ -191,11 +198,39 @@ func (c *RunCmd) checkFidelity(ctx context.Context, e *experiment.Experiment, s 
 		Start: start, StartAcc: startAcc, ValImages: split.ValSet.N, TrainImages: split.TrainSet.N,
 		Progress: func(done, total int, what string) {
 			log.printf("[fidelity %s] %d/%d %s (%s)", s.Name, done, total, what, fmtDuration(time.Since(began)))
-		}}, cfg, dir, s.Name, func(m string) { log.printf("%s", m) })
+		}}, cfg, dir, name, func(m string) { log.printf("%s", m) })
 	if err != nil {
 		return nil, fmt.Errorf("fidelity of search %q: %w", s.Name, err)
 	}
 	return res, nil
+}
+
+// fidelityStep runs the check as the first step of a search with
+// fidelity = true, once: a run directory holding its result (resumed
+// runs) skips it, and so does a dry run (no data: split nil).
+func (c *RunCmd) fidelityStep(ctx context.Context, e *experiment.Experiment, s experiment.Search, dir string, start sdk.Network, startAcc float64,
+	eval search.Evaluator, split *data.Split, plugins PluginHost, log *logger) error {
+	if !s.Fidelity {
+		return nil
+	}
+	if split == nil {
+		log.printf("search %q: fidelity = true is skipped in a dry run (a formula's scores have no noise to measure)", s.Name)
+		return nil
+	}
+	result, _, _ := fidelity.Files(dir, fidelity.StepName)
+	if _, err := os.Stat(result); err == nil {
+		return nil
+	}
+	cfg, err := fidelity.Config{}.Resolve(e.Child.Epochs)
+	if err != nil {
+		return err
+	}
+	res, err := c.fidelityIn(ctx, e, s, cfg, start, startAcc, eval, split, plugins, dir, fidelity.StepName, filepath.Join(filepath.Dir(dir), "plugins.log"), log)
+	if err != nil {
+		return err
+	}
+	log.printf("reward fidelity of search %q: %s", s.Name, res.Verdict.Text)
+	return nil
 }
 
 // showFidelity prints a recorded check, analysed afresh (a partial one over

@@ -272,6 +272,7 @@ func (c *RunCmd) Run(g *Globals) error {
 		}
 		for k := 1; k <= s.Runs(); k++ {
 			dir, run := filepath.Join(expDir, s.Name), s
+			run.Fidelity = s.Fidelity && k == 1 // one check per search, in its first run
 			if s.Runs() > 1 {
 				// One run directory per seed, grouped under the search's folder.
 				dir = filepath.Join(dir, fmt.Sprintf("r%d", k))
@@ -516,6 +517,9 @@ func (c *RunCmd) runSearch(ctx context.Context, e *experiment.Experiment, s expe
 	var d search.Data
 	if split != nil {
 		d = split
+	}
+	if err := c.fidelityStep(ctx, e, s, dir, start, startAcc, eval, split, plugins, log); err != nil {
+		return err
 	}
 	r := &search.Runner{Exp: e, Search: s, Transforms: tfs, Controller: ctrl, Eval: eval, Data: d, Store: st, Ckpt: c.ckpt,
 		Start: start, StartAcc: startAcc, OnEvent: log.progress}
