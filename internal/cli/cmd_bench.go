@@ -34,6 +34,8 @@ type BenchCmd struct {
 	Layers  bool   `help:"Also time every layer: forward, backward and eval forward per step (ms and % of the step)."`
 	NoPeak  bool   `name:"no-peak" help:"Skip measuring the sgemm peak (peak and ratio report 0)."`
 	Graph   bool   `name:"graph-json" hidden:"" help:"Print the lowered graph as JSON and exit (make bench-peers builds the PyTorch twin from it)."`
+	Versus  string `help:"Compare training speed with this architecture instead: both are timed in alternating rounds in one process (e.g. a residual network against the chain with the same convolutions)."`
+	Rounds  int    `default:"6" help:"Alternating rounds of --steps steps each, with --versus."`
 }
 
 // BenchResult is what bench measures.
@@ -99,6 +101,9 @@ func (c *BenchCmd) Run(g *Globals) error {
 	}
 	if c.Batch < 1 || c.Steps < 1 {
 		return fmt.Errorf("--batch and --steps must be positive")
+	}
+	if c.Versus != "" {
+		return c.runVersus(g, in, workers)
 	}
 	gr, err := ir.Lower(a, in)
 	if err != nil {
