@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eas-go/eas/core/store"
 	"github.com/eas-go/eas/core/tensor"
 )
 
@@ -119,7 +120,7 @@ func TestSearchRewardSeeds(t *testing.T) {
 			want = (float64(s%100) + float64(ExtraSeed(s, 2)%100) + float64(ExtraSeed(s, 3)%100)) / 300
 		}
 		for _, rec := range r.Store.Records() {
-			if rec.Kind != "sample" && rec.Kind != "control" {
+			if rec.Kind != store.KindSample && rec.Kind != store.KindControl {
 				continue
 			}
 			wantField := 0

@@ -178,7 +178,7 @@ func TestRunFidelityStep(t *testing.T) {
 		}
 		defer st.Close()
 		for _, r := range st.Records() {
-			a = append(a, r.Kind+" "+r.Arch)
+			a = append(a, string(r.Kind)+" "+r.Arch)
 		}
 		return a
 	}
