@@ -6,8 +6,8 @@ import (
 	"strconv"
 
 	"github.com/eas-go/eas/core/engine"
-	"github.com/eas-go/eas/core/nn"
 	_ "github.com/eas-go/eas/core/engine/torch" // the libtorch engine, "torch" (loads its shim only when opened)
+	"github.com/eas-go/eas/core/nn"
 )
 
 // engineOptions maps a command's --workers (0: all CPUs) and the variables
