@@ -25,6 +25,7 @@ type Root struct {
 	Bench     BenchCmd     `cmd:"" help:"Measure training and evaluation speed against the BLAS peak."`
 	Transform TransformCmd `cmd:"" help:"Apply function-preserving transforms to a network and verify them."`
 	Report    ReportCmd    `cmd:"" help:"Print tables and write plots for a run directory."`
+	Fidelity  FidelityCmd  `cmd:"" help:"Check whether a search's reward ranks children as longer training would, before spending its budget."`
 	Plugin    PluginCmd    `cmd:"" help:"List and check plugins."`
 	Worker    WorkerCmd    `cmd:"" help:"Train the children of a distributed run (easrun run --evaluator nats) on this machine."`
 	Serve     ServeCmd     `cmd:"" name:"__serve" hidden:"" help:"Serve a built-in transform or controller as a plugin (easrun runs this itself)."`

@@ -1,0 +1,198 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/eas-go/eas/core/data"
+	"github.com/eas-go/eas/core/experiment"
+	"github.com/eas-go/eas/core/fidelity"
+	"github.com/eas-go/eas/core/search"
+	"github.com/eas-go/eas/core/store"
+	"github.com/eas-go/eas/dsl"
+	"github.com/eas-go/eas/dsl/diag"
+	"github.com/eas-go/eas/plugins/host"
+	"github.com/eas-go/eas/plugins/sdk"
+)
+
+// FidelityCmd checks, before a search spends its budget, whether its reward
+// (a child's validation accuracy after the child schedule) ranks children as
+// longer training would.
+type FidelityCmd struct {
+	File            string            `arg:"" type:"existingfile" help:"Experiment file (.eas)."`
+	Search          string            `help:"The search whose reward is checked (default: the file's first)."`
+	Children        int               `default:"8" help:"Children sampled as the search's first episode would (K, at least 3)."`
+	Seeds           int               `default:"3" help:"Data-order seeds each network is trained with at the child schedule (R, at least 2)."`
+	ReferenceEpochs int               `help:"Epochs of the reference schedule (0: 4x the child epochs)."`
+	ReferenceSeeds  int               `default:"1" help:"Data-order seeds at the reference schedule."`
+	Out             string            `default:"runs" help:"Folder for run directories; the check writes to <out>/<experiment>/fidelity/."`
+	Data            map[string]string `help:"Dataset location overrides, NAME=PATH (also EAS_DATA_<NAME>)."`
+	Workers         int               `help:"Networks trained in parallel (0: chosen from cores and memory, as easrun run does)."`
+	Plain           bool              `help:"Accepted for symmetry with easrun run (the check prints one line per training)."`
+
+	// Deps: as RunCmd's (data, evaluator, plugin host); nil fields take the defaults.
+	Deps RunDeps `kong:"-"`
+}
+
+// Run trains the check's networks and prints its report.
+func (c *FidelityCmd) Run(g *Globals) error {
+	src, err := os.ReadFile(c.File)
+	if err != nil {
+		return err
+	}
+	e, l := dsl.ParseExperiment(c.File, src, knownNames())
+	diag.Write(g.Stderr, string(src), l)
+	if l.HasErrors() {
+		return Exit(1)
+	}
+	s, err := pickSearch(e, c.Search)
+	if err != nil {
+		return err
+	}
+	cfg := fidelity.Config{Children: c.Children, Seeds: c.Seeds, ReferenceEpochs: c.ReferenceEpochs, ReferenceSeeds: c.ReferenceSeeds}
+	if cfg, err = cfg.Resolve(e.Child.Epochs); err != nil {
+		return err
+	}
+	if !s.Control {
+		return fmt.Errorf("search %q: %w", s.Name, fidelity.ErrNoControl)
+	}
+	dir := filepath.Join(c.Out, e.Name, "fidelity")
+	if !filepath.IsLocal(e.Name) {
+		return fmt.Errorf("experiment name %q does not name a folder inside --out", e.Name)
+	}
+	lock, err := store.TryLock(dir)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	defer host.CleanupAll()
+	log := newLogger(g, true)
+	rc := &RunCmd{File: c.File, Out: c.Out, Resume: true, Plain: true, Workers: c.Workers, Deps: c.Deps, Timeout: 10 * time.Minute}
+	// The check keeps its own start network (trained once, reused by later
+	// checks of the same file) in its folder, checked like a run's.
+	manifest, err := rc.checkRunDir(dir, src, e)
+	if err != nil {
+		return err
+	}
+	dsl.ResolveData(&e.Dataset, c.Data, filepath.Dir(c.File))
+	split, err := rc.loadData(e, log)
+	if err != nil {
+		return err
+	}
+	eval, err := rc.localEval(split, log)
+	if err != nil {
+		return err
+	}
+	be, err := openEngine(0)
+	if err != nil {
+		return err
+	}
+	start, startAcc, err := rc.startNetwork(ctx, e, dir, manifest, split.TrainSet.Shape, split, be, nil, log)
+	if err != nil {
+		return err
+	}
+	res, err := rc.checkFidelity(ctx, e, s, cfg, start, startAcc, eval, split, dir, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(g.Stdout, res.Markdown())
+	fmt.Fprintf(g.Stdout, "wrote %s and %s\n", filepath.Join(dir, s.Name+".md"), filepath.Join(dir, s.Name+".json"))
+	return nil
+}
+
+// pickSearch finds the named search, or the first.
+func pickSearch(e *experiment.Experiment, name string) (experiment.Search, error) {
+	if len(e.Searches) == 0 {
+		return experiment.Search{}, fmt.Errorf("%s has no search block", e.Name)
+	}
+	if name == "" {
+		return e.Searches[0], nil
+	}
+	var names []string
+	for _, s := range e.Searches {
+		if s.Name == name {
+			return s, nil
+		}
+		names = append(names, fmt.Sprintf("%q", s.Name))
+	}
+	return experiment.Search{}, fmt.Errorf("no search %q in %s (it has %s)", name, e.Name, strings.Join(names, ", "))
+}
+
+// loadData opens the experiment's data set (RunDeps.Data or the default)
+// and sets the checkpoints' metadata from it.
+func (c *RunCmd) loadData(e *experiment.Experiment, log *logger) (*data.Split, error) {
+	load := c.Deps.Data
+	if load == nil {
+		load = loadSplit
+	}
+	log.printf("loading %s data from %s", e.Dataset.Kind, e.Dataset.Path)
+	split, err := load(e.Dataset)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %q: %w (set --data %s=PATH or EAS_DATA_%s)", e.Dataset.Name, err, e.Dataset.Name, strings.ToUpper(e.Dataset.Name))
+	}
+	log.printf("data: %s", split.Describe())
+	d := e.Dataset
+	c.ckpt.meta = splitMeta(d.Kind+":"+d.Path, splitOptions(d), split)
+	return split, nil
+}
+
+// localEval is RunDeps.Evaluator or a local pool of --workers networks.
+func (c *RunCmd) localEval(split *data.Split, log *logger) (search.Evaluator, error) {
+	if c.Deps.Evaluator != nil {
+		return c.Deps.Evaluator, nil
+	}
+	pool := c.Workers
+	if pool <= 0 {
+		pool = autoPool(runtime.NumCPU(), totalMemGiB())
+	}
+	workers := max(1, runtime.NumCPU()/pool)
+	child, err := openEngine(workers)
+	if err != nil {
+		return nil, err
+	}
+	log.printf("evaluator: %d networks in parallel, %d engine workers each", pool, workers)
+	return &search.Local{Data: split, Workers: pool, Backend: child}, nil
+}
+
+// checkFidelity runs the check of search s with fresh plugins and writes
+// <dir>/<search>.json and .md.
+func (c *RunCmd) checkFidelity(ctx context.Context, e *experiment.Experiment, s experiment.Search, cfg fidelity.Config, start sdk.Network, startAcc float64,
+	eval search.Evaluator, split *data.Split, dir string, log *logger) (*fidelity.Result, error) {
+	plugins := c.Deps.Plugins
+	if plugins == nil {
+		plugins = hostPlugins{timeout: c.Timeout, inProcess: !c.Isolate}
+	}
+	tfs, ctl, closer, err := plugins.Search(ctx, c.File, s, filepath.Join(dir, "plugins.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	log.printf("fidelity of search %q: %d children and the control, %d seeds at %d epochs and %d at %d epochs",
+		s.Name, cfg.Children, cfg.Seeds, e.Child.Epochs, cfg.ReferenceSeeds, cfg.ReferenceEpochs)
+	began := time.Now()
+	res, err := fidelity.Run(ctx, fidelity.Setup{Exp: e, Search: s, Transforms: tfs, Controller: ctl, Eval: eval, Data: split,
+		Start: start, StartAcc: startAcc, ValImages: split.ValSet.N, TrainImages: split.TrainSet.N,
+		Progress: func(done, total int, what string) {
+			log.printf("[fidelity %s] %d/%d %s (%s)", s.Name, done, total, what, fmtDuration(time.Since(began)))
+		}}, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("fidelity of search %q: %w", s.Name, err)
+	}
+	b, err := res.JSON()
+	if err != nil {
+		return nil, err
+	}
+	if err := store.WriteFileAtomic(filepath.Join(dir, s.Name+".json"), b); err != nil {
+		return nil, err
+	}
+	return res, store.WriteFileAtomic(filepath.Join(dir, s.Name+".md"), []byte(res.Markdown()))
+}
