@@ -92,7 +92,7 @@ func (c *FidelityCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	be, err := openEngine(0)
+	be, err := openEngine(rc.EngineFlags, 0)
 	if err != nil {
 		return err
 	}
@@ -155,7 +155,7 @@ func (c *RunCmd) localEval(split *data.Split, log *logger) (search.Evaluator, er
 		pool = autoPool(runtime.NumCPU(), totalMemGiB())
 	}
 	workers := max(1, runtime.NumCPU()/pool)
-	child, err := openEngine(workers)
+	child, err := openEngine(c.EngineFlags, workers)
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,8 @@ type RunCmd struct {
 	Deps RunDeps `kong:"-"`
 
 	ckpt ckptAdapter // saves networks with the data's metadata (set once the data is loaded)
+
+	EngineFlags `embed:""`
 }
 
 // RunDeps are what `easrun run` trains with, reads data from and resolves
@@ -202,11 +204,14 @@ func (c *RunCmd) Run(g *Globals) error {
 		c.ckpt.meta = splitMeta(d.Kind+":"+d.Path, data.SplitOptions{Validation: d.Validation, Seed: d.ValidationSeed, Limit: d.Limit,
 			Normalize: d.Normalize, Augment: d.Augment}, split)
 	}
-	be, err := openEngine(0)
+	be, err := openEngine(c.EngineFlags, 0)
 	if err != nil {
 		return err
 	}
 	log.printf("engine: %s", be.Describe())
+	if err := recordEngine(expDir, be); err != nil {
+		return err
+	}
 	var notes strings.Builder
 	blasNotes(&notes)
 	for _, l := range strings.Split(strings.TrimSpace(notes.String()), "\n") {
@@ -237,7 +242,7 @@ func (c *RunCmd) Run(g *Globals) error {
 			pool = autoPool(runtime.NumCPU(), totalMemGiB())
 		}
 		workers := max(1, runtime.NumCPU()/pool)
-		child, err := openEngine(workers)
+		child, err := openEngine(c.EngineFlags, workers)
 		if err != nil {
 			return err
 		}

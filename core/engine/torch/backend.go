@@ -96,6 +96,14 @@ func (b *Backend) Device() string {
 	return fmt.Sprintf("cuda:%d", b.dev)
 }
 
+// GPU is the device's name ("" on the CPU).
+func (b *Backend) GPU() string {
+	if b.dev < 0 {
+		return ""
+	}
+	return GPUName(b.dev)
+}
+
 // Versions reports what the backend runs on.
 func (b *Backend) Versions() Versions { return b.v }
 
@@ -103,7 +111,7 @@ func (b *Backend) Versions() Versions { return b.v }
 func (b *Backend) Describe() string {
 	s := fmt.Sprintf("libtorch %s on %s", b.v.LibTorch, b.Device())
 	if b.dev >= 0 {
-		s += fmt.Sprintf(" (%s, CUDA %s, cuDNN %s)", GPUName(b.dev), b.v.CUDA, b.v.CuDNN)
+		s += fmt.Sprintf(" (%s, CUDA %s, cuDNN %s)", b.GPU(), b.v.CUDA, b.v.CuDNN)
 	} else if b.workers > 0 {
 		s += fmt.Sprintf(", %d threads", b.workers)
 	}

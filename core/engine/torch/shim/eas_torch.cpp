@@ -17,6 +17,7 @@
 
 #include <dlfcn.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -60,7 +61,7 @@ struct Model {
   std::vector<at::Tensor> momentum_buf;  // one per trainable tensor, same order as trainable
   std::vector<std::pair<int, int>> trainable;  // (node, slot)
   bool train = false;
-  int64_t calls = 0, fail_at = 0;  // error injection: EAS_TORCH_FAIL_AT=N fails the Nth call
+  bool stepped = false, inject = false;  // EAS_TORCH_FAIL_MODEL picked this model: its steps fail
   std::string err;
 };
 
@@ -74,8 +75,8 @@ void set_err(Model* m, const std::string& e) {
 template <class F>
 int guarded(Model* m, const char* what, F f) {
   try {
-    if (m && m->fail_at > 0 && ++m->calls == m->fail_at) {
-      set_err(m, std::string(what) + ": CUDA error: out of memory (injected by EAS_TORCH_FAIL_AT)");
+    if (m && m->inject && std::strcmp(what, "optimiser step") == 0) {
+      set_err(m, std::string(what) + ": CUDA error: out of memory (injected by EAS_TORCH_FAIL_MODEL)");
       return -1;
     }
     std::optional<c10::StreamGuard> sg;
@@ -233,7 +234,6 @@ void* eas_model_new(int device, int64_t max_batch, int64_t in_c, int64_t in_h, i
     }
     m->max_batch = max_batch; m->in_c = in_c; m->in_h = in_h; m->in_w = in_w; m->classes = classes;
     m->seed = seed; m->momentum = momentum; m->wd = wd; m->nesterov = nesterov != 0;
-    if (const char* f = std::getenv("EAS_TORCH_FAIL_AT")) m->fail_at = std::atoll(f);
     m->nodes.emplace_back();
     m->nodes[0].op = kInput;
   });
@@ -358,6 +358,15 @@ int eas_backward(void* p) {
 // w -= lr * (nesterov ? g' + mu*v : v).
 int eas_step(void* p, float lr) {
   auto m = static_cast<Model*>(p);
+  // Error injection for tests: EAS_TORCH_FAIL_MODEL=k makes the k-th model
+  // of the process to take an optimiser step fail its steps as a device out
+  // of memory would.
+  static std::atomic<int64_t> stepping{0};
+  if (!m->stepped) {
+    m->stepped = true;
+    const char* f = std::getenv("EAS_TORCH_FAIL_MODEL");
+    m->inject = ++stepping == (f ? std::atoll(f) : 0);
+  }
   return guarded(m, "optimiser step", [&] {
     at::NoGradGuard ng;
     for (size_t i = 0; i < m->trainable.size(); i++) {
