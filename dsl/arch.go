@@ -3,6 +3,7 @@ package dsl
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/alecthomas/participle/v2"
@@ -19,7 +20,7 @@ var archLexer = lexer.MustSimple([]lexer.SimpleRule{
 	{Name: "Rep", Pattern: `\d+[xX]`},
 	{Name: "Number", Pattern: `(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?`},
 	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
-	{Name: "Punct", Pattern: `[-(),:]`},
+	{Name: "Punct", Pattern: `[-(),:|]`},
 	{Name: "Whitespace", Pattern: `\s+`},
 })
 
@@ -27,12 +28,22 @@ type archAST struct {
 	Layers []*layerAST `parser:"( @@ ','? )*"`
 }
 
+// layerAST is a layer: NAME, NAME(args) or, for a merge, NAME(branch | ...).
+// Branches are tried first: they start with a name, arguments (but for a
+// misplaced word) with a number, so the parser decides within two tokens.
 type layerAST struct {
+	Pos      lexer.Position
+	EndPos   lexer.Position
+	Name     string       `parser:"@Ident"`
+	Parens   bool         `parser:"( @'('"`
+	Branches []*branchAST `parser:"  ( @@ ( '|' @@ )* ')'"`
+	Args     []*argAST    `parser:"  | ( @@ ( ',' @@ )* )? ')' ) )?"`
+}
+
+// branchAST is one branch of a merge: layers in order.
+type branchAST struct {
 	Pos    lexer.Position
-	EndPos lexer.Position
-	Name   string    `parser:"@Ident"`
-	Parens bool      `parser:"( @'('"`
-	Args   []*argAST `parser:"  ( @@ ( ',' @@ )* )? ')' )?"`
+	Layers []*layerAST `parser:"( @@ ','? )+"`
 }
 
 type argAST struct {
@@ -109,7 +120,6 @@ func MustArch(src string) ir.Arch {
 }
 
 func (s archSource) parse() (ir.Arch, []span, diag.List) {
-	var l diag.List
 	if len(s.src) > MaxInput {
 		return ir.Arch{}, nil, diag.List{s.diag(0, 1, "input too large: %d bytes (limit %d)", len(s.src), MaxInput)}
 	}
@@ -127,24 +137,85 @@ func (s archSource) parse() (ir.Arch, []span, diag.List) {
 	if err != nil {
 		return ir.Arch{}, nil, diag.List{s.syntaxError(err)}
 	}
-	if n := len(ast.Layers); n > ir.MaxLayers {
-		la := ast.Layers[ir.MaxLayers]
-		return ir.Arch{}, nil, diag.List{s.diag(la.Pos.Offset, la.EndPos.Offset-la.Pos.Offset,
-			"the architecture has %d layers; the limit is %d", n, ir.MaxLayers)}
+	var c converter
+	c.s = s
+	c.seq(ast.Layers)
+	if c.count > ir.MaxLayers {
+		c.tooMany.Msg = fmt.Sprintf(c.tooMany.Msg, countLayers(ast.Layers))
+		return ir.Arch{}, nil, diag.List{c.tooMany}
 	}
-	var a ir.Arch
-	var spans []span
-	for _, la := range ast.Layers {
-		if len(l) >= MaxDiagnostics {
-			l = append(l, s.diag(la.Pos.Offset, 1, "too many errors: stopping after %d", MaxDiagnostics))
-			return a, spans, l
+	return c.a, c.spans, c.l
+}
+
+// converter flattens the parsed layers into an ir.Arch: a merge, then its
+// branches' layers (see core/ir/tree.go), with one source span per layer.
+type converter struct {
+	s       archSource
+	a       ir.Arch
+	spans   []span
+	l       diag.List
+	count   int
+	tooMany diag.Diagnostic
+	stopped bool
+}
+
+func (c *converter) seq(layers []*layerAST) {
+	for _, la := range layers {
+		if c.stopped {
+			return
 		}
-		layer, ds := s.layer(la)
-		l = append(l, ds...)
-		a.Layers = append(a.Layers, layer)
-		spans = append(spans, span{la.Pos.Offset, la.EndPos.Offset - la.Pos.Offset})
+		if c.count++; c.count == ir.MaxLayers+1 {
+			c.tooMany = c.s.diag(la.Pos.Offset, la.EndPos.Offset-la.Pos.Offset, "the architecture has %%d layers; the limit is %d", ir.MaxLayers)
+		}
+		if c.count > ir.MaxLayers {
+			continue
+		}
+		if len(c.l) >= MaxDiagnostics {
+			c.l = append(c.l, c.s.diag(la.Pos.Offset, 1, "too many errors: stopping after %d", MaxDiagnostics))
+			c.stopped = true
+			return
+		}
+		if la.Branches != nil && isMerge(la.Name) {
+			c.merge(la)
+			continue
+		}
+		layer, ds := c.s.layer(la)
+		c.l = append(c.l, ds...)
+		c.a.Layers = append(c.a.Layers, layer)
+		c.spans = append(c.spans, span{la.Pos.Offset, la.EndPos.Offset - la.Pos.Offset})
 	}
-	return a, spans, l
+}
+
+// merge appends a merge and its branches; its span is its name, where
+// problems of the merge (branch shapes) point.
+func (c *converter) merge(la *layerAST) {
+	at := len(c.a.Layers)
+	k := ir.LookupKind(la.Name)
+	c.a.Layers = append(c.a.Layers, ir.Layer{Kind: k.Kind})
+	c.spans = append(c.spans, span{la.Pos.Offset, len(la.Name)})
+	arms := make([]int, len(la.Branches))
+	for j, br := range la.Branches {
+		n := len(c.a.Layers)
+		c.seq(br.Layers)
+		arms[j] = len(c.a.Layers) - n
+	}
+	c.a.Layers[at].Arms = arms
+}
+
+// countLayers counts parsed layers, branches' layers included.
+func countLayers(ls []*layerAST) int {
+	n := len(ls)
+	for _, l := range ls {
+		for _, b := range l.Branches {
+			n += countLayers(b.Layers)
+		}
+	}
+	return n
+}
+
+func isMerge(name string) bool {
+	k := ir.LookupKind(name)
+	return k != nil && k.Join != nil
 }
 
 func firstInvalidUTF8(s string) int {
@@ -159,25 +230,48 @@ func firstInvalidUTF8(s string) int {
 }
 
 // checkParens gives a clear message for unbalanced parentheses before the
-// parser's more generic one.
+// parser's more generic one, and bounds the nesting (which the parser
+// follows by recursion). Only a merge's parentheses may hold others.
 func (s archSource) checkParens() (diag.Diagnostic, bool) {
-	var open []int
+	type open struct {
+		at    int
+		merge bool
+	}
+	var stack []open
+	word := "" // the identifier right before the current position
+	wordEnd := -1
+	prev := rune(0) // the last non-space character
 	for i, r := range s.src {
-		switch r {
-		case '(':
-			if len(open) > 0 {
-				return s.diag(open[0], 1, "unbalanced parentheses: this '(' is not closed before the next '('"), false
+		if r == '|' && (prev == '(' || prev == '|') || r == ')' && prev == '|' {
+			return s.diag(i, 1, "empty branch: write ID for the identity, as in ADD(C(16,3,1) | ID)"), false
+		}
+		if !unicode.IsSpace(r) {
+			prev = r
+		}
+		switch {
+		case r == '(':
+			if n := len(stack); n > 0 && !stack[n-1].merge {
+				return s.diag(stack[n-1].at, 1, "unbalanced parentheses: this '(' is not closed before the next '('"), false
 			}
-			open = append(open, i)
-		case ')':
-			if len(open) == 0 {
+			if len(stack) > ir.MaxNesting {
+				return s.diag(i, 1, "merges nest more than %d deep", ir.MaxNesting), false
+			}
+			stack = append(stack, open{i, wordEnd == i && isMerge(word)})
+		case r == ')':
+			if len(stack) == 0 {
 				return s.diag(i, 1, "unbalanced parentheses: ')' without a matching '('"), false
 			}
-			open = open[:len(open)-1]
+			stack = stack[:len(stack)-1]
+		case r == '_' || r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			if wordEnd != i {
+				word = ""
+			}
+			word += string(r)
+			wordEnd = i + 1
 		}
 	}
-	if len(open) > 0 {
-		return s.diag(open[0], 1, "unbalanced parentheses: '(' is never closed"), false
+	if len(stack) > 0 {
+		return s.diag(stack[len(stack)-1].at, 1, "unbalanced parentheses: '(' is never closed"), false
 	}
 	return diag.Diagnostic{}, true
 }
@@ -199,9 +293,25 @@ func (s archSource) syntaxError(err error) diag.Diagnostic {
 // all come from the kind table in core/ir; this only maps its problems back
 // to source positions.
 func (s archSource) layer(la *layerAST) (ir.Layer, diag.List) {
+	whole := la.EndPos.Offset - la.Pos.Offset
+	if isMerge(la.Name) {
+		name := strings.ToUpper(la.Name)
+		return ir.Layer{}, diag.List{s.diag(la.Pos.Offset, whole, "%s needs branches of layers separated by |: write e.g. %s(C(16,3,1) C(16,3,1) | ID)", name, name)}
+	}
 	args := make([]ir.Arg, len(la.Args))
 	for i, a := range la.Args {
 		args[i] = a.arg()
+	}
+	if la.Branches != nil && ir.LookupKind(la.Name) != nil {
+		words, ok := bareWords(la.Branches)
+		if !ok {
+			return ir.Layer{}, diag.List{s.diag(la.Pos.Offset, whole, "%s takes arguments, not layers: only ADD and CAT hold branches", strings.ToUpper(la.Name))}
+		}
+		la = &layerAST{Pos: la.Pos, EndPos: la.EndPos, Name: la.Name, Parens: true, Args: words}
+		args = make([]ir.Arg, len(words))
+		for i, a := range words {
+			args[i] = a.arg()
+		}
 	}
 	out, probs, ok := ir.FromArgs(la.Name, args)
 	if !ok {
@@ -227,6 +337,22 @@ func (s archSource) layer(la *layerAST) (ir.Layer, diag.List) {
 		l = append(l, d)
 	}
 	return out, l
+}
+
+// bareWords reads a single branch of bare names (P(MAX), parsed as a
+// branch) back as word arguments.
+func bareWords(brs []*branchAST) ([]*argAST, bool) {
+	if len(brs) != 1 {
+		return nil, false
+	}
+	var out []*argAST
+	for _, l := range brs[0].Layers {
+		if l.Parens {
+			return nil, false
+		}
+		out = append(out, &argAST{Pos: l.Pos, Word: &l.Name})
+	}
+	return out, true
 }
 
 // arg is the argument as the kind table reads it.

@@ -50,6 +50,24 @@ var archCases = []string{
 	"C(16,3,1) SM(10) \xff",
 	"Gap SM(10)",
 	"conv(16,3,1) SM(10)",
+	// Graphs: merges, branches, ID.
+	"C(16,3,1) ADD(C(16,3,1) C(16,3,1) | ID) GAP SM(10)",
+	"C(16,3,1) ADD(C(16,3,1) C(16,3,1) | ID) ADD(C(16,3,1) C(16,3,1) | ID) C(32,3,2) ADD(C(32,3,1) C(32,3,1) | ID) GAP SM(10)",
+	"C(16,3,1) ADD(C(16,3,1) CAT(C(8,3,1) | C(8,5,1)) | ID) GAP SM(10)",
+	"c(16, 3, 1), add( c(16,3,1), do(0.5) |id ) cat(ID|id|c(4,1,1)) gap sm(10)",
+	"C(16,3,1) ADD(C(32,3,1) | ID) GAP SM(10)",
+	"C(16,3,1) CAT(C(8,3,2) | ID) GAP SM(10)",
+	"C(16,3,1) ADD(C(16,3,1)) GAP SM(10)",
+	"C(16,3,1) ADD(C(16,3,1) | ) GAP SM(10)",
+	"C(16,3,1) ADD(GAP | ID) SM(10)",
+	"C(16,3,1) ID GAP SM(10)",
+	"C(16,3,1) ADD(C(16,3,1) ID | ID) GAP SM(10)",
+	"C(16,3,1) ADD GAP SM(10)",
+	"C(ID | ID) SM(10)",
+	"P(MAX) SM(10)",
+	"C(16,3,1) ADD(C(16,3,1) | ID GAP SM(10)",
+	"C(4,3,1) ADD(ADD(ADD(ADD(ADD(ADD(ADD(ADD(ADD(ID | ID) | ID) | ID) | ID) | ID) | ID) | ID) | ID) | ID) SM(2)",
+	"C(8,3,1) DB(2x4) ADD(ID | ID) GAP SM(10)",
 }
 
 func TestArchGolden(t *testing.T) {

@@ -19,11 +19,12 @@ import (
 
 // Builtins are the names the checker gets from the caller, because dsl does
 // not import the implementations (docs/design.md): the built-in transforms
-// and controllers, which a .eas file may use without listing a plugin (names
-// that a search's `plugins` mention are accepted as well), from package
-// builtin; and the data set kinds the readers understand, from data.Kinds.
+// and controllers, from package builtin; what the plugins each search
+// reaches declare (Plugins; nil: only built-in names are known); and the
+// data set kinds the readers understand, from data.Kinds.
 type Builtins struct {
 	Transforms, Controllers []string
+	Plugins                 PluginsFunc
 	DatasetKinds            []string
 }
 
@@ -319,11 +320,7 @@ func parseExperiment(name string, src []byte, known Builtins) (*experiment.Exper
 	e.Final.Training = experiment.PaperChild()
 	e.Final.Training.Epochs, e.Final.Training.LR = 300, 0.1
 	var startArch *stmtAST
-	var transformRefs []*itemAST
-	var controllerRefs []struct {
-		s       *stmtAST
-		plugins []string
-	}
+	var names []searchNames // what each search refers to, resolved at the end
 	var hasDataset bool
 	w.fields("the file", f.Stmts, map[string]func(*stmtAST){
 		"experiment": func(s *stmtAST) {
@@ -399,6 +396,7 @@ func parseExperiment(name string, src []byte, known Builtins) (*experiment.Exper
 				return
 			}
 			var ctrl *stmtAST
+			sn := searchNames{name: sr.Name, pos: s.Pos}
 			w.fields("search "+sr.Name, s.Block, map[string]func(*stmtAST){
 				"controller": func(s *stmtAST) {
 					ctrl = s
@@ -445,14 +443,14 @@ func parseExperiment(name string, src []byte, known Builtins) (*experiment.Exper
 							w.errf(it.Pos, len(it.text()), "steps: %d steps per episode by here; the limit is %d", total, MaxSteps)
 						}
 						sr.Steps = append(sr.Steps, experiment.StepSpec{Transform: *it.Word, Count: n})
-						transformRefs = append(transformRefs, it)
+						sn.refs = append(sn.refs, nameRef{kindTransform, *it.Word, it.Pos})
 					}
 				},
 				"per_episode": func(s *stmtAST) { sr.PerEpisode = w.integer(s, 1) },
 				"budget":      func(s *stmtAST) { sr.Budget = w.integer(s, 1) },
 				"seed":        func(s *stmtAST) { sr.Seed = int64(w.integer(s, 0)) },
 				"noise":       func(s *stmtAST) { sr.Noise = w.float(s, -1, 1) },
-				"plugins":     func(s *stmtAST) { sr.Plugins = w.wordList(s, nil) },
+				"plugins":     func(s *stmtAST) { sr.Plugins, sn.pluginsPos = w.wordList(s, nil), &s.Pos },
 				"control":     func(s *stmtAST) { sr.Control = w.boolean(s) },
 				"repeat":      func(s *stmtAST) { sr.Repeat = w.integer(s, 1) },
 				"stage": func(s *stmtAST) {
@@ -469,14 +467,16 @@ func parseExperiment(name string, src []byte, known Builtins) (*experiment.Exper
 					sr.Stages = append(sr.Stages, st)
 				},
 			})
-			if ctrl == nil {
+			switch {
+			case ctrl == nil:
 				w.errf(s.Pos, len(s.Key), "search %q has no controller: add controller = reinforce (or random)", sr.Name)
-			} else {
-				controllerRefs = append(controllerRefs, struct {
-					s       *stmtAST
-					plugins []string
-				}{ctrl, sr.Plugins})
-			}
+			case ctrl.Value != nil: // the controller first, as it is reported first
+				sn.refs = append([]nameRef{{kindController, ctrl.Value.text(), ctrl.Value.Pos}}, sn.refs...)
+			case ctrl.Label != nil:
+				sn.refs = append([]nameRef{{kindController, ctrl.Label.text(), ctrl.Label.Pos}}, sn.refs...)
+			} // else "controller needs a name" was reported
+			sn.plugins = sr.Plugins
+			names = append(names, sn)
 			if len(sr.Steps) == 0 {
 				w.errf(s.Pos, len(s.Key), "search %q has no steps: add e.g. steps = [wider x 4, deeper x 5]", sr.Name)
 			}
@@ -549,44 +549,8 @@ func parseExperiment(name string, src []byte, known Builtins) (*experiment.Exper
 	if len(e.Searches) == 0 {
 		w.errf(lexer.Position{}, 1, `no search: add search "rl" { controller = reinforce ... }`)
 	}
-	for _, c := range controllerRefs {
-		name := c.s.Value
-		var pos lexer.Position
-		var text string
-		if name != nil {
-			pos, text = name.Pos, name.text()
-		} else if c.s.Label != nil {
-			pos, text = c.s.Label.Pos, c.s.Label.text()
-		} else {
-			continue // "controller needs a name" was reported
-		}
-		if !slices.Contains(known.Controllers, text) && !pluginMentions(c.plugins, text) {
-			w.at(pos, len(text), diag.Error, diag.DidYouMean(text, known.Controllers),
-				"unknown controller %q: built-ins are %s (plugins must be listed in the search's plugins = [...])", text, strings.Join(known.Controllers, ", "))
-		}
-	}
-	for _, it := range transformRefs {
-		var plugins []string
-		for _, sr := range e.Searches {
-			plugins = append(plugins, sr.Plugins...)
-		}
-		if t := *it.Word; !slices.Contains(known.Transforms, t) && !pluginMentions(plugins, t) {
-			w.at(it.Pos, len(t), diag.Error, diag.DidYouMean(t, known.Transforms),
-				"unknown transform %q: built-ins are %s (plugins must be listed in the search's plugins = [...])", t, strings.Join(known.Transforms, ", "))
-		}
-	}
+	w.resolveNames(names, known)
 	return e, w.l
-}
-
-// pluginMentions is a static guess: a plugin executable whose file name
-// contains the name provides it. The host checks for real at run time.
-func pluginMentions(plugins []string, name string) bool {
-	for _, p := range plugins {
-		if strings.Contains(filepath.Base(p), name) {
-			return true
-		}
-	}
-	return false
 }
 
 func (w *walker) trainingHandlers(t *experiment.Training, extra map[string]func(*stmtAST)) map[string]func(*stmtAST) {

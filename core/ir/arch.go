@@ -20,6 +20,9 @@ const (
 	DenseBlock                 // DB(growth, ...): DenseNet-BC block
 	Transition                 // T(compression): DenseNet transition
 	Softmax                    // SM(classes): final linear layer + softmax
+	Add                        // ADD(b1 | b2 | ...): the branches' outputs summed
+	Cat                        // CAT(b1 | b2 | ...): the branches' outputs concatenated along channels
+	Identity                   // ID: the identity, a branch of its own
 )
 
 func (k Kind) String() string {
@@ -69,12 +72,19 @@ type Layer struct {
 
 	Dense       []DenseLayer // DenseBlock
 	Compression float64      // Transition
+
+	// Arms of a merge (Add, Cat) are its branches' lengths in layers, nested
+	// layers counted. The branches' layers follow the merge in Arch.Layers,
+	// branch after branch (see tree.go): layer numbers stay indices.
+	Arms []int
 	// Filters of a Transition, when set, fixes its output channels instead of
 	// floor(input channels * Compression): transforms that widen a block keep
 	// the transition's output (and so the function) unchanged.
 }
 
-// Arch is a whole network as written: a list of layers ending with SM.
+// Arch is a whole network as written: a list of layers ending with SM, in
+// written order. A merge (ADD, CAT) is followed by its branches' layers, so
+// a layer's number is its index plus one and a chain is a plain list.
 type Arch struct {
 	Layers []Layer
 }
@@ -106,6 +116,9 @@ func (a Arch) Clone() Arch {
 		if d := out.Layers[i].Dense; d != nil {
 			out.Layers[i].Dense = append([]DenseLayer(nil), d...)
 		}
+		if m := out.Layers[i].Arms; m != nil {
+			out.Layers[i].Arms = append([]int(nil), m...)
+		}
 	}
 	return out
 }
@@ -113,14 +126,21 @@ func (a Arch) Clone() Arch {
 // Equal reports whether two architectures are the same.
 func (a Arch) Equal(b Arch) bool { return a.String() == b.String() }
 
-// String is the canonical form: layers separated by one space, no spaces inside.
-// The dsl package parses it back to an equal Arch.
+// String is the canonical form: layers separated by one space, no spaces
+// inside a layer; a merge's branches are separated by " | ":
+// "C(16,3,1) ADD(C(16,3,1) | ID) GAP SM(10)". The dsl package parses it back
+// to an equal Arch.
 func (a Arch) String() string {
-	parts := make([]string, len(a.Layers))
-	for i, l := range a.Layers {
-		parts[i] = l.String()
+	if !a.HasMerges() {
+		parts := make([]string, len(a.Layers))
+		for i, l := range a.Layers {
+			parts[i] = l.String()
+		}
+		return strings.Join(parts, " ")
 	}
-	return strings.Join(parts, " ")
+	var b strings.Builder
+	a.writeSeq(&b, 0, len(a.Layers))
+	return b.String()
 }
 
 // Hash is a stable short identifier of the canonical string.
@@ -173,12 +193,22 @@ func DefaultBottleneck(growth int) int { return 4 * growth }
 // Depth counts weight layers as the paper does: every convolution (two per
 // bottlenecked dense layer, one per transition), every FC, and the final SM.
 // Table 1's start network has depth 6; DenseNet-BC (L=40) has depth 40.
+// In a graph it is the longest path of weight layers: a merge counts its
+// deepest branch.
 func (a Arch) Depth() int {
-	d := 0
-	for _, l := range a.Layers {
-		if k := l.Kind.Info(); k != nil && k.Depth != nil {
-			d += k.Depth(l)
+	if !a.HasMerges() {
+		d := 0
+		for _, l := range a.Layers {
+			d += l.depth()
 		}
+		return d
 	}
-	return d
+	return a.seqDepth(0, len(a.Layers))
+}
+
+func (l Layer) depth() int {
+	if k := l.Kind.Info(); k != nil && k.Depth != nil {
+		return k.Depth(l)
+	}
+	return 0
 }

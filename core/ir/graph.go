@@ -17,10 +17,11 @@ const (
 	OpFC         // Units; params Name.weight [Units, in] (+ Name.bias [Units] if Bias); flattens its input
 	OpConcat     // channel concatenation of Inputs in order
 	OpLinear     // final SM layer: Units logits; params Name.weight [Units, in], Name.bias [Units]
+	OpAdd        // elementwise sum of Inputs (all of one shape)
 )
 
 var opNames = map[Op]string{OpInput: "input", OpConv: "conv", OpBN: "bn", OpReLU: "relu", OpDropout: "dropout",
-	OpMaxPool: "maxpool", OpAvgPool: "avgpool", OpGAP: "gap", OpFC: "fc", OpConcat: "concat", OpLinear: "linear"}
+	OpMaxPool: "maxpool", OpAvgPool: "avgpool", OpGAP: "gap", OpFC: "fc", OpConcat: "concat", OpLinear: "linear", OpAdd: "add"}
 
 func (o Op) String() string {
 	if s, ok := opNames[o]; ok {

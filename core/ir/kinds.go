@@ -58,6 +58,14 @@ type KindInfo struct {
 	ReLU bool
 	// Width, when set, makes the layer widenable by Net2Wider.
 	Width *Width
+
+	// InBranch kinds may stand in a branch of a merge.
+	InBranch bool
+	// Join, set for merges (ADD, CAT), reports whether two branches'
+	// outputs can be merged (JoinRule says what it asks when they cannot);
+	// Lower then merges Builder.Outs.
+	Join     func(a, b Shape) bool
+	JoinRule string
 }
 
 // Width says how to read, set and step a widenable layer's width.
@@ -106,7 +114,7 @@ var kinds = []*KindInfo{
 			}
 		},
 		Depth:   one,
-		Spatial: true, Weights: PartConv, ReLU: true,
+		Spatial: true, Weights: PartConv, ReLU: true, InBranch: true,
 		Width: &Width{Get: func(l Layer) int { return l.Filters }, Set: func(l *Layer, n int) { l.Filters = n },
 			Space: func(s Space) []int { return s.Filters }},
 	},
@@ -146,7 +154,7 @@ var kinds = []*KindInfo{
 			}
 			b.Then(Node{Op: op, Kernel: l.Kernel, Stride: l.Stride})
 		},
-		Spatial: true, PassThrough: true,
+		Spatial: true, PassThrough: true, InBranch: true,
 	},
 	{
 		Kind: FC, Name: "FC", Usage: "FC(units)", MinArgs: 1, MaxArgs: 1,
@@ -184,7 +192,7 @@ var kinds = []*KindInfo{
 			return nil
 		},
 		Lower: func(b *Builder, l Layer) { b.Then(Node{Op: OpDropout, Rate: l.Rate}) },
-		Inert: true, PassThrough: true,
+		Inert: true, PassThrough: true, InBranch: true,
 	},
 	{
 		Kind: GAP, Name: "GAP", Usage: "GAP", MinArgs: 0, MaxArgs: 0,
@@ -295,6 +303,36 @@ var kinds = []*KindInfo{
 		Depth:   one,
 		Spatial: true, Weights: PartConv,
 	},
+	{
+		Kind: Add, Name: "ADD", Usage: "ADD(layers | layers | ...)",
+		Join:     func(a, b Shape) bool { return a == b },
+		JoinRule: "ADD sums its branches: they must give equal shapes",
+		Place:    mergePlace("ADD"),
+		Lower:    func(b *Builder, l Layer) { b.Cur = b.Add(Node{Op: OpAdd}, b.Outs...) },
+		Spatial:  true, InBranch: true,
+	},
+	{
+		Kind: Cat, Name: "CAT", Usage: "CAT(layers | layers | ...)",
+		Join:     func(a, b Shape) bool { return a.H == b.H && a.W == b.W },
+		JoinRule: "CAT concatenates its branches' channels: they must give maps of equal height and width",
+		Place:    mergePlace("CAT"),
+		Lower:    func(b *Builder, l Layer) { b.Cur = b.Add(Node{Op: OpConcat}, b.Outs...) },
+		Spatial:  true, InBranch: true,
+	},
+	{
+		Kind: Identity, Name: "ID", Usage: "ID (a branch of its own: ADD(C(16,3,1) | ID))",
+		Lower:   func(*Builder, Layer) {},
+		Spatial: true, PassThrough: true, InBranch: true,
+	},
+}
+
+func mergePlace(name string) func(Place) string {
+	return func(p Place) string {
+		if p.Dense {
+			return name + " in a DenseNet: merges are for plain networks"
+		}
+		return ""
+	}
 }
 
 func one(Layer) int { return 1 }
@@ -367,7 +405,7 @@ func (k Kind) Width() *Width {
 // LookupKind finds a kind by its spelling, case-insensitively; nil when unknown.
 func LookupKind(name string) *KindInfo { return kindByName[strings.ToUpper(name)] }
 
-// Kinds lists the table in its order (C, P, FC, SM, DO, GAP, DB, T).
+// Kinds lists the table in its order (C, P, FC, SM, DO, GAP, DB, T, ADD, CAT, ID).
 func Kinds() []*KindInfo { return append([]*KindInfo(nil), kinds...) }
 
 // KindNames are the spellings of every kind, in table order.
@@ -395,10 +433,11 @@ func (l Layer) CheckValues() []ArgProblem {
 // Builder appends one written layer's nodes to a graph (KindInfo.Lower).
 type Builder struct {
 	g     *Graph
-	Layer int  // the written layer being lowered, 1-based
-	Sub   int  // the dense layer being lowered, 1-based; 0 outside blocks
-	Cur   int  // the node holding the layer's input; Lower leaves it at the output
-	Dense bool // the network is a DenseNet (pre-activation)
+	Layer int   // the written layer being lowered, 1-based
+	Sub   int   // the dense layer being lowered, 1-based; 0 outside blocks
+	Cur   int   // the node holding the layer's input; Lower leaves it at the output
+	Dense bool  // the network is a DenseNet (pre-activation)
+	Outs  []int // a merge's branch outputs, in order
 }
 
 // In is the shape of the current node.

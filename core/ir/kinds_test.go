@@ -12,6 +12,7 @@ import (
 var kindExamples = map[ir.Kind]string{
 	ir.Conv: "C(8,3,2)", ir.Pool: "P(2,2,AVG)", ir.FC: "FC(12)", ir.Softmax: "SM(5)", ir.Dropout: "DO(0.25)",
 	ir.GAP: "GAP", ir.DenseBlock: "DB(2x4,6:0,5:7)", ir.Transition: "T(0.5,3)",
+	ir.Add: "ADD(C(8,3,1) | ID)", ir.Cat: "CAT(ADD(ID | ID) | C(4,1,1))", ir.Identity: "ADD(ID | ID)",
 }
 
 func TestKindTableComplete(t *testing.T) {
@@ -30,18 +31,21 @@ func TestKindTableComplete(t *testing.T) {
 			continue
 		}
 		a, l := dsl.ParseArch("x", src)
-		if err := l.Err(); err != nil || len(a.Layers) != 1 || a.Layers[0].Kind != k.Kind {
+		has := slices.ContainsFunc(a.Layers, func(l ir.Layer) bool { return l.Kind == k.Kind })
+		if err := l.Err(); err != nil || !has || (len(a.Layers) != 1) != a.HasMerges() {
 			t.Errorf("%s: parsing %q: %v %v", k.Name, src, a, err)
 			continue
 		}
-		if got := a.Layers[0].String(); got != src {
+		if got := a.String(); got != src {
 			t.Errorf("%s: %q prints as %q", k.Name, src, got)
 		}
-		if ps := a.Layers[0].CheckValues(); len(ps) > 0 {
-			t.Errorf("%s: example has problems %v", k.Name, ps)
+		for _, l := range a.Layers {
+			if ps := l.CheckValues(); len(ps) > 0 {
+				t.Errorf("%s: example has problems %v", k.Name, ps)
+			}
 		}
 	}
-	if got := ir.KindNames(); !slices.Equal(got, []string{"C", "P", "FC", "SM", "DO", "GAP", "DB", "T"}) {
+	if got := ir.KindNames(); !slices.Equal(got, []string{"C", "P", "FC", "SM", "DO", "GAP", "DB", "T", "ADD", "CAT", "ID"}) {
 		t.Errorf("KindNames = %v", got)
 	}
 	if ir.Kind(99).Info() != nil || ir.Kind(99).String() != "Kind(99)" || ir.LookupKind("conv") != nil || ir.LookupKind("gap") == nil {
@@ -54,7 +58,8 @@ func TestKindTableComplete(t *testing.T) {
 func TestKindProperties(t *testing.T) {
 	in := ir.Shape{C: 3, H: 16, W: 16}
 	for _, src := range []string{"C(4,3,1) P(2,2,MAX) DO(0.5) C(4,1,1) GAP FC(6) DO(0.2) SM(3)",
-		"C(4,3,1) DB(2x2) T(0.5) DB(2) GAP SM(3)"} {
+		"C(4,3,1) DB(2x2) T(0.5) DB(2) GAP SM(3)",
+		"C(4,3,1) ADD(C(4,3,1) DO(0.5) | ID) CAT(C(2,1,1) | ADD(ID | P(1,1,AVG))) GAP FC(6) SM(3)"} {
 		a, l := dsl.ValidateArch("x", src, in)
 		if err := l.Err(); err != nil {
 			t.Fatal(err)
@@ -66,6 +71,9 @@ func TestKindProperties(t *testing.T) {
 		for i, layer := range a.Layers {
 			k := layer.Kind.Info()
 			ids := g.LayerNodes(i + 1)
+			if len(ids) == 0 && k.Kind == ir.Identity {
+				continue
+			}
 			first, last := g.Nodes[ids[0]], g.Nodes[ids[len(ids)-1]]
 			inShape := g.Nodes[first.Inputs[0]].Out
 			if a.Family() == ir.FamilyPlain && k.ReLU != (last.Op == ir.OpReLU) {

@@ -16,6 +16,7 @@ var loweringCases = []struct{ arch, in string }{
 	{"C(8,1,1) C(8,3,1) GAP FC(16) SM(3)", "9x7x2"},
 	{"C(24,3,1) DB(2x6,4:0,5:7) T(0.5) DB(6) T(0.5,9) DB(3x4) GAP DO(0.1) SM(10)", "32x32x3"},
 	{"C(16,3,1) DB(2x4) T(1) DB(4) GAP FC(8) SM(2)", "8x8x1"},
+	{"C(8,3,1) ADD(C(8,3,1) CAT(C(4,3,1) | C(4,1,1)) | ID) P(2,2,MAX) CAT(ADD(C(8,3,1) | ID) | C(4,3,1) DO(0.5)) GAP SM(3)", "8x8x3"},
 }
 
 // TestLoweringGolden pins nodes, shapes, parameter names and costs: the

@@ -60,6 +60,12 @@ func layerCases() []layerCase {
 			c := g.Add(ir.Node{Op: ir.OpConv, Name: "t.conv", Filters: 3, Kernel: 3, Stride: 1, Pad: 1}, x)
 			return g.Add(ir.Node{Op: ir.OpConcat}, r, c, x)
 		}},
+		// A residual sum reading one node twice and the op's input: the
+		// gradient reaches x through three paths.
+		{"add", ir.Shape{C: 2, H: 3, W: 3}, 3, func(g *ir.Graph, x int) int {
+			c := g.Add(ir.Node{Op: ir.OpConv, Name: "t.conv", Filters: 2, Kernel: 3, Stride: 1, Pad: 1}, x)
+			return g.Add(ir.Node{Op: ir.OpAdd}, c, x, c)
+		}},
 	}
 }
 

@@ -195,6 +195,8 @@ func (n *Net) newLayer(nd ir.Node, add []bool) (layer, error) {
 		return newFC(n, nd, in.Out.Size(), add[0]), nil
 	case ir.OpConcat:
 		return newConcat(n, nd, add), nil
+	case ir.OpAdd:
+		return newAdd(n, nd, add), nil
 	}
 	return nil, fmt.Errorf("nn: node %d: unsupported op %s", nd.ID, nd.Op)
 }

@@ -101,6 +101,12 @@ func Forward(g *ir.Graph, p map[string][]float64, x []float64, b int, o Options)
 					o += sz
 				}
 			}
+		case ir.OpAdd:
+			for _, id := range nd.Inputs {
+				for k, v := range act[id] {
+					out[k] += v
+				}
+			}
 		default:
 			return nil, fmt.Errorf("refnet: unsupported op %s", nd.Op)
 		}

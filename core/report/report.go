@@ -47,13 +47,30 @@ func (s Search) ControlAcc(stage int) float64 {
 	return math.NaN()
 }
 
+// controlAccs is ControlAcc with the controls looked up once, for loops
+// over many records.
+func (s Search) controlAccs() func(stage int) float64 {
+	m := map[int]float64{}
+	for _, c := range s.Controls() {
+		if _, ok := m[max(c.Stage, 1)]; !ok {
+			m[max(c.Stage, 1)] = s.ControlAcc(c.Stage)
+		}
+	}
+	return func(stage int) float64 {
+		if a, ok := m[max(stage, 1)]; ok {
+			return a
+		}
+		return math.NaN()
+	}
+}
+
 // Gain is a sampled network's accuracy over its stage's control (NaN
 // without a control).
 func (s Search) Gain(r store.Record) float64 { return r.ValAcc - s.ControlAcc(r.Stage) }
 
 // Samples returns the sampled networks in sampling order.
 func (s Search) Samples() []store.Record {
-	var out []store.Record
+	out := make([]store.Record, 0, len(s.Records)) // sized once: runs can hold 100,000 records
 	for _, r := range s.Records {
 		if r.Kind == "sample" {
 			out = append(out, r)
@@ -248,6 +265,7 @@ func Summary(ss []Search) Table {
 		var ok, cached, failed int
 		var sum, gains float64
 		var best *store.Record
+		ctl := s.controlAccs() // once per search: Gain per record would rescan every record
 		for _, r := range s.Samples() {
 			switch r.Status {
 			case store.StatusOK:
@@ -259,7 +277,7 @@ func Summary(ss []Search) Table {
 				continue
 			}
 			sum += r.ValAcc
-			gains += s.Gain(r)
+			gains += r.ValAcc - ctl(r.Stage)
 			if best == nil || r.ValAcc > best.ValAcc {
 				rr := r
 				best = &rr

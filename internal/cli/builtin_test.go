@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -34,10 +35,7 @@ func TestEveryBuiltinEverywhere(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("plugin list: %d %s", code, errs)
 	}
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+	readme := docsText(t)
 	ctx := context.Background()
 	o := pluginOptions("", time.Minute, true)
 	check := func(kind, name string) {
@@ -46,7 +44,7 @@ func TestEveryBuiltinEverywhere(t *testing.T) {
 				t.Errorf("plugin list lacks %s %s:\n%s", kind, name, out)
 			}
 			if !regexp.MustCompile(`\b` + name + `\b`).Match(readme) {
-				t.Errorf("README.md never mentions %s", name)
+				t.Errorf("neither README.md nor docs/ mention %s", name)
 			}
 			// The DSL knows the name (and still rejects a misspelling).
 			ctl, step := "random", "wider"
@@ -131,4 +129,26 @@ func TestEveryBuiltinEverywhere(t *testing.T) {
 			}
 		}
 	}
+}
+
+// docsText is README.md and every Markdown page under docs/, where a
+// built-in must be documented.
+func docsText(t *testing.T) []byte {
+	t.Helper()
+	text, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = filepath.WalkDir("../../docs", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".md") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		text = append(append(text, '\n'), b...)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return text
 }

@@ -52,7 +52,6 @@ func layerTable(g *Globals, a ir.Arch, in ir.Shape, batch int) error {
 	}
 	params := make([]int64, len(a.Layers)+1)
 	madds := make([]int64, len(a.Layers)+1)
-	out := make([]ir.Shape, len(a.Layers)+1)
 	for _, n := range gr.Nodes {
 		if n.Layer == 0 {
 			continue
@@ -60,12 +59,12 @@ func layerTable(g *Globals, a ir.Arch, in ir.Shape, batch int) error {
 		p, m := gr.NodeCost(n.ID)
 		params[n.Layer] += p
 		madds[n.Layer] += m
-		out[n.Layer] = n.Out
 	}
 	var rows [][]string
-	for i, l := range a.Layers {
-		s := out[i+1]
-		rows = append(rows, []string{fmt.Sprint(i + 1), l.String(), fmt.Sprintf("%dx%dx%d", s.H, s.W, s.C), commas(params[i+1]), commas(madds[i+1])})
+	tree := a.Tree()
+	for i := range a.Layers {
+		s := gr.Nodes[gr.LayerOut(i+1)].Out
+		rows = append(rows, []string{fmt.Sprint(i + 1), tree.Label(i + 1), fmt.Sprintf("%dx%dx%d", s.H, s.W, s.C), commas(params[i+1]), commas(madds[i+1])})
 	}
 	tp, tm := gr.Cost()
 	fmt.Fprintf(g.Stdout, "input %dx%dx%d, family %s, depth %d\n", in.H, in.W, in.C, a.Family(), a.Depth())
@@ -97,7 +96,7 @@ func (c *CheckCmd) checkFile(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	e, l := dsl.ParseExperiment(c.Target, src, knownNames())
+	e, l := dsl.ParseExperiment(c.Target, src, knownNamesFor(c.Target))
 	if e != nil && !l.HasErrors() {
 		from := dsl.ResolveData(&e.Dataset, c.Data, filepath.Dir(c.Target))
 		if _, err := os.Stat(e.Dataset.Path); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +41,7 @@ type PluginCheckCmd struct {
 	Timeout   time.Duration `default:"30s" help:"Per-call deadline (a call of the checks takes milliseconds; a plugin that hangs fails each check after this)."`
 	InProcess bool          `name:"in-process" help:"Run a built-in inside easrun instead of re-executing it."`
 	Log       string        `help:"Append plugin logs (and their stderr) to this file."`
+	Dir       []string      `help:"Plugin directories whose plugins' names it must not reuse (repeatable); $EAS_PLUGIN_PATH is searched too." type:"existingdir"`
 }
 
 // ServeCmd is the hidden `easrun __serve KIND NAME`: easrun re-executes
@@ -78,9 +80,41 @@ func (c *ServeCmd) Run(g *Globals) error {
 	return nil
 }
 
-// knownNames are the registry's built-in names, for the DSL's checks.
+// knownNames are the registry's built-in names, for the DSL's checks; a
+// plugin's names are unknown to it (see knownNamesFor).
 func knownNames() dsl.Builtins {
 	return dsl.Builtins{Transforms: builtin.TransformNames(), Controllers: builtin.ControllerNames(), DatasetKinds: data.Kinds}
+}
+
+// knownNamesFor adds to knownNames what the plugins each search of easFile
+// reaches declare (its plugins = [...], the plugins/ folder next to the file,
+// $EAS_PLUGIN_PATH): each plugin is started once, asked, and stopped.
+func knownNamesFor(easFile string) dsl.Builtins {
+	k := knownNames()
+	cat := host.NewCatalog(filepath.Dir(easFile), nil, host.Options{CallTimeout: 30 * time.Second, StartTimeout: 30 * time.Second})
+	k.Plugins = func(listed []string) ([]dsl.PluginDecl, error) {
+		found, err := cat.Reach(context.Background(), listed)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]dsl.PluginDecl, 0, len(found))
+		for _, f := range found {
+			if f.Err != nil {
+				return nil, fmt.Errorf("%s (%s) cannot be asked what it serves: %w (try easrun plugin check %s)", f.Path, f.From, f.Err, f.Path)
+			}
+			d := dsl.PluginDecl{Path: f.Path, Listed: f.From == "explicit"}
+			for _, i := range f.Infos {
+				if i.Kind == sdk.KindController {
+					d.Controllers = append(d.Controllers, i.Name)
+				} else {
+					d.Transforms = append(d.Transforms, i.Name)
+				}
+			}
+			out = append(out, d)
+		}
+		return out, nil
+	}
+	return k
 }
 
 // pluginBuiltins hands the built-in registries to the plugin host.
@@ -139,7 +173,7 @@ func (c *PluginListCmd) Run(g *Globals) error {
 		if err != nil {
 			return err
 		}
-		e, diags := dsl.ParseExperiment(c.Eas, src, knownNames())
+		e, diags := dsl.ParseExperiment(c.Eas, src, knownNamesFor(c.Eas))
 		if err := diags.Err(); err != nil {
 			return err
 		}
@@ -147,28 +181,33 @@ func (c *PluginListCmd) Run(g *Globals) error {
 			explicit = append(explicit, s.Plugins...)
 		}
 	}
-	found, err := host.Discover(base, explicit, c.Dir)
+	cands, err := host.Discover(base, explicit, c.Dir)
 	if err != nil {
 		return err
 	}
 	failed := 0
+	found := host.Survey(ctx, cands, host.Options{LogFile: c.Log, CallTimeout: 30 * time.Second, StartTimeout: 30 * time.Second})
 	for _, f := range found {
-		p, err := host.Launch(ctx, f.Path, host.Options{LogFile: c.Log, CallTimeout: 30 * time.Second, StartTimeout: 30 * time.Second})
-		if err != nil {
+		if f.Err != nil {
 			failed++
-			rows = append(rows, []string{filepath.Base(f.Path), "?", "?", "?", f.Path + " (" + f.From + "): " + err.Error()})
+			rows = append(rows, []string{filepath.Base(f.Path), "?", "?", "?", f.Path + " (" + f.From + "): " + f.Err.Error()})
 			continue
 		}
-		for _, i := range p.Infos() {
+		for _, i := range f.Infos {
 			rows = append(rows, []string{i.Name, i.Kind, i.Version, proto, f.Path})
 		}
-		p.Close()
 	}
 	if err := printTable(g.Stdout, []string{"name", "kind", "version", "protocol", "path"}, rows, nil); err != nil {
 		return err
 	}
+	collisions := host.Collisions(found, pluginBuiltins())
+	for _, col := range collisions {
+		fmt.Fprintln(g.Stderr, col)
+	}
 	if failed > 0 {
 		fmt.Fprintf(g.Stderr, "%d plugin(s) failed to start\n", failed)
+	}
+	if failed > 0 || len(collisions) > 0 {
 		return Exit(1)
 	}
 	return nil
@@ -234,6 +273,10 @@ func (c *PluginCheckCmd) Run(g *Globals) error {
 	}()
 	rs := plugintest.Check(ctx, plugintest.Target{Launch: launch},
 		plugintest.Options{Cases: c.Cases, Seed: c.Seed, Transforms: ts, Progress: progress})
+	if launch != nil && statErr == nil && !st.IsDir() {
+		rs = append(rs, c.namesCheck(ctx))
+		progress(rs[len(rs)-1])
+	}
 	close(done)
 	rows := make([][]string, len(rs))
 	for i, r := range rs {
@@ -247,6 +290,31 @@ func (c *PluginCheckCmd) Run(g *Globals) error {
 		return Exit(1)
 	}
 	return nil
+}
+
+// namesCheck is the "names" row: the plugin may not reuse the name of a
+// built-in or of a plugin found in --dir or $EAS_PLUGIN_PATH.
+func (c *PluginCheckCmd) namesCheck(ctx context.Context) plugintest.Result {
+	const name = "names"
+	cands, err := host.Discover("", []string{c.Path}, c.Dir)
+	if err != nil {
+		return plugintest.Result{Check: name, Status: plugintest.Fail, Detail: err.Error()}
+	}
+	found := host.Survey(ctx, cands, host.Options{LogFile: c.Log, CallTimeout: c.Timeout, StartTimeout: c.Timeout})
+	if found[0].Err != nil {
+		return plugintest.Result{Check: name, Status: plugintest.Fail, Detail: found[0].Err.Error()}
+	}
+	var bad []string
+	for _, col := range host.Collisions(found, pluginBuiltins()) {
+		if slices.Contains(col.Paths, found[0].Path) {
+			bad = append(bad, col.String())
+		}
+	}
+	if len(bad) > 0 {
+		return plugintest.Result{Check: name, Status: plugintest.Fail, Detail: strings.Join(bad, "; ")}
+	}
+	return plugintest.Result{Check: name, Status: plugintest.Pass,
+		Detail: fmt.Sprintf("no built-in and none of %d other plugins found (--dir, $%s) declares its names", len(found)-1, host.PathEnv)}
 }
 
 // searchPlugins resolves a search's controller and step transforms through

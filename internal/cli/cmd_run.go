@@ -162,7 +162,7 @@ func (c *RunCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	e, l := dsl.ParseExperiment(c.File, src, knownNames())
+	e, l := dsl.ParseExperiment(c.File, src, knownNamesFor(c.File))
 	diag.Write(g.Stderr, string(src), l)
 	if l.HasErrors() {
 		return Exit(1)
@@ -364,7 +364,7 @@ func (c *RunCmd) checkRunDir(dir string, src []byte, e *experiment.Experiment) (
 	if store.SHA256(old) != m.Experiment {
 		return m, fmt.Errorf("%s was edited after the run started (its hash differs from the one in %s): the run's record of what ran is no longer trustworthy", runEAS, store.ManifestName)
 	}
-	was, l := dsl.ParseExperiment(runEAS, old, knownNames())
+	was, l := dsl.ParseExperiment(runEAS, old, knownNamesFor(c.File))
 	if err := l.Err(); err != nil {
 		return m, fmt.Errorf("the run's own experiment file no longer parses: %w", err)
 	}

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -97,16 +98,20 @@ func isExecutable(p string) bool {
 // Set resolves transform and controller names to proxies: plugins launched
 // from paths first, then built-ins, started on first use.
 type Set struct {
-	opts    Options
-	mu      sync.Mutex
-	plugins []*Plugin
-	byName  map[string]*Plugin // kind + "/" + name
+	opts      Options
+	mu        sync.Mutex
+	plugins   []*Plugin
+	byName    map[string]*Plugin   // kind + "/" + name
+	ambiguous map[string]Collision // kind + "/" + name declared twice
 }
 
-// Open launches every plugin in paths. A plugin whose name is a built-in's
-// or another plugin's is an error, so names in a .eas file stay unambiguous.
+// Open launches every plugin in paths. A name that a built-in or another
+// plugin also declares cannot be resolved (Transform and Controller refuse
+// it, naming every declaration), so names in a .eas file stay unambiguous;
+// the other names of those plugins remain usable.
 func Open(ctx context.Context, paths []string, o Options) (*Set, error) {
-	s := &Set{opts: o, byName: map[string]*Plugin{}}
+	s := &Set{opts: o, byName: map[string]*Plugin{}, ambiguous: map[string]Collision{}}
+	var found []Found
 	for _, path := range paths {
 		p, err := Launch(ctx, path, o)
 		if err != nil {
@@ -114,41 +119,34 @@ func Open(ctx context.Context, paths []string, o Options) (*Set, error) {
 			return nil, err
 		}
 		s.plugins = append(s.plugins, p)
+		found = append(found, Found{Candidate: Candidate{Path: path}, Infos: p.Infos()})
 		for _, i := range p.Infos() {
-			key := i.Kind + "/" + i.Name
-			if other, dup := s.byName[key]; dup {
-				s.Close()
-				return nil, fmt.Errorf("plugin %s: %s %q is also served by %s", p.Name(), i.Kind, i.Name, other.Name())
-			}
-			if s.isBuiltin(i.Kind, i.Name) {
-				s.Close()
-				return nil, fmt.Errorf("plugin %s: %s %q has the name of a built-in", p.Name(), i.Kind, i.Name)
-			}
-			s.byName[key] = p
+			s.byName[i.Kind+"/"+i.Name] = p
 		}
+	}
+	for _, c := range Collisions(found, o.Builtins) {
+		s.ambiguous[c.Kind+"/"+c.Name] = c
 	}
 	return s, nil
 }
 
 func (s *Set) isBuiltin(kind, name string) bool {
-	switch kind {
+	b := s.opts.Builtins
+	switch kind { // names alone do not start a built-in
 	case sdk.KindTransform:
-		return s.opts.Builtins.Transform != nil && has(s.opts.Builtins.Transform, name)
+		return b.Transform != nil && b.has(kind, name)
 	case sdk.KindController:
-		if s.opts.Builtins.Controller == nil {
-			return false
-		}
-		_, ok := s.opts.Builtins.Controller(name)
-		return ok
+		return b.Controller != nil && b.has(kind, name)
 	}
 	return false
 }
 
-func has(f func(string) (sdk.Transform, bool), name string) bool { _, ok := f(name); return ok }
-
 func (s *Set) get(ctx context.Context, kind, name string) (*Plugin, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if c, ok := s.ambiguous[kind+"/"+name]; ok {
+		return nil, errors.New(c.String())
+	}
 	if p, ok := s.byName[kind+"/"+name]; ok {
 		return p, nil
 	}

@@ -319,11 +319,15 @@ func TestDiscoverAndSet(t *testing.T) {
 	}
 
 	ctx := context.Background()
+	// A plugin reusing built-in names: those names resolve to neither.
 	set, err := Open(ctx, []string{link}, Options{Builtins: fakeBuiltins(), InProcess: true, CallTimeout: testTimeout})
-	if err == nil {
-		set.Close()
-		t.Fatal("a plugin shadowing a built-in name was accepted")
+	if err != nil {
+		t.Fatal(err)
 	}
+	if _, err := set.Transform(ctx, "fake"); err == nil || !strings.Contains(err.Error(), `transform "fake" is declared by the built-in and plugin `+link) {
+		t.Errorf("a plugin shadowing a built-in name was accepted: %v", err)
+	}
+	set.Close()
 	set, err = Open(ctx, []string{link}, Options{CallTimeout: testTimeout})
 	if err != nil {
 		t.Fatal(err)

@@ -92,10 +92,12 @@ var Handshake = plugin.HandshakeConfig{MagicCookieKey: wire.MagicCookieKey, Magi
 // Plugin is one plugin executable (or in-process built-in) and the process
 // currently running it.
 type Plugin struct {
-	name string // for messages: "kernelwiden (/path/kernelwiden)"
-	path string // executable, or "builtin"
-	opts Options
-	cmd  func() *exec.Cmd // nil for in-process
+	name    string // for messages: "kernelwiden (/path/kernelwiden)"
+	path    string // executable, or "builtin"
+	builtin bool
+	sha256  string // of the executable (third-party plugins only)
+	opts    Options
+	cmd     func() *exec.Cmd // nil for in-process
 
 	// in-process built-ins: constructors, so a "restart" is a fresh instance.
 	newT func() sdk.Transform
@@ -122,7 +124,11 @@ func Launch(ctx context.Context, path string, o Options) (*Plugin, error) {
 		}
 		return nil, &PluginError{Plugin: path, Op: "start", Fault: FaultStart, Reason: reason, Err: err}
 	}
-	p := &Plugin{name: path, path: abs, opts: o, cmd: func() *exec.Cmd { return exec.Command(abs) }}
+	sum, err := FileSHA256(abs)
+	if err != nil {
+		return nil, &PluginError{Plugin: path, Op: "start", Fault: FaultStart, Reason: err.Error(), Err: err}
+	}
+	p := &Plugin{name: path, path: abs, sha256: sum, opts: o, cmd: func() *exec.Cmd { return exec.Command(abs) }}
 	if err := p.describe(ctx); err != nil {
 		p.Close()
 		return nil, err
@@ -134,7 +140,7 @@ func Launch(ctx context.Context, path string, o Options) (*Plugin, error) {
 // Builtin starts the built-in plugin kind/name (sdk.KindTransform or
 // sdk.KindController), in-process or by re-executing Self.
 func Builtin(ctx context.Context, kind, name string, o Options) (*Plugin, error) {
-	p := &Plugin{name: name + " (built-in)", path: "builtin", opts: o}
+	p := &Plugin{name: name + " (built-in)", path: "builtin", builtin: true, opts: o}
 	switch kind {
 	case sdk.KindTransform:
 		if o.Builtins.Transform == nil {

@@ -21,6 +21,7 @@ type scale struct {
 	factor float32
 	noisy  bool
 	lax    bool
+	loud   float32 // factor used instead when the request asks for the default noise
 }
 
 func (scale) Describe(context.Context) (sdk.Info, error) {
@@ -44,8 +45,12 @@ func (s scale) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk.A
 	}
 	w := req.Net.Weights.Clone()
 	name := fmt.Sprintf("l%d.sm.weight", len(req.Net.Arch.Layers))
+	f := s.factor
+	if req.Noise < 0 && s.loud != 0 {
+		f = s.loud
+	}
 	for i := range w[name].Data {
-		w[name].Data[i] *= s.factor
+		w[name].Data[i] *= f
 		if s.noisy {
 			w[name].Data[i] += float32(global.NormFloat64()) * 1e-9
 		}
@@ -121,7 +126,10 @@ func TestCheck(t *testing.T) {
 		fails  []string // checks expected to fail
 	}{
 		{"good transform", tr(scale{factor: 1}), nil},
-		{"not preserving", tr(scale{factor: 2}), []string{"preservation plain"}},
+		{"not preserving", tr(scale{factor: 2}), []string{"preservation plain", "preservation plain (default noise)"}},
+		// Exact at noise 0, far off with its default noise: only the second row catches it.
+		{"noisy default", tr(scale{factor: 1, loud: 1.5}), []string{"preservation plain (default noise)"}},
+		{"noise within the limit", tr(scale{factor: 1, loud: 1.01}), nil},
 		{"not deterministic", tr(scale{factor: 1, noisy: true}), []string{"determinism"}},
 		{"accepts invalid", tr(scale{factor: 1, lax: true}), []string{"rejects invalid action"}},
 		{"good controller", ctl(false), nil},

@@ -65,7 +65,7 @@ func (x Transform) Actions(ctx context.Context, req sdk.ActionsRequest) (sdk.Act
 }
 
 func (x Transform) actions(_ context.Context, net sdk.Network, s ir.Space) ([]sdk.Action, error) {
-	if net.Arch.Family() != ir.FamilyPlain {
+	if net.Arch.Family() != ir.FamilyPlain || net.Arch.HasMerges() {
 		return nil, nil
 	}
 	var out []sdk.Action
@@ -98,6 +98,9 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 	net := req.Net
 	if net.Arch.Family() != ir.FamilyPlain {
 		return sdk.ApplyResult{}, fmt.Errorf("deeper applies to plain CNNs; use densedeeper for DenseNets")
+	}
+	if net.Arch.HasMerges() {
+		return sdk.ApplyResult{}, fmt.Errorf("deeper does not transform graphs (ADD, CAT) yet")
 	}
 	g, err := netedit.CheckWeights(net)
 	if err != nil {

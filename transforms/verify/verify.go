@@ -137,6 +137,7 @@ type Options struct {
 	Steps  int     // actions applied in a chain per case (default 1)
 	Tol    float64 // failures are cases above this relative difference (0: record none)
 	Train  bool    // compare in training mode (batch statistics) on the host batch
+	Graphs bool    // random graphs (RandomGraph) instead of chains of Family
 }
 
 // Preservation applies random valid actions of t to random networks and
@@ -148,6 +149,9 @@ func Preservation(ctx context.Context, t sdk.Transform, o Options) (Report, erro
 	steps := max(1, o.Steps)
 	for c := 0; c < o.Cases; c++ {
 		a := RandomArch(r, o.Family, in)
+		if o.Graphs {
+			a = RandomGraph(r, in)
+		}
 		g, err := ir.Lower(a, in)
 		if err != nil {
 			return rep, err

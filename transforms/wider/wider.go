@@ -35,7 +35,7 @@ func (x Transform) Actions(ctx context.Context, req sdk.ActionsRequest) (sdk.Act
 }
 
 func (x Transform) actions(_ context.Context, net sdk.Network, s ir.Space) ([]sdk.Action, error) {
-	if net.Arch.Family() != ir.FamilyPlain {
+	if net.Arch.Family() != ir.FamilyPlain || net.Arch.HasMerges() {
 		return nil, nil
 	}
 	var out []sdk.Action
@@ -56,6 +56,9 @@ func (Transform) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk
 	net := req.Net
 	if net.Arch.Family() != ir.FamilyPlain {
 		return sdk.ApplyResult{}, fmt.Errorf("wider applies to plain CNNs; use densewider for DenseNets")
+	}
+	if net.Arch.HasMerges() {
+		return sdk.ApplyResult{}, fmt.Errorf("wider does not transform graphs (ADD, CAT) yet")
 	}
 	g, err := netedit.CheckWeights(net)
 	if err != nil {

@@ -165,8 +165,13 @@ func netCases() []netCase {
 			c := g.Add(ir.Node{Op: ir.OpConv, Name: "t.conv", Filters: 3, Kernel: 3, Stride: 1, Pad: 1}, x)
 			return g.Add(ir.Node{Op: ir.OpConcat}, r, c, x)
 		})},
+		{"add", 3, layerGraph(ir.Shape{C: 2, H: 3, W: 3}, func(g *ir.Graph, x int) int {
+			c := g.Add(ir.Node{Op: ir.OpConv, Name: "t.conv", Filters: 2, Kernel: 3, Stride: 1, Pad: 1}, x)
+			return g.Add(ir.Node{Op: ir.OpAdd}, c, x, c) // one node read twice
+		})},
 		netCase1("plain"),
 		netCase1("densenet"),
+		netCase1("graph"),
 	}
 }
 
@@ -185,6 +190,11 @@ func netCase1(name string) netCase {
 			{Kind: ir.DenseBlock, Dense: []ir.DenseLayer{{Growth: 2, Bottleneck: 4}, {Growth: 3, Bottleneck: 0}}},
 			{Kind: ir.Transition, Compression: 0.5}, {Kind: ir.DenseBlock, Dense: []ir.DenseLayer{{Growth: 2, Bottleneck: 8}}},
 			{Kind: ir.GAP}, {Kind: ir.Softmax, Units: Classes}}, in)}
+	case "graph": // C ADD(C C | ID) CAT(C | ADD(ID | ID)) P GAP SM: residual, nested merges
+		return netCase{"graph", 4, archGraph([]ir.Layer{conv(4, 3, 1), {Kind: ir.Add, Arms: []int{2, 1}}, conv(4, 3, 1), conv(4, 3, 1),
+			{Kind: ir.Identity}, {Kind: ir.Cat, Arms: []int{1, 3}}, conv(2, 1, 1), {Kind: ir.Add, Arms: []int{1, 1}},
+			{Kind: ir.Identity}, {Kind: ir.Identity}, {Kind: ir.Pool, Kernel: 2, Stride: 2, Op: ir.Avg}, {Kind: ir.GAP},
+			{Kind: ir.Softmax, Units: Classes}}, in)}
 	}
 	panic("enginetest: no network " + name)
 }
