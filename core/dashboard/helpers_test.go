@@ -64,7 +64,7 @@ func serve(t testing.TB, opt Options) (*Server, *httptest.Server) {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(s.Handler())
-	t.Cleanup(func() { ts.Close(); s.Close() })
+	t.Cleanup(func() { s.Close(); ts.Close() }) // Close ends the event streams ts.Close waits for
 	return s, ts
 }
 

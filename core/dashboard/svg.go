@@ -225,6 +225,15 @@ func sortedUnique(xs ...int) []int {
 func (c chart) legend(b *strings.Builder) {
 	y := padT + 12
 	x := padL + innerW - 230
+	rows := 0
+	for _, s := range c.series {
+		if s.name != "" {
+			rows++
+		}
+	}
+	if rows > 0 { // a pale box, so points under the legend do not hide it
+		fmt.Fprintf(b, `<rect x="%d" y="%d" width="226" height="%d" fill="#fff" fill-opacity="0.85" stroke="#ddd"/>`, x-4, y-12, rows*legendRow+4)
+	}
 	for _, s := range c.series {
 		if s.name == "" {
 			continue

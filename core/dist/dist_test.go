@@ -184,7 +184,7 @@ func TestGivenUpAfterAttempts(t *testing.T) {
 		startWorker(t, r.srv.URL) // gets the third delivery and records the failure
 	}()
 	out := collect(t, ctx, r.ev, tinyJobs(t, 1))
-	if out[0].Err == nil || !strings.Contains(out[0].Err.Error(), "given up after 2 deliveries") {
+	if out[0].Err == nil || !strings.Contains(out[0].Err.Error(), "given up after 2 training attempts") {
 		t.Fatalf("want a failure after 2 deliveries, got %+v", out[0])
 	}
 	if st := r.ev.Status(ctx); st.Failed != 1 {

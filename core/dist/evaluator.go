@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -13,8 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/eas-go/eas/core/checkpoint"
-	"github.com/eas-go/eas/core/search"
+	"github.com/eas-go/eas/core/engine"
 )
 
 // Options configure an Evaluator.
@@ -27,6 +27,26 @@ type Options struct {
 	DataKind     string
 	Split        SplitSpec
 	VirtualDelay time.Duration
+	// Backend evaluates returned weights for the driver's check (nil: the
+	// default engine). Engine, when set, is required of workers.
+	Backend engine.Backend
+	Engine  string
+	// CheckImages is the driver's check sample: the first CheckImages
+	// images of the scoring set (DefaultCheckImages when 0; negative: no
+	// check). CheckTolerance is the largest accepted difference between
+	// the worker's and the driver's accuracy on it (DefaultCheckTolerance
+	// when 0).
+	CheckImages    int
+	CheckTolerance float64
+	// Journal receives one JSON line per result (accepted, failed or
+	// rejected) with the worker's build: the run's provenance record.
+	Journal io.Writer
+	// KeepResults: results stay in the bucket this long after the
+	// Evaluate call that used them returned (the caller records them in
+	// between), and until Close. Reconcile is how often the driver
+	// compares the jobs it waits for with the queue.
+	KeepResults time.Duration
+	Reconcile   time.Duration
 	// ConnectHint is shown when no worker is connected ("easrun worker --connect ...").
 	ConnectHint string
 	// OnStatus receives the scheduling state every StatusEvery while jobs
@@ -36,6 +56,12 @@ type Options struct {
 	OnMessage   func(string)
 }
 
+// Defaults of the driver's check.
+const (
+	DefaultCheckImages    = 1000
+	DefaultCheckTolerance = 0.02
+)
+
 // Status is the scheduling state shown by the driver's progress display.
 type Status struct {
 	Workers  []WorkerInfo
@@ -43,7 +69,8 @@ type Status struct {
 	Running  int // delivered, not yet acknowledged
 	Done     int // results received by this driver
 	Failed   int
-	Retried  int // results that needed more than one delivery
+	Retried  int // results that needed more than one training attempt
+	Rejected int // results the driver's check refused
 	Waiting  int // jobs this driver is waiting for
 	NoWorker time.Duration
 }
@@ -61,8 +88,12 @@ func (s Status) String() string {
 		}
 		ws = append(ws, t)
 	}
-	return fmt.Sprintf("workers %d [%s]; jobs queued %d, running %d, done %d, failed %d, retried %d",
+	s2 := fmt.Sprintf("workers %d [%s]; jobs queued %d, running %d, done %d, failed %d, retried %d",
 		len(s.Workers), strings.Join(ws, ", "), s.Queued, s.Running, s.Done, s.Failed, s.Retried)
+	if s.Rejected > 0 {
+		s2 += fmt.Sprintf(", rejected %d", s.Rejected)
+	}
+	return s2
 }
 
 // Evaluator is a search.Evaluator whose jobs run on workers.
@@ -76,23 +107,46 @@ type Evaluator struct {
 	mu      sync.Mutex
 	waiters map[string][]chan<- ResultMsg // one per Evaluate call waiting
 	stats   Status
+	used    []usedResult // results to purge once recorded
+	jmu     sync.Mutex   // Journal writes
 
 	watch   jetstream.KeyWatcher
-	advSub  *nats.Subscription
 	stopped chan struct{}
+}
+
+type usedResult struct {
+	id  string
+	obj string
+	at  time.Time
 }
 
 // NewEvaluator creates (or reattaches to) the run's streams on nc and puts
 // the data set in the object store unless it is there already.
 func NewEvaluator(ctx context.Context, nc *nats.Conn, opt Options) (*Evaluator, error) {
+	d := DefaultSettings
 	if opt.AckWait <= 0 {
-		opt.AckWait = DefaultSettings.AckWait
+		opt.AckWait = d.AckWait
 	}
 	if opt.Attempts <= 0 {
-		opt.Attempts = DefaultSettings.Attempts
+		opt.Attempts = d.Attempts
+	}
+	if opt.JobTimeout < 0 {
+		opt.JobTimeout = 0
 	}
 	if opt.StatusEvery <= 0 {
 		opt.StatusEvery = 2 * time.Second
+	}
+	if opt.Reconcile <= 0 {
+		opt.Reconcile = 15 * time.Second
+	}
+	if opt.KeepResults <= 0 {
+		opt.KeepResults = time.Minute
+	}
+	if opt.CheckImages == 0 {
+		opt.CheckImages = DefaultCheckImages
+	}
+	if opt.CheckTolerance <= 0 {
+		opt.CheckTolerance = DefaultCheckTolerance
 	}
 	b, err := ensureBus(ctx, nc, opt.Settings)
 	if err != nil {
@@ -110,10 +164,7 @@ func NewEvaluator(ctx context.Context, nc *nats.Conn, opt Options) (*Evaluator, 
 		return nil, fmt.Errorf("watching results: %w", err)
 	}
 	go e.watchResults()
-	e.advSub, err = nc.Subscribe("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES."+JobStream+"."+consumerName, e.maxDeliveries)
-	if err != nil {
-		return nil, err
-	}
+	go e.janitor()
 	return e, nil
 }
 
@@ -135,11 +186,11 @@ func (e *Evaluator) putData(ctx context.Context) error {
 	name := "data/" + fp
 	e.dataRef = &DataRef{Name: e.opt.DataName, Kind: e.opt.DataKind, Fingerprint: fp, Split: e.opt.Split,
 		Object: ObjectRef{Name: name, Size: int64(len(b)), SHA256: fp}}
-	if info, err := e.b.objects.GetInfo(ctx, name); err == nil && info.Size == uint64(len(b)) {
+	if info, err := e.b.inputs.GetInfo(ctx, name); err == nil && info.Size == uint64(len(b)) {
 		return nil // put by an earlier (resumed) driver
 	}
 	start := time.Now()
-	if _, err := e.b.objects.PutBytes(ctx, name, b); err != nil {
+	if _, err := e.b.inputs.PutBytes(ctx, name, b); err != nil {
 		return fmt.Errorf("putting the data set in the object store: %w", err)
 	}
 	e.message("data set %s (%.1f MB, fingerprint %.12s) in the run's object store for workers without a copy (%v)",
@@ -147,14 +198,19 @@ func (e *Evaluator) putData(ctx context.Context) error {
 	return nil
 }
 
-// Close stops watching; the streams stay for a resumed driver.
+// Close stops watching and purges the results already used (recorded by
+// now); the streams stay for a resumed driver.
 func (e *Evaluator) Close() {
+	select {
+	case <-e.stopped:
+		return
+	default:
+	}
+	close(e.stopped)
 	if e.watch != nil {
 		e.watch.Stop()
 	}
-	if e.advSub != nil {
-		e.advSub.Unsubscribe()
-	}
+	e.purgeUsed(time.Now().Add(time.Hour))
 }
 
 func (e *Evaluator) watchResults() {
@@ -166,8 +222,8 @@ func (e *Evaluator) watchResults() {
 	}
 }
 
-// deliver hands a result to the job waiting for it; results nobody waits
-// for (duplicates, leftovers of an earlier driver) are ignored.
+// deliver hands a result to the calls waiting for its job; results nobody
+// waits for (leftovers of an earlier driver) are ignored.
 func (e *Evaluator) deliver(key string, val []byte) {
 	r, err := DecodeResult(val)
 	if err != nil {
@@ -175,324 +231,55 @@ func (e *Evaluator) deliver(key string, val []byte) {
 			e.message("ignored a malformed result under key %q: %v", key, err)
 			return
 		}
-		r = ResultMsg{ID: key, Error: "malformed result from a worker: " + err.Error()}
+		r = ResultMsg{ID: key, Error: "malformed result from a worker: " + err.Error(), Delivery: "malformed"}
+		r.Version = -1 // marks it for rejection, not as the job's failure
 	}
 	if r.ID != key {
 		e.message("ignored result %s stored under another job's key %s", r.ID, key)
 		return
 	}
 	e.mu.Lock()
-	chs := e.waiters[key]
-	delete(e.waiters, key)
+	chs := append([]chan<- ResultMsg(nil), e.waiters[key]...)
 	e.mu.Unlock()
 	for _, ch := range chs {
 		ch <- r
 	}
 }
 
-// maxDeliveries handles the server's advisory for a job whose last allowed
-// delivery was not acknowledged either (its worker died before recording
-// the failure): the failure is recorded here.
-func (e *Evaluator) maxDeliveries(m *nats.Msg) {
-	var adv struct {
-		StreamSeq  uint64 `json:"stream_seq"`
-		Deliveries int    `json:"deliveries"`
-	}
-	if json.Unmarshal(m.Data, &adv) != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	raw, err := e.b.jobs.GetMsg(ctx, adv.StreamSeq)
-	if err != nil {
-		return
-	}
-	id := strings.TrimPrefix(raw.Subject, jobSubject)
-	if !validID(id) {
-		return
-	}
-	r := ResultMsg{Version: Version, ID: id, Deliveries: adv.Deliveries,
-		Error: fmt.Sprintf("given up after %d deliveries: the workers that took it stopped before finishing", adv.Deliveries)}
-	if n, err := e.b.notes.Get(ctx, id); err == nil {
-		r.Error += "; last problem: " + string(n.Value())
-	}
-	b, err := json.Marshal(r)
-	if err != nil { // cannot happen for these fields; never store an empty result
-		return
-	}
-	if _, err := e.b.results.Create(ctx, id, b); err == nil || errors.Is(err, jetstream.ErrKeyExists) {
-		e.b.jobs.DeleteMsg(ctx, adv.StreamSeq)
-	}
-}
-
-// prepared is a job ready to submit.
-type prepared struct {
-	msg   JobMsg
-	enc   []byte // start weights
-	idx   []int  // indices of identical jobs in this call
-	start time.Time
-}
-
-func (e *Evaluator) prepare(j search.Job) (*prepared, error) {
-	enc, err := checkpoint.Encode(j.Arch, j.Input, j.Weights, nil)
-	if err != nil {
-		return nil, err
-	}
-	m := JobMsg{Version: Version, Label: fmt.Sprintf("network %d", j.ID), Arch: j.Arch.String(), Input: j.Input,
-		Weights: ObjectRef{Size: int64(len(enc)), SHA256: sha(enc)}, Training: j.Training, Full: j.Full, Data: e.dataRef}
-	if j.ID == 0 {
-		m.Label = "start network"
-	}
-	if j.Full {
-		m.Label = fmt.Sprintf("final training of network %d", j.ID)
-	}
-	if e.dataRef == nil {
-		m.VirtualMS = max(1, e.opt.VirtualDelay.Milliseconds())
-	}
-	if m.ID, err = contentID(m); err != nil {
-		return nil, err
-	}
-	m.Weights.Name = "in/" + m.ID
-	return &prepared{msg: m, enc: enc}, nil
-}
-
-// submit registers the waiter, then uses a stored result or queues the job
-// unless it is queued already (a resumed driver replaying its episode).
-func (e *Evaluator) submit(ctx context.Context, p *prepared, ch chan<- ResultMsg) error {
-	id := p.msg.ID
-	e.mu.Lock()
-	e.waiters[id] = append(e.waiters[id], ch)
-	e.mu.Unlock()
-	if ent, err := e.b.results.Get(ctx, id); err == nil {
-		e.deliver(id, ent.Value())
-		return nil
-	}
-	if _, err := e.b.jobs.GetLastMsgForSubject(ctx, jobSubject+id); err == nil {
-		e.message("%s: already queued (reattached)", p.msg.Label)
-		return nil
-	}
-	if _, err := e.b.objects.PutBytes(ctx, p.msg.Weights.Name, p.enc); err != nil {
-		return fmt.Errorf("putting the weights of %s: %w", p.msg.Label, err)
-	}
-	b, err := json.Marshal(p.msg)
-	if err != nil {
-		return err
-	}
-	if len(b) > MaxMessage {
-		return fmt.Errorf("%s: job message of %d bytes exceeds %d", p.msg.Label, len(b), MaxMessage)
-	}
-	// No Nats-Msg-Id: an identical job may come again after the first one's
-	// result was used (two searches with one seed grow the same child), and
-	// the server's duplicate window would drop it silently. The subject
-	// check above is what keeps a resumed driver from queueing twice.
-	if _, err := e.b.js.Publish(ctx, jobSubject+id, b); err != nil {
-		return fmt.Errorf("queueing %s: %w", p.msg.Label, err)
-	}
-	return nil
-}
-
-// Evaluate queues the jobs and waits for their results; done is called once
-// per job as results arrive. Jobs still outstanding when ctx is cancelled
-// stay queued: their results are used by a resumed driver.
-func (e *Evaluator) Evaluate(ctx context.Context, jobs []search.Job, done func(int, search.Outcome)) []search.Outcome {
-	out := make([]search.Outcome, len(jobs))
-	finished := make([]bool, len(jobs))
-	report := func(i int, o search.Outcome) {
-		out[i], finished[i] = o, true
-		if done != nil {
-			done(i, o)
-		}
-	}
-	byID := map[string]*prepared{}
-	var order []*prepared
-	for i, j := range jobs {
-		p, err := e.prepare(j)
-		if err != nil {
-			report(i, search.Outcome{Err: err})
-			continue
-		}
-		if q, ok := byID[p.msg.ID]; ok {
-			q.idx = append(q.idx, i)
-			continue
-		}
-		p.idx, p.start = []int{i}, time.Now()
-		byID[p.msg.ID] = p
-		order = append(order, p)
-	}
-	ch := make(chan ResultMsg, len(order))
-	// Submissions (weights upload, checks, publish) run a few at a time so
-	// the first jobs are not held behind the last ones' uploads.
-	errs := make([]error, len(order))
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for k, p := range order {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			errs[k] = e.submit(ctx, p, ch)
-		}()
-	}
-	wg.Wait()
-	outstanding := 0
-	for k, p := range order {
-		if errs[k] != nil {
-			e.unwait(p.msg.ID, ch)
-			for _, i := range p.idx {
-				report(i, search.Outcome{Err: errs[k]})
-			}
-			continue
-		}
-		outstanding++
-	}
-	e.mu.Lock()
-	e.stats.Waiting += outstanding
-	e.mu.Unlock()
-	tick := time.NewTicker(e.opt.StatusEvery)
-	defer tick.Stop()
-	var noWorkerSince time.Time
-	lastWarn := time.Time{}
-	for outstanding > 0 {
+// janitor purges used results once their callers have recorded them.
+func (e *Evaluator) janitor() {
+	t := time.NewTicker(max(e.opt.KeepResults/2, time.Second))
+	defer t.Stop()
+	for {
 		select {
-		case <-ctx.Done():
-			for _, p := range order {
-				e.unwait(p.msg.ID, ch)
-			}
-			for i := range out {
-				if !finished[i] {
-					out[i] = search.Outcome{Err: ctx.Err()}
-				}
-			}
-			e.mu.Lock()
-			e.stats.Waiting -= outstanding
-			e.mu.Unlock()
-			return out
-		case r := <-ch:
-			outstanding--
-			p := byID[r.ID]
-			e.record(r)
-			for _, i := range p.idx {
-				report(i, e.outcome(ctx, jobs[i], r))
-			}
-			e.cleanup(r.ID)
-		case <-tick.C:
-			st := e.Status(ctx)
-			if len(st.Workers) == 0 {
-				if noWorkerSince.IsZero() {
-					noWorkerSince = time.Now()
-				}
-				st.NoWorker = time.Since(noWorkerSince)
-				if time.Since(lastWarn) > time.Minute {
-					lastWarn = time.Now()
-					e.message("no worker connected: waiting (start one with: easrun worker %s)", e.opt.ConnectHint)
-				}
-			} else {
-				noWorkerSince = time.Time{}
-			}
-			if e.opt.OnStatus != nil {
-				e.opt.OnStatus(st)
-			}
+		case <-e.stopped:
+			return
+		case <-t.C:
+			e.purgeUsed(time.Now().Add(-e.opt.KeepResults))
 		}
 	}
-	return out
 }
 
-func (e *Evaluator) unwait(id string, ch chan<- ResultMsg) {
+func (e *Evaluator) purgeUsed(before time.Time) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	ws := e.waiters[id]
-	for i, c := range ws {
-		if c == ch {
-			ws = append(ws[:i:i], ws[i+1:]...)
-			break
+	var now, later []usedResult
+	for _, u := range e.used {
+		if u.at.Before(before) && len(e.waiters[u.id]) == 0 {
+			now = append(now, u)
+		} else {
+			later = append(later, u)
 		}
 	}
-	if len(ws) == 0 {
-		delete(e.waiters, id)
-	} else {
-		e.waiters[id] = ws
-	}
-}
-
-func (e *Evaluator) record(r ResultMsg) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.stats.Waiting--
-	if r.Error != "" {
-		e.stats.Failed++
-	} else {
-		e.stats.Done++
-	}
-	if r.Deliveries > 1 {
-		e.stats.Retried++
-	}
-}
-
-// outcome turns a result into the job's outcome, copying the trained
-// weights into the job's own tensors as the local evaluator trains them in
-// place.
-func (e *Evaluator) outcome(ctx context.Context, j search.Job, r ResultMsg) search.Outcome {
-	o := search.Outcome{Duration: time.Duration(r.Seconds * float64(time.Second))}
-	if r.Error != "" {
-		o.Err = fmt.Errorf("%s (worker %s)", r.Error, r.Worker)
-		return o
-	}
-	if r.Weights == nil {
-		o.Err = fmt.Errorf("worker %s sent no weights", r.Worker)
-		return o
-	}
-	b, err := e.b.objects.GetBytes(ctx, r.Weights.Name)
-	if err == nil && (int64(len(b)) != r.Weights.Size || sha(b) != r.Weights.SHA256) {
-		err = errors.New("size or checksum differs from the result's")
-	}
-	var ck *checkpoint.Checkpoint
-	if err == nil {
-		ck, err = checkpoint.Parse(b)
-	}
-	if err == nil && ck.ArchString != j.Arch.String() {
-		err = fmt.Errorf("weights are of %s, the job trained %s", ck.ArchString, j.Arch)
-	}
-	if err == nil {
-		err = copyInto(j, ck)
-	}
-	if err != nil {
-		o.Err = fmt.Errorf("trained weights from worker %s: %w", r.Worker, err)
-		return o
-	}
-	o.Acc, o.Weights = r.Acc, j.Weights
-	return o
-}
-
-func copyInto(j search.Job, ck *checkpoint.Checkpoint) error {
-	names := j.Weights.Names()
-	sort.Strings(names)
-	for _, n := range names {
-		t, ok := ck.Params[n]
-		if !ok || !t.SameShape(j.Weights[n].Shape) {
-			return fmt.Errorf("tensor %s missing or misshaped", n)
-		}
-	}
-	for _, n := range names {
-		copy(j.Weights[n].Data, ck.Params[n].Data)
-	}
-	return nil
-}
-
-// cleanup removes a used result's objects; its record is durable by now.
-func (e *Evaluator) cleanup(id string) {
+	e.used = later
+	e.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// The worker acknowledges its job only after storing the result, so the
-	// job may still be in the stream: remove it, or the same job submitted
-	// again would be taken for one already queued and never run.
-	if m, err := e.b.jobs.GetLastMsgForSubject(ctx, jobSubject+id); err == nil {
-		e.b.jobs.DeleteMsg(ctx, m.Sequence)
+	for _, u := range now {
+		e.dropResult(ctx, u.id)
+		if u.obj != "" {
+			e.b.outputs.Delete(ctx, u.obj)
+		}
 	}
-	e.b.objects.Delete(ctx, "in/"+id)
-	e.b.objects.Delete(ctx, "out/"+id)
-	e.b.notes.Delete(ctx, id)
-	e.b.results.Purge(ctx, id)
 }
 
 // Status reads the scheduling state (workers, queue) from the server.
@@ -508,8 +295,7 @@ func (e *Evaluator) Status(ctx context.Context) Status {
 	if keys, err := e.b.workers.ListKeys(ctx); err == nil {
 		for k := range keys.Keys() {
 			if ent, err := e.b.workers.Get(ctx, k); err == nil {
-				var w WorkerInfo
-				if json.Unmarshal(ent.Value(), &w) == nil {
+				if w, err := DecodeWorkerInfo(ent.Value()); err == nil {
 					st.Workers = append(st.Workers, w)
 				}
 			}
@@ -518,3 +304,39 @@ func (e *Evaluator) Status(ctx context.Context) Status {
 	sort.Slice(st.Workers, func(i, j int) bool { return st.Workers[i].ID < st.Workers[j].ID })
 	return st
 }
+
+// JournalEntry is one line of the run's result journal.
+type JournalEntry struct {
+	Time      time.Time `json:"time"`
+	Job       string    `json:"job"`
+	Label     string    `json:"label"`
+	Verdict   string    `json:"verdict"` // ok, failed, rejected
+	Reason    string    `json:"reason,omitempty"`
+	Delivery  string    `json:"delivery,omitempty"`
+	Worker    string    `json:"worker,omitempty"`
+	Build     *Build    `json:"build,omitempty"`
+	Attempt   int       `json:"attempt,omitempty"`
+	Seconds   float64   `json:"seconds"`
+	Acc       float64   `json:"acc"`                  // the worker's claim
+	CheckAcc  float64   `json:"check_acc"`            // the worker's, on the check sample
+	DriverAcc *float64  `json:"driver_acc,omitempty"` // the driver's, on the check sample
+	CheckN    int       `json:"check_n,omitempty"`
+	CheckSecs float64   `json:"check_seconds,omitempty"`
+}
+
+func (e *Evaluator) journal(j JournalEntry) {
+	if e.opt.Journal == nil {
+		return
+	}
+	j.Time = time.Now().UTC()
+	b, err := json.Marshal(j)
+	if err != nil {
+		return
+	}
+	e.jmu.Lock()
+	defer e.jmu.Unlock()
+	e.opt.Journal.Write(append(b, '\n'))
+}
+
+// errStreamGone: the run's job stream or consumer vanished under the driver.
+var errStreamGone = errors.New("the run's job queue was deleted under the driver (by another client?); its jobs are lost: resume the run to queue them again")

@@ -31,7 +31,11 @@ func TestMain(m *testing.M) {
 }
 
 func testWorkerMain(url string) int {
-	nc, err := Connect(ClientConfig{URL: url, Token: os.Getenv("EAS_DIST_TEST_TOKEN"), CAFile: os.Getenv("EAS_DIST_TEST_CA"), Wait: true})
+	tok := os.Getenv("EAS_DIST_TEST_TOKEN")
+	if tok == "" {
+		tok = testToken
+	}
+	nc, err := Connect(ClientConfig{URL: url, User: WorkerUser, Password: tok, CAFile: os.Getenv("EAS_DIST_TEST_CA"), Wait: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -46,6 +50,9 @@ func testWorkerMain(url string) int {
 	}
 	w := &Worker{NC: nc, ID: os.Getenv("EAS_DIST_TEST_ID"), Slots: slots, Backend: be, Threads: th, CacheDir: os.Getenv("EAS_DIST_TEST_CACHE"),
 		ParseArch: parseArch, Log: func(s string) { fmt.Fprintln(os.Stdout, s) }}
+	if d, err := time.ParseDuration(os.Getenv("EAS_DIST_TEST_UPLOAD_DELAY")); err == nil {
+		w.uploadDelay = d
+	}
 	if d := os.Getenv("EAS_DIST_TEST_DATA"); d != "" {
 		name, path, _ := strings.Cut(d, "=")
 		w.Data = map[string]string{name: path}
@@ -58,6 +65,9 @@ func testWorkerMain(url string) int {
 	}
 	return 0
 }
+
+// testToken is the workers' token of test runs.
+const testToken = "test-token"
 
 // proc is a worker process whose output lines are collected.
 type proc struct {
@@ -144,7 +154,7 @@ type testRun struct {
 
 func startRun(t testing.TB, dir string, port int, opt Options) *testRun {
 	t.Helper()
-	srv, err := StartServer(ServerConfig{Listen: fmt.Sprintf("127.0.0.1:%d", port), StoreDir: filepath.Join(dir, "nats")})
+	srv, err := StartServer(ServerConfig{Listen: fmt.Sprintf("127.0.0.1:%d", port), StoreDir: filepath.Join(dir, "nats"), Token: testToken})
 	if err != nil {
 		t.Fatal(err)
 	}

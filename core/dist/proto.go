@@ -15,7 +15,9 @@ import (
 )
 
 // Version is the protocol version; a worker refuses jobs of another.
-const Version = 1
+// 2: training settings with explicit field names, per-delivery results,
+// build information, check accuracy, job time limit.
+const Version = 2
 
 // MaxMessage bounds job and result messages (weights and data travel in the
 // object store, so real messages are a few kB).
@@ -29,8 +31,10 @@ const (
 	resultBucket  = "EAS_RESULTS"
 	noteBucket    = "EAS_NOTES"
 	workerBucket  = "EAS_WORKERS"
-	objectBucket  = "EAS_OBJECTS"
-	maxObjectSize = 8 << 30 // larger weights or data are refused as malformed
+	attemptBucket = "EAS_ATTEMPTS"
+	inputBucket   = "EAS_INPUTS"  // start weights and data sets: written by the driver only
+	outputBucket  = "EAS_OUTPUTS" // trained weights: written by workers, one object per delivery
+	maxObjectSize = 8 << 30       // larger weights or data are refused as malformed
 )
 
 // ErrVersion marks a message of another protocol version.
@@ -63,41 +67,96 @@ type DataRef struct {
 	Split       SplitSpec `json:"split"`
 }
 
+// Training is experiment.Training on the wire, with explicit field names
+// (a renamed Go field must not change the protocol silently).
+type Training struct {
+	Optimizer   string  `json:"optimizer"`
+	LR          float64 `json:"lr"`
+	Momentum    float64 `json:"momentum"`
+	Nesterov    bool    `json:"nesterov"`
+	WeightDecay float64 `json:"weight_decay"`
+	Schedule    string  `json:"schedule"`
+	StepEvery   int     `json:"step_every"`
+	StepGamma   float64 `json:"step_gamma"`
+	Epochs      int     `json:"epochs"`
+	Batch       int     `json:"batch"`
+	Seed        int64   `json:"seed"`
+}
+
+// WireTraining is t's wire form.
+func WireTraining(t experiment.Training) Training {
+	return Training{Optimizer: t.Optimizer, LR: t.LR, Momentum: t.Momentum, Nesterov: t.Nesterov, WeightDecay: t.WeightDecay,
+		Schedule: t.Schedule, StepEvery: t.StepEvery, StepGamma: t.StepGamma, Epochs: t.Epochs, Batch: t.Batch, Seed: t.Seed}
+}
+
+// Settings converts the wire form back.
+func (t Training) Settings() experiment.Training {
+	return experiment.Training{Optimizer: t.Optimizer, LR: t.LR, Momentum: t.Momentum, Nesterov: t.Nesterov, WeightDecay: t.WeightDecay,
+		Schedule: t.Schedule, StepEvery: t.StepEvery, StepGamma: t.StepGamma, Epochs: t.Epochs, Batch: t.Batch, Seed: t.Seed}
+}
+
 // JobMsg is one network to train.
 type JobMsg struct {
-	Version  int                 `json:"version"`
-	ID       string              `json:"id"`
-	Label    string              `json:"label,omitempty"` // for people: "network 12"
-	Arch     string              `json:"arch"`
-	Input    ir.Shape            `json:"input"`
-	Weights  ObjectRef           `json:"weights"`
-	Training experiment.Training `json:"training"`
-	Full     bool                `json:"full,omitempty"` // train on training+validation, score on test
-	Data     *DataRef            `json:"data,omitempty"` // nil for virtual jobs
+	Version  int       `json:"version"`
+	ID       string    `json:"id"`
+	Label    string    `json:"label,omitempty"` // for people: "network 12"
+	Arch     string    `json:"arch"`
+	Input    ir.Shape  `json:"input"`
+	Weights  ObjectRef `json:"weights"`
+	Training Training  `json:"training"`
+	Full     bool      `json:"full,omitempty"` // train on training+validation, score on test
+	Data     *DataRef  `json:"data,omitempty"` // nil for virtual jobs
+	// Engine, when set, is the engine the driver's results come from: a
+	// worker running another refuses the job (numbers would differ).
+	Engine string `json:"engine,omitempty"`
 	// VirtualMS > 0 or Data == nil: a dry-run job scored by
 	// search.VirtualScore after sleeping VirtualMS milliseconds (scheduling
 	// measurements, tests).
 	VirtualMS int64 `json:"virtual_ms,omitempty"`
+	// TimeoutS > 0 limits one training attempt (--job-timeout).
+	TimeoutS float64 `json:"timeout_s,omitempty"`
+	// CheckN: the worker also reports its accuracy on the first CheckN
+	// images of the scoring set, which the driver recomputes.
+	CheckN int `json:"check_n,omitempty"`
 }
 
-// ResultMsg is a job's outcome.
+// Build says what produced a result: which easrun, engine, device and
+// thread count (results of other builds may differ in the last digits).
+type Build struct {
+	Module  string `json:"module"`
+	Version string `json:"version"`
+	Commit  string `json:"commit,omitempty"`
+	Go      string `json:"go"`
+	Engine  string `json:"engine"`
+	Device  string `json:"device,omitempty"`
+	Threads int    `json:"threads"`
+}
+
+// ResultMsg is a job's outcome, stored under the job's id by the first
+// delivery that completes (later ones find the key taken).
 type ResultMsg struct {
-	Version    int        `json:"version"`
-	ID         string     `json:"id"`
-	Worker     string     `json:"worker"`
-	Acc        float64    `json:"acc"`
-	Error      string     `json:"error,omitempty"`
-	Seconds    float64    `json:"seconds"`
-	Deliveries int        `json:"deliveries"`
-	Weights    *ObjectRef `json:"weights,omitempty"`
+	Version  int     `json:"version"`
+	ID       string  `json:"id"`
+	Delivery string  `json:"delivery"` // worker, stream sequence and delivery count
+	Worker   string  `json:"worker"`
+	Acc      float64 `json:"acc"`
+	// CheckAcc is the accuracy on the job's check sample (CheckN images).
+	CheckAcc float64 `json:"check_acc,omitempty"`
+	Error    string  `json:"error,omitempty"`
+	// GivenUp marks a job no worker finished in its allowed attempts.
+	GivenUp bool       `json:"given_up,omitempty"`
+	Seconds float64    `json:"seconds"`
+	Attempt int        `json:"attempt"`
+	Weights *ObjectRef `json:"weights,omitempty"`
+	Build   Build      `json:"build"`
 }
 
 // contentID is the job's deterministic id: a hash of everything that
-// determines its result (the label and the object's name excluded).
-// It fails only for a job JSON cannot carry (a NaN learning rate), which
-// must not be hashed as if it were empty.
+// determines its result (the label, the object's name, the time limit and
+// the check sample excluded). It fails only for a job JSON cannot carry
+// (a NaN learning rate), which must not be hashed as if it were empty.
 func contentID(j JobMsg) (string, error) {
-	j.ID, j.Label, j.Weights.Name = "", "", ""
+	j.ID, j.Label, j.Weights.Name, j.TimeoutS, j.CheckN = "", "", "", 0, 0
 	b, err := json.Marshal(j)
 	if err != nil {
 		return "", fmt.Errorf("job %q: %w", j.Label, err)
@@ -208,6 +267,9 @@ func DecodeJob(b []byte, parse ArchParser) (JobMsg, ir.Arch, error) {
 	if j.VirtualMS < 0 || j.VirtualMS > 24*3600*1000 {
 		return bad("virtual_ms %d out of range", j.VirtualMS)
 	}
+	if math.IsNaN(j.TimeoutS) || j.TimeoutS < 0 || j.TimeoutS > 365*24*3600 || j.CheckN < 0 || j.CheckN > 1<<24 {
+		return bad("timeout_s %v or check_n %d out of range", j.TimeoutS, j.CheckN)
+	}
 	if d := j.Data; d != nil {
 		if d.Name == "" || d.Kind == "" || !validSHA(d.Fingerprint) || d.Object.SHA256 != d.Fingerprint {
 			return bad("data reference incomplete: %+v", *d)
@@ -235,11 +297,14 @@ func DecodeResult(b []byte) (ResultMsg, error) {
 	if !validID(r.ID) {
 		return r, fmt.Errorf("result: id %q is not 40 hex digits", r.ID)
 	}
-	if r.Error == "" && (math.IsNaN(r.Acc) || r.Acc < 0 || r.Acc > 1) {
-		return r, fmt.Errorf("result %s: accuracy %v outside [0, 1]", r.ID, r.Acc)
+	if r.Error == "" && (math.IsNaN(r.Acc) || r.Acc < 0 || r.Acc > 1 || math.IsNaN(r.CheckAcc) || r.CheckAcc < 0 || r.CheckAcc > 1) {
+		return r, fmt.Errorf("result %s: accuracy %v or check accuracy %v outside [0, 1]", r.ID, r.Acc, r.CheckAcc)
+	}
+	if len(r.Delivery) > 200 || len(r.Worker) > 200 || len(r.Error) > 64<<10 || r.Attempt < 0 || math.IsNaN(r.Seconds) || r.Seconds < 0 {
+		return r, fmt.Errorf("result %s: delivery, worker, error, attempt or seconds out of range", r.ID)
 	}
 	if r.Weights != nil {
-		if err := r.Weights.check("result weights", "out/"); err != nil {
+		if err := r.Weights.check("result weights", "out/"+r.ID+"/"); err != nil {
 			return r, fmt.Errorf("result %s: %v", r.ID, err)
 		}
 	}

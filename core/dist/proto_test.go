@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"go/parser"
 	"go/token"
 	"math"
@@ -105,8 +106,8 @@ func TestDecodeJobNamesTheProblem(t *testing.T) {
 		{"not json", []byte("\x00garbage"), "not a JSON object"},
 		{"no version", []byte(`{"id":"x"}`), "no protocol version"},
 		{"other version", []byte(`{"version":99,"something":"new"}`), "version 99"},
-		{"oversized", append(append([]byte(`{"version":1,"label":"`), make([]byte, MaxMessage)...), `"}`...), "exceeds"},
-		{"unknown field", []byte(strings.Replace(string(b), `"version":1`, `"version":1,"evil":1`, 1)), "unknown field"},
+		{"oversized", append(append([]byte(`{"version":2,"label":"`), make([]byte, MaxMessage)...), `"}`...), "exceeds"},
+		{"unknown field", []byte(strings.Replace(string(b), `"version":2`, `"version":2,"evil":1`, 1)), "unknown field"},
 		{"trailing", append(append([]byte{}, b...), []byte(` {}`)...), "after top-level value"},
 		{"bad arch", mut(func(m *JobMsg) { m.Arch = "C(4,3" }), "arch"},
 		{"arch for another input", mut(func(m *JobMsg) { m.Arch = "P(2,2,MAX) P(2,2,MAX) P(2,2,MAX) P(2,2,MAX) SM(4)" }), "arch"},
@@ -121,7 +122,7 @@ func TestDecodeJobNamesTheProblem(t *testing.T) {
 			t.Errorf("%s: got %v, want an error containing %q", c.name, err, c.want)
 		}
 	}
-	if _, _, err := DecodeJob([]byte(`{"version":2}`), parseArch); !errorsIs(err, ErrVersion) {
+	if _, _, err := DecodeJob([]byte(`{"version":3}`), parseArch); !errorsIs(err, ErrVersion) {
 		t.Errorf("version mismatch is not ErrVersion: %v", err)
 	}
 }
@@ -129,10 +130,10 @@ func TestDecodeJobNamesTheProblem(t *testing.T) {
 func TestDecodeResultChecks(t *testing.T) {
 	id := strings.Repeat("a", 40)
 	for _, c := range []struct{ msg, want string }{
-		{`{"version":1,"id":"` + id + `","acc":0.5}`, ""},
-		{`{"version":1,"id":"` + id + `","acc":1.5}`, "outside [0, 1]"},
-		{`{"version":1,"id":"` + id + `","acc":0.5,"weights":{"name":"in/x","size":1,"sha256":"` + strings.Repeat("0", 64) + `"}}`, "out/"},
-		{`{"version":1,"id":"short"}`, "40 hex digits"},
+		{`{"version":2,"id":"` + id + `","acc":0.5}`, ""},
+		{`{"version":2,"id":"` + id + `","acc":1.5}`, "outside [0, 1]"},
+		{`{"version":2,"id":"` + id + `","acc":0.5,"weights":{"name":"in/x","size":1,"sha256":"` + strings.Repeat("0", 64) + `"}}`, "out/"},
+		{`{"version":2,"id":"short"}`, "40 hex digits"},
 		{`[1,2]`, "JSON object"},
 	} {
 		_, err := DecodeResult([]byte(c.msg))
@@ -145,7 +146,7 @@ func TestDecodeResultChecks(t *testing.T) {
 func FuzzDecodeJob(f *testing.F) {
 	b, _ := json.Marshal(validJob(f))
 	f.Add(b)
-	f.Add([]byte(`{"version":1}`))
+	f.Add([]byte(`{"version":2}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		DecodeJob(b, parseArch) // must not panic
 		DecodeResult(b)
@@ -208,7 +209,7 @@ func TestMalformedMessagesDoNotCrash(t *testing.T) {
 	defer cancel()
 	js := r.ev.b.js
 	id := strings.Repeat("c", 40)
-	for subj, body := range map[string]string{jobSubject + id: "{not json", jobSubject + "garbage": `{"version":1}`} {
+	for subj, body := range map[string]string{jobSubject + id: "{not json", jobSubject + "garbage": `{"version":2}`} {
 		if _, err := js.Publish(ctx, subj, []byte(body)); err != nil {
 			t.Fatal(err)
 		}
@@ -217,7 +218,7 @@ func TestMalformedMessagesDoNotCrash(t *testing.T) {
 		t.Error("an oversized job was accepted by the stream")
 	}
 	r.ev.b.results.Put(ctx, strings.Repeat("d", 40), []byte("\xff garbage"))
-	r.ev.b.results.Put(ctx, "x", []byte(`{"version":1}`))
+	r.ev.b.results.Put(ctx, "x", []byte(`{"version":2}`))
 	w.waitFor(t, "malformed job", 20*time.Second)
 	// The job with a valid id got a failure result naming the problem.
 	var res []byte
@@ -244,8 +245,8 @@ func TestMalformedMessagesDoNotCrash(t *testing.T) {
 func TestServerNeedsATokenBeyondLoopback(t *testing.T) {
 	dir := t.TempDir()
 	_, err := StartServer(ServerConfig{Listen: "0.0.0.0:0", StoreDir: dir})
-	if err == nil || !strings.Contains(err.Error(), "--token-file") {
-		t.Fatalf("open server without a token: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "--tls-cert") {
+		t.Fatalf("server beyond loopback without TLS: %v", err)
 	}
 	for _, h := range []string{"127.0.0.1", "localhost", "::1"} {
 		if !IsLoopback(h) {
@@ -263,12 +264,15 @@ func TestServerNeedsATokenBeyondLoopback(t *testing.T) {
 	}
 	defer srv.Shutdown()
 	for _, tok := range []string{"", "wrong"} {
-		if nc, err := Connect(ClientConfig{URL: srv.URL, Token: tok}); err == nil {
+		nc, err := Connect(ClientConfig{URL: srv.URL, User: WorkerUser, Password: tok, Wait: true})
+		if err == nil {
 			nc.Close()
 			t.Errorf("token %q accepted", tok)
+		} else if !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "authorization failed") {
+			t.Errorf("token %q: %v, want authorization failed", tok, err)
 		}
 	}
-	nc, err := Connect(ClientConfig{URL: srv.URL, Token: "s3cret"})
+	nc, err := Connect(ClientConfig{URL: srv.URL, User: WorkerUser, Password: "s3cret"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +307,7 @@ func TestTLSWorker(t *testing.T) {
 	if !strings.HasPrefix(srv.URL, "tls://") {
 		t.Errorf("URL %s", srv.URL)
 	}
-	if nc, err := Connect(ClientConfig{URL: srv.URL, Token: "tok"}); err == nil { // CA not trusted
+	if nc, err := Connect(ClientConfig{URL: srv.URL, User: WorkerUser, Password: "tok"}); err == nil { // CA not trusted
 		nc.Close()
 		t.Error("connected without trusting the server's CA")
 	}

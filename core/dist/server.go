@@ -1,6 +1,7 @@
 package dist
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,8 +19,10 @@ import (
 type ServerConfig struct {
 	Listen   string // host:port; port 0 picks a free one
 	StoreDir string // JetStream store (inside the run directory)
-	Token    string // clients must present it ("" only on loopback or with Insecure)
-	Insecure bool   // allow no token beyond loopback
+	// Token is the workers' password (user WorkerUser); "" makes a random
+	// one (Server.Token): a server always asks for credentials.
+	Token    string
+	Insecure bool   // allow listening beyond loopback without TLS
 	TLSCert  string // PEM certificate and key: clients must use TLS
 	TLSKey   string
 	Log      io.Writer // server warnings and errors (nil: discarded)
@@ -29,6 +32,9 @@ type ServerConfig struct {
 type Server struct {
 	ns  *server.Server
 	cfg ServerConfig
+	// Token is the workers' token; driverPass the driver's password.
+	Token      string
+	driverPass string
 	// URL is what workers pass to --connect.
 	URL string
 }
@@ -56,24 +62,33 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
-	if !IsLoopback(host) && cfg.Token == "" && !cfg.Insecure {
-		return nil, fmt.Errorf("--listen %s accepts connections from other machines: give --token-file FILE (workers use the same file), or --insecure to run without authentication", cfg.Listen)
-	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return nil, errors.New("TLS needs both --tls-cert and --tls-key")
 	}
+	if !IsLoopback(host) && cfg.TLSCert == "" {
+		if !cfg.Insecure {
+			return nil, fmt.Errorf("--listen %s accepts connections from other machines: give --tls-cert and --tls-key (workers then use --tls-ca), or --insecure to send everything in clear", cfg.Listen)
+		}
+		if cfg.Log != nil {
+			fmt.Fprintf(cfg.Log, "warning: --insecure: without TLS, the workers' token, the jobs (architectures, training settings), the start and trained weights, the data set and the results travel in clear on %s\n", cfg.Listen)
+		}
+	}
+	if cfg.Token == "" {
+		cfg.Token = randomToken()
+	}
+	driverPass := randomToken()
 	if err := os.MkdirAll(cfg.StoreDir, 0o700); err != nil {
 		return nil, err
 	}
 	opts := &server.Options{
-		ServerName:    "eas-driver",
-		Host:          host,
-		Port:          port,
-		JetStream:     true,
-		StoreDir:      cfg.StoreDir,
-		Authorization: cfg.Token,
-		NoSigs:        true,
-		MaxPayload:    MaxMessage + 64<<10, // object chunks are 128 kB; job messages are capped below
+		ServerName: "eas-driver",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   cfg.StoreDir,
+		Users:      roleUsers(cfg.Token, driverPass),
+		NoSigs:     true,
+		MaxPayload: MaxMessage + 64<<10, // object chunks are 128 kB; job messages are capped below
 		// Workers are expected to come and go: keep the TCP keepalive short
 		// so a vanished machine's connection is noticed.
 		PingInterval: 10 * time.Second,
@@ -98,7 +113,7 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("the NATS server on %s did not start within 10 s (port in use?)", cfg.Listen)
 	}
-	s := &Server{ns: ns, cfg: cfg}
+	s := &Server{ns: ns, cfg: cfg, Token: cfg.Token, driverPass: driverPass}
 	addr := ns.Addr().(*net.TCPAddr)
 	scheme, h := "nats", host
 	if cfg.TLSCert != "" {
@@ -117,7 +132,7 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 // 4-8x faster than an in-process pipe for megabytes of weights; in-process
 // when the server requires TLS (its certificate need not name loopback).
 func (s *Server) Connect(name string) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name(name), nats.Token(s.cfg.Token), nats.MaxReconnects(-1)}
+	opts := []nats.Option{nats.Name(name), nats.UserInfo(driverUser, s.driverPass), nats.CustomInboxPrefix(driverInbox), nats.MaxReconnects(-1)}
 	if s.cfg.TLSCert != "" {
 		return nats.Connect("", append(opts, nats.InProcessServer(s.ns))...)
 	}
@@ -152,25 +167,38 @@ type ClientConfig struct {
 	Token  string
 	CAFile string // PEM CA for a TLS server with a private certificate
 	Name   string
+	// User and Password are a role's credentials (see Roles) instead of a
+	// token; InboxPrefix keeps the driver's replies apart from workers'.
+	User, Password, InboxPrefix string
 	// Wait keeps retrying the first connection (a worker started before
-	// its driver); otherwise a failed first connection is an error.
+	// its driver) until Ctx ends; otherwise a failed first connection is an
+	// error.
 	Wait bool
+	Ctx  context.Context
 	// Log, if set, hears of lost and regained connections.
 	Log func(string)
 }
 
-// Connect dials the server, reconnecting forever after losing it.
+// ErrAuth is a server's refusal of the credentials presented.
+var ErrAuth = errors.New("authorization failed")
+
+// Connect dials the server, reconnecting forever after losing it. With
+// Wait it retries an unreachable server until Ctx ends; refused
+// credentials are an error at once (ErrAuth), whatever Wait says.
 func Connect(c ClientConfig) (*nats.Conn, error) {
 	opts := []nats.Option{nats.Name(c.Name), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond),
-		nats.PingInterval(10 * time.Second)}
+		nats.PingInterval(10 * time.Second), nats.Timeout(5 * time.Second)}
 	if c.Token != "" {
 		opts = append(opts, nats.Token(c.Token))
 	}
+	if c.User != "" {
+		opts = append(opts, nats.UserInfo(c.User, c.Password))
+	}
+	if c.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(c.InboxPrefix))
+	}
 	if c.CAFile != "" {
 		opts = append(opts, nats.RootCAs(c.CAFile))
-	}
-	if c.Wait {
-		opts = append(opts, nats.RetryOnFailedConnect(true))
 	}
 	if c.Log != nil {
 		opts = append(opts,
@@ -181,11 +209,30 @@ func Connect(c ClientConfig) (*nats.Conn, error) {
 			}),
 			nats.ReconnectHandler(func(nc *nats.Conn) { c.Log("reconnected to " + nc.ConnectedUrlRedacted()) }))
 	}
-	nc, err := nats.Connect(c.URL, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("connecting to %s: %w", c.URL, err)
+	ctx := c.Ctx
+	if ctx == nil {
+		ctx = context.Background()
 	}
-	return nc, nil
+	for waited := false; ; waited = true {
+		nc, err := nats.Connect(c.URL, opts...)
+		if err == nil {
+			return nc, nil
+		}
+		if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || strings.Contains(strings.ToLower(err.Error()), "authorization") {
+			return nil, fmt.Errorf("connecting to %s: %w: the server refused these credentials (check --token-file / --creds against the driver's)", c.URL, ErrAuth)
+		}
+		if !c.Wait {
+			return nil, fmt.Errorf("connecting to %s: %w", c.URL, err)
+		}
+		if !waited && c.Log != nil {
+			c.Log(fmt.Sprintf("waiting for the server at %s (%v)", c.URL, err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connecting to %s: %w", c.URL, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // ReadToken reads a token file, creating one with a random token (mode

@@ -2,8 +2,10 @@ package dist
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,20 +119,43 @@ func TestWorkerTrainsLikeLocal(t *testing.T) {
 	}
 }
 
-// TestLocalCopyWithAnotherFingerprintIsRefused: a worker whose --data copy
-// differs from the run's refuses the job with the reason; after the last
-// attempt the job is recorded as failed with it.
-func TestLocalCopyWithAnotherFingerprintIsRefused(t *testing.T) {
+// TestMismatchedWorkerBesideAGoodOne: a worker whose --data copy differs
+// from the run's refuses the jobs (a Nak, not a failure record) and backs
+// off, so the healthy worker beside it trains them all; alone, it leaves
+// the jobs waiting with the reason shown, never failed.
+func TestMismatchedWorkerBesideAGoodOne(t *testing.T) {
 	dir := t.TempDir()
 	writeIDX(t, filepath.Join(dir, "run"), 0)
 	writeIDX(t, filepath.Join(dir, "other"), 1)
 	ds := tinyDataset(t, filepath.Join(dir, "run"))
-	r := startRun(t, dir, 0, Options{Data: ds, DataName: "tiny", DataKind: "idx", Split: tinySplit, Settings: Settings{AckWait: 5 * time.Second, Attempts: 2}})
-	startWorker(t, r.srv.URL, "EAS_DIST_TEST_DATA=tiny="+filepath.Join(dir, "other"))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	var mu sync.Mutex
+	var msgs []string
+	r := startRun(t, dir, 0, Options{Data: ds, DataName: "tiny", DataKind: "idx", Split: tinySplit, Reconcile: 300 * time.Millisecond,
+		Settings:  Settings{AckWait: 5 * time.Second, Attempts: 2},
+		OnMessage: func(s string) { mu.Lock(); msgs = append(msgs, s); mu.Unlock() }})
+	bad := startWorker(t, r.srv.URL, "EAS_DIST_TEST_ID=bad", "EAS_DIST_TEST_DATA=tiny="+filepath.Join(dir, "other"))
+	alone, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	out := collect(t, ctx, r.ev, tinyJobs(t, 1))
-	if out[0].Err == nil || !strings.Contains(out[0].Err.Error(), "fingerprint") || !strings.Contains(out[0].Err.Error(), "given up after 2 deliveries") {
-		t.Fatalf("want a refusal naming the fingerprint, got %v", out[0].Err)
+	jobs := tinyJobs(t, 3)
+	out := collect(t, alone, r.ev, jobs[:1])
+	if !errors.Is(out[0].Err, context.DeadlineExceeded) {
+		t.Fatalf("alone, the mismatched worker decided the job: %+v", out[0])
+	}
+	mu.Lock()
+	if m := strings.Join(msgs, "\n"); !strings.Contains(m, "waiting for a worker that can run it; worker bad: data set tiny") || !strings.Contains(m, "fingerprint") {
+		t.Errorf("driver messages do not give the refusal: %s", m)
+	}
+	mu.Unlock()
+	startWorker(t, r.srv.URL, "EAS_DIST_TEST_ID=good", "EAS_DIST_TEST_CACHE="+filepath.Join(dir, "cache"))
+	ctx, cancel2 := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel2()
+	out = collect(t, ctx, r.ev, jobs)
+	for i, o := range out {
+		if o.Err != nil {
+			t.Errorf("job %d: %v", i, o.Err)
+		}
+	}
+	if !strings.Contains(bad.output(), "refusing job") || strings.Contains(bad.output(), "training C(") {
+		t.Errorf("the mismatched worker:\n%s", bad.output())
 	}
 }

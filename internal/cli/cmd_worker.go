@@ -18,7 +18,7 @@ import (
 // WorkerCmd trains the children of a distributed run.
 type WorkerCmd struct {
 	Connect   string            `required:"" help:"NATS server of the run (nats://HOST:4222, or tls://... for a TLS server)."`
-	TokenFile string            `help:"File holding the run's token (the driver's --token-file)." type:"path"`
+	TokenFile string            `required:"" help:"File holding the run's worker token (the driver's --token-file, by default RUN/worker.token)." type:"path"`
 	TLSCA     string            `name:"tls-ca" help:"PEM CA that signed the server's certificate (for a private TLS certificate)." type:"path"`
 	Slots     int               `default:"1" help:"Networks trained at once."`
 	Threads   int               `help:"Engine workers per training (0: the CPUs divided by --slots). The same count as the driver's local evaluator gives bit-identical results."`
@@ -42,11 +42,9 @@ func (c *WorkerCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	token := ""
-	if c.TokenFile != "" {
-		if token, _, err = dist.ReadToken(c.TokenFile, false); err != nil {
-			return fmt.Errorf("--token-file: %w", err)
-		}
+	token, _, err := dist.ReadToken(c.TokenFile, false)
+	if err != nil {
+		return fmt.Errorf("--token-file: %w", err)
 	}
 	cache := c.Cache
 	if cache == "" {
@@ -60,14 +58,20 @@ func (c *WorkerCmd) Run(g *Globals) error {
 		}
 	}
 	logf := func(s string) { fmt.Fprintf(g.Stderr, "%s %s\n", time.Now().Format("15:04:05"), s) }
-	nc, err := dist.Connect(dist.ClientConfig{URL: c.Connect, Token: token, CAFile: c.TLSCA, Name: "easrun worker", Wait: true, Log: logf})
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	logf(fmt.Sprintf("engine: %s, %d slots", be.Describe(), c.Slots))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	nc, err := dist.Connect(dist.ClientConfig{URL: c.Connect, User: dist.WorkerUser, Password: token, CAFile: c.TLSCA, Name: "easrun worker",
+		Wait: true, Ctx: ctx, Log: logf})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // interrupted while waiting for the server
+		}
+		return err
+	}
+	// Closing hands back whatever is still unacknowledged; with the server
+	// gone, Close must not wait for a flush.
+	defer nc.Close()
+	logf(fmt.Sprintf("engine: %s, %d slots", be.Describe(), c.Slots))
 	w := &dist.Worker{NC: nc, ID: c.ID, Slots: c.Slots, Backend: be, Threads: threads, Data: c.Data, CacheDir: cache, Log: logf,
 		ParseArch: parseArch}
 	return w.Run(ctx)

@@ -141,7 +141,7 @@ func TestNatsRunSurvivesKilledWorkerAndDriver(t *testing.T) {
 	const long = 5 * time.Minute // generous: CI and loaded hosts are slow
 	driver := startProc(t, bin, args...)
 	driver.waitCount(t, "start workers with", 1, long)
-	if !strings.Contains(driver.text(), "wrote a new token") {
+	if !strings.Contains(driver.text(), "wrote the workers' token") {
 		t.Errorf("no token written:\n%s", driver.text())
 	}
 	worker := func(id string) *lineProc {
@@ -160,7 +160,7 @@ func TestNatsRunSurvivesKilledWorkerAndDriver(t *testing.T) {
 	// expires, while the driver still runs.
 	b := worker("b")
 	b.waitCount(t, "start network: training", 1, long)
-	if !strings.Contains(b.text(), "(delivery 2)") {
+	if !strings.Contains(b.text(), "(attempt 2,") {
 		t.Errorf("the killed worker's job was not redelivered to b as its second delivery:\n%s", b.text())
 	}
 	// The driver is killed once it has recorded a network of the search.

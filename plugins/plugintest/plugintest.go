@@ -46,6 +46,32 @@ type Target struct {
 	Launch func(ctx context.Context) (*host.Plugin, error)
 }
 
+// InProcess is a target serving a transform (or a controller, or both; nil
+// for none) from this process, policed as the host polices a plugin: what a
+// plugin's own tests use. Each launch calls the constructors again.
+func InProcess(t func() sdk.Transform, c func() sdk.Controller) Target {
+	b := host.Builtins{}
+	kind := sdk.KindTransform
+	if t != nil {
+		b.Transform = func(string) (sdk.Transform, bool) { return t(), true }
+	}
+	if c != nil {
+		b.Controller = func(string) (sdk.Controller, bool) { return c(), true }
+		if t == nil {
+			kind = sdk.KindController
+		}
+	}
+	return Target{Launch: func(ctx context.Context) (*host.Plugin, error) {
+		return host.Builtin(ctx, kind, "under-test", host.Options{Builtins: b, InProcess: true})
+	}}
+}
+
+// Executable is a target that starts the plugin executable at path (what
+// easrun plugin check does).
+func Executable(path string, o host.Options) Target {
+	return Target{Launch: func(ctx context.Context) (*host.Plugin, error) { return host.Launch(ctx, path, o) }}
+}
+
 // Options of a check run.
 type Options struct {
 	Cases int   // random networks per family for preservation (default 20)
