@@ -108,13 +108,19 @@ def torch_worker(args):
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
+    dev = torch.device(args.device)
+    # float32 throughout, as eas (no TF32 on Ampere and later).
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = True
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     with open(args.torch_worker) as f:
         graph = json.load(f)
-    model = torch_model(graph)
+    model = torch_model(graph).to(dev)
     inp = graph["nodes"][0]
-    x = torch.randn(args.batch, inp["c"], inp["h"], inp["w"])
+    x = torch.randn(args.batch, inp["c"], inp["h"], inp["w"], device=dev)
     classes = graph["nodes"][-1]["c"]
-    y = torch.randint(0, classes, (args.batch,))
+    y = torch.randint(0, classes, (args.batch,), device=dev)
     decay_ids = {id(p) for p in model.decay}
     groups = [{"params": [p for p in model.parameters() if id(p) in decay_ids], "weight_decay": 1e-4},
               {"params": [p for p in model.parameters() if id(p) not in decay_ids], "weight_decay": 0.0}]
@@ -129,17 +135,21 @@ def torch_worker(args):
     model.train()
     for _ in range(max(2, args.steps // 10)):
         step()
+    sync()
     t0 = time.perf_counter()
     for _ in range(args.steps):
         step()
+    sync()
     train_s = time.perf_counter() - t0
     model.eval()
     with torch.no_grad():
         for _ in range(2):
             model(x)
+        sync()
         t0 = time.perf_counter()
         for _ in range(args.steps):
             model(x)
+        sync()
         eval_s = time.perf_counter() - t0
     print(json.dumps({"train_img_s": args.batch * args.steps / train_s, "eval_img_s": args.batch * args.steps / eval_s,
                       "torch": torch.__version__, "threads": torch.get_num_threads()}))
@@ -166,6 +176,7 @@ def main():
     ap.add_argument("--no-torch-engine", action="store_true", help="skip the torch-engine column")
     ap.add_argument("--torch-worker", help=argparse.SUPPRESS)
     ap.add_argument("--steps", type=int, default=20, help=argparse.SUPPRESS)
+    ap.add_argument("--device", default="cpu", help=argparse.SUPPRESS)  # the worker's device (scripts/gpu-check.sh: cuda)
     args = ap.parse_args()
     if args.torch_worker:
         return torch_worker(args)

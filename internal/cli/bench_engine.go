@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand"
+	"sync"
 	"time"
 
 	"github.com/eas-go/eas/core/engine"
@@ -33,21 +34,22 @@ func benchBatch(gr *ir.Graph, batch int) (*tensor.Tensor, []int32) {
 // engine's): Sync waits for it, so that a timing covers the work.
 type syncer interface{ Sync() error }
 
-// benchBackend times a training step and an evaluation forward through the
-// engine interface (engines other than the CPU engine). On a device the
-// loss stays there (AddLoss) as in training, and the clock stops after a
-// Sync.
-func (c *BenchCmd) benchBackend(g *Globals, be engine.Backend, gr *ir.Graph, params tensor.Map, x *tensor.Tensor, y []int32) error {
-	m, err := be.Build(gr, params, engine.ModelConfig{MaxBatch: c.Batch, Seed: 1, Optimizer: train.Optimizer(experiment.PaperChild())})
-	if err != nil {
-		return err
+func syncModel(m engine.Model) error {
+	if s, ok := m.(syncer); ok {
+		return s.Sync()
 	}
-	defer m.Close()
+	return nil
+}
+
+// trainStep is one training step as core/train runs it: on a device the
+// loss stays there (AddLoss).
+func trainStep(m engine.Model, x *tensor.Tensor, y []int32) func() error {
 	acc, _ := m.(engine.LossAccumulator)
-	step := func() error {
+	return func() error {
 		if err := m.Forward(x, true); err != nil {
 			return err
 		}
+		var err error
 		if acc != nil {
 			err = acc.AddLoss(y)
 		} else {
@@ -61,46 +63,76 @@ func (c *BenchCmd) benchBackend(g *Globals, be engine.Backend, gr *ir.Graph, par
 		}
 		return m.Step(1e-4)
 	}
-	sync := func() error {
-		if s, ok := m.(syncer); ok {
-			return s.Sync()
-		}
-		return nil
-	}
-	timed := func(n int, f func() error) (float64, error) {
-		start := time.Now()
-		for range n {
-			if err := f(); err != nil {
-				return 0, err
+}
+
+// timed runs f n times on each model's goroutine and returns the seconds
+// until every model's work is done.
+func timed(ms []engine.Model, n int, f func(i int) error) (float64, error) {
+	start := time.Now()
+	errs := make([]error, len(ms))
+	var wg sync.WaitGroup
+	for i := range ms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range n {
+				if errs[i] = f(i); errs[i] != nil {
+					return
+				}
 			}
-		}
-		err := sync()
-		return time.Since(start).Seconds(), err
+			errs[i] = syncModel(ms[i])
+		}()
 	}
-	if _, err := timed(max(2, c.Steps/10), step); err != nil {
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(start).Seconds(), nil
+}
+
+// benchBackend times training steps and evaluation forwards through the
+// engine interface (engines other than the CPU engine), of --concurrent
+// models at once (each on its own goroutine, as a search's children), the
+// clock stopping after every model's queued work is done.
+func (c *BenchCmd) benchBackend(g *Globals, be engine.Backend, gr *ir.Graph, params tensor.Map, x *tensor.Tensor, y []int32) error {
+	n := max(1, c.Concurrent)
+	ms := make([]engine.Model, n)
+	steps := make([]func() error, n)
+	for i := range ms {
+		m, err := be.Build(gr, params.Clone(), engine.ModelConfig{MaxBatch: c.Batch, Seed: int64(i + 1), Optimizer: train.Optimizer(experiment.PaperChild())})
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		ms[i], steps[i] = m, trainStep(m, x, y)
+	}
+	if _, err := timed(ms, max(2, c.Steps/10), func(i int) error { return steps[i]() }); err != nil {
 		return err
 	}
-	trainSec, err := timed(c.Steps, step)
+	trainSec, err := timed(ms, c.Steps, func(i int) error { return steps[i]() })
 	if err != nil {
 		return err
 	}
-	evalSec, err := timed(c.Steps, func() error { return m.Forward(x, false) })
+	evalSec, err := timed(ms, c.Steps, func(i int) error { return ms[i].Forward(x, false) })
 	if err != nil {
 		return err
 	}
 	_, madds := gr.Cost()
 	v := engineVersions(be)
+	images := float64(n * c.Batch * c.Steps)
 	res := BenchResult{Engine: v["engine"], Device: v["device"], LibTorch: v["libtorch"], CUDA: v["cuda"], CuDNN: v["cudnn"], GPU: v["gpu"],
-		Arch: gr.Arch.String(), Batch: c.Batch, Workers: c.Workers,
-		TrainImgS: float64(c.Batch*c.Steps) / trainSec, EvalImgS: float64(c.Batch*c.Steps) / evalSec, MFLOPImg: 6 * float64(madds) / 1e6}
+		Arch: gr.Arch.String(), Batch: c.Batch, Workers: c.Workers, Concurrent: n,
+		TrainImgS: images / trainSec, EvalImgS: images / evalSec, MFLOPImg: 6 * float64(madds) / 1e6}
 	res.GFLOPS = res.TrainImgS * 6 * float64(madds) / 1e9
 	if c.JSON {
 		return json.NewEncoder(g.Stdout).Encode(res)
 	}
 	w := g.Stdout
 	fmt.Fprintf(w, "engine        %s\n", be.Describe())
-	fmt.Fprintf(w, "network       %s (batch %d, %.1f MFLOP per training image)\n", res.Arch, res.Batch, res.MFLOPImg)
-	fmt.Fprintf(w, "train         %.0f images/s (forward + backward + SGD update)\n", res.TrainImgS)
+	fmt.Fprintf(w, "network       %s (batch %d, %.1f MFLOP per training image, %d model(s) at once)\n", res.Arch, res.Batch, res.MFLOPImg, n)
+	fmt.Fprintf(w, "train         %.0f images/s (forward + backward + SGD update, all models)\n", res.TrainImgS)
 	fmt.Fprintf(w, "eval          %.0f images/s\n", res.EvalImgS)
 	fmt.Fprintf(w, "achieved      %.1f GFLOP/s\n", res.GFLOPS)
 	return nil

@@ -23,15 +23,16 @@ const Table1 = "C(16,3,1) P(2,2,MAX) C(32,3,1) P(2,2,MAX) C(64,3,1) P(2,2,MAX) C
 
 // BenchCmd measures the engine against this machine's sgemm peak.
 type BenchCmd struct {
-	Arch    string `default:"${table1}" help:"Architecture to benchmark (default: the paper's Table 1 start network)."`
-	Input   string `default:"32x32x3" help:"Input image size HxWxC."`
-	Batch   int    `default:"64" help:"Batch size."`
-	Steps   int    `default:"50" help:"Timed training steps (evaluation runs the same number of batches)."`
-	Workers int    `default:"0" help:"Engine worker goroutines (0 = number of CPUs)."`
-	JSON    bool   `name:"json" help:"Print one JSON object instead of text."`
-	Layers  bool   `help:"Also time every layer: forward, backward and eval forward per step (ms and % of the step)."`
-	NoPeak  bool   `name:"no-peak" help:"Skip measuring the sgemm peak (peak and ratio report 0)."`
-	Graph   bool   `name:"graph-json" hidden:"" help:"Print the lowered graph as JSON and exit (make bench-peers builds the PyTorch twin from it)."`
+	Arch       string `default:"${table1}" help:"Architecture to benchmark (default: the paper's Table 1 start network)."`
+	Input      string `default:"32x32x3" help:"Input image size HxWxC."`
+	Batch      int    `default:"64" help:"Batch size."`
+	Steps      int    `default:"50" help:"Timed training steps (evaluation runs the same number of batches)."`
+	Workers    int    `default:"0" help:"Engine worker goroutines (0 = number of CPUs)."`
+	JSON       bool   `name:"json" help:"Print one JSON object instead of text."`
+	Layers     bool   `help:"Also time every layer: forward, backward and eval forward per step (ms and % of the step)."`
+	NoPeak     bool   `name:"no-peak" help:"Skip measuring the sgemm peak (peak and ratio report 0)."`
+	Concurrent int    `default:"1" help:"Models trained at once, each on its own goroutine (engines other than cpu; on CUDA each on its own stream): the throughput of a search's parallel children."`
+	Graph      bool   `name:"graph-json" hidden:"" help:"Print the lowered graph as JSON and exit (make bench-peers builds the PyTorch twin from it)."`
 
 	EngineFlags `embed:""`
 }
@@ -41,12 +42,15 @@ type BenchResult struct {
 	// Engine and Device say what ran ("cpu"/"cpu", "torch"/"cuda:0"); for
 	// the torch engine LibTorch, CUDA, CuDNN and GPU name the libraries and
 	// the card.
-	Engine     string  `json:"engine"`
-	Device     string  `json:"device"`
-	LibTorch   string  `json:"libtorch,omitempty"`
-	CUDA       string  `json:"cuda,omitempty"`
-	CuDNN      string  `json:"cudnn,omitempty"`
-	GPU        string  `json:"gpu,omitempty"`
+	Engine   string `json:"engine"`
+	Device   string `json:"device"`
+	LibTorch string `json:"libtorch,omitempty"`
+	CUDA     string `json:"cuda,omitempty"`
+	CuDNN    string `json:"cudnn,omitempty"`
+	GPU      string `json:"gpu,omitempty"`
+	// Concurrent is how many models trained at once (--concurrent; the
+	// images/s are their sum).
+	Concurrent int     `json:"concurrent,omitempty"`
 	BLAS       string  `json:"blas"`
 	BLASCore   string  `json:"blas_core"`      // OpenBLAS kernel set in use ("" for gonum)
 	BLASNote   string  `json:"blas_core_note"` // how it was chosen

@@ -18,9 +18,8 @@ import (
 
 const fashionMNIST = "/usr/share/datasets/fashion-mnist"
 
-// needTorchAndData skips where the torch engine's shim (make torch) or the
-// Fashion-MNIST files (dataset-fashion-mnist) are absent.
-func needTorchAndData(t *testing.T) {
+// needTorch skips where the torch engine's shim (make torch) is absent.
+func needTorch(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("skipping: trains networks")
@@ -28,6 +27,13 @@ func needTorchAndData(t *testing.T) {
 	if _, err := torch.Info(); err != nil {
 		t.Skipf("skipping: %v", err)
 	}
+}
+
+// needTorchAndData also skips without the Fashion-MNIST files
+// (dataset-fashion-mnist).
+func needTorchAndData(t *testing.T) {
+	t.Helper()
+	needTorch(t)
 	if _, err := os.Stat(filepath.Join(fashionMNIST, "train-images-idx3-ubyte.gz")); err != nil {
 		t.Skipf("skipping: no Fashion-MNIST (apt-get install dataset-fashion-mnist): %v", err)
 	}
@@ -38,18 +44,15 @@ func needTorchAndData(t *testing.T) {
 // (relative to the largest logit), so a network trained with libtorch is
 // an eas network like any other, and the other way round.
 func TestTorchCheckpointsCrossEngines(t *testing.T) {
-	needTorchAndData(t)
+	needTorch(t)
 	dir := t.TempDir()
+	writeIDX(t, dir)
 	const arch = "C(8,3,1) P(2,2,MAX) C(12,5,1) DO(0.2) FC(16) SM(10)"
-	split, err := data.LoadSplit("idx:"+fashionMNIST, data.SplitOptions{Validation: 100, Seed: 1, Limit: 300})
+	split, err := data.LoadSplit("idx:"+dir, data.SplitOptions{Validation: 40, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx := make([]int, 200)
-	for i := range idx {
-		idx[i] = i
-	}
-	test := split.TestSet.Subset(idx)
+	test := split.TestSet
 	backends := map[string]engine.Backend{}
 	for _, name := range []string{"cpu", "torch"} {
 		b, err := openEngine(EngineFlags{Engine: name, Device: "cpu"}, 2)
@@ -60,8 +63,8 @@ func TestTorchCheckpointsCrossEngines(t *testing.T) {
 	}
 	for _, trainer := range []string{"torch", "cpu"} {
 		ck := filepath.Join(dir, trainer+".safetensors")
-		_, errs, code := run(t, "train", "--engine", trainer, "--device", "cpu", "--data", "idx:"+fashionMNIST, "--arch", arch,
-			"--epochs", "1", "--limit", "300", "--validation", "100", "--save", ck, "--plain", "--workers", "2")
+		_, errs, code := run(t, "train", "--engine", trainer, "--device", "cpu", "--data", "idx:"+dir, "--arch", arch,
+			"--epochs", "2", "--validation", "40", "--batch", "16", "--lr", "0.05", "--save", ck, "--plain", "--workers", "2")
 		if code != 0 {
 			t.Fatalf("train --engine %s: %s", trainer, errs)
 		}

@@ -14,7 +14,7 @@ import (
 // op: the table a new op joins.
 var shimOps = map[ir.Op]int32{
 	ir.OpInput: 1, ir.OpConv: 2, ir.OpBN: 3, ir.OpReLU: 4, ir.OpDropout: 5, ir.OpMaxPool: 6, ir.OpAvgPool: 7,
-	ir.OpGAP: 8, ir.OpFC: 9, ir.OpConcat: 10, ir.OpLinear: 11,
+	ir.OpGAP: 8, ir.OpFC: 9, ir.OpConcat: 10, ir.OpLinear: 11, ir.OpAdd: 12,
 }
 
 // slotOf is where a parameter of each role lives in its shim node.
