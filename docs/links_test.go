@@ -173,3 +173,28 @@ func TestCheckLinksCatches(t *testing.T) {
 		}
 	}
 }
+
+// unescapedPipe is a '|' not preceded by a backslash.
+var unescapedPipe = regexp.MustCompile(`(^|[^\\])\|`)
+
+// TestTablesKeepTheirCells: no table row of the pages breaks apart at a '|'
+// inside inline code (write \| or reword).
+func TestTablesKeepTheirCells(t *testing.T) {
+	for _, f := range markdownFiles(t) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n, line := range prose(string(b)) {
+			if strings.HasPrefix(strings.TrimSpace(line), "|") {
+				// prose() dropped inline code; look at the raw line
+				raw := strings.Split(string(b), "\n")[n-1]
+				for _, code := range codeSpan.FindAllString(raw, -1) {
+					if unescapedPipe.MatchString(code) {
+						t.Errorf("%s:%d: table cell code %s holds a '|' that splits the cell; write \\| or reword", f, n, code)
+					}
+				}
+			}
+		}
+	}
+}

@@ -18,7 +18,7 @@ import (
 )
 
 // Builtins are the names the checker gets from the caller, because dsl does
-// not import the implementations (docs/design.md): the built-in transforms
+// not import the implementations (docs/internals/design.md): the built-in transforms
 // and controllers, from package builtin; what the plugins each search
 // reaches declare (Plugins; nil: only built-in names are known); and the
 // data set kinds the readers understand, from data.Kinds.

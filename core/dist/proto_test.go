@@ -63,7 +63,7 @@ func TestDecodeJobNeedsAParser(t *testing.T) {
 }
 
 // TestNoDSLImport: core/dist gets the architecture parser from its caller
-// (docs/design.md: the DSL is upstream of the search core).
+// (docs/internals/design.md: the DSL is upstream of the search core).
 func TestNoDSLImport(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {

@@ -89,7 +89,18 @@ type Search struct {
 	// Repeat runs the search this many times (seeds Seed, Seed+1, ...) for
 	// means, standard deviations and confidence intervals; 0 or 1: once.
 	Repeat int
+	// Fidelity runs the reward-fidelity check (core/fidelity, default
+	// settings) before the first episode and records it in the run; dry
+	// runs skip it.
+	Fidelity bool
+	// RewardSeeds scores each child and the control on the mean validation
+	// accuracy of this many trainings with different data orders; 0 or 1:
+	// one training, as in the paper.
+	RewardSeeds int
 }
+
+// Seeds is how many data-order seeds score a child (at least 1).
+func (s Search) Seeds() int { return max(1, s.RewardSeeds) }
 
 // Runs is how many seeds the search runs with (at least 1).
 func (s Search) Runs() int { return max(1, s.Repeat) }

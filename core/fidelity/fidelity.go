@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"os"
 	"sync"
 
@@ -74,6 +75,10 @@ type Setup struct {
 	ValImages, TrainImages int
 	// Progress is told of every finished training (done of total).
 	Progress func(done, total int, what string)
+	// Resume holds the scores of an interrupted check (nil: none); Save,
+	// if set, is given the result after every training, to keep them.
+	Resume *Result
+	Save   func(*Result) error
 }
 
 // Net is one network of a check and every score it got.
@@ -215,57 +220,127 @@ func Seed(searchSeed int64, reference bool, k int) int64 {
 	return int64(h.Sum64() & (1<<62 - 1))
 }
 
-// train runs every training of the check as one batch of jobs (the
-// evaluator's pool overlaps them) and files the scores into res.
-func train(ctx context.Context, s Setup, c Config, nets []sdk.Network, res *Result) error {
-	type slot struct {
-		net int
-		ref bool
-		k   int
-	}
-	var jobs []search.Job
-	var slots []slot
-	add := func(ref bool, seeds, epochs int) {
-		for k := 1; k <= seeds; k++ {
-			for i, n := range nets {
-				tr := s.Exp.Child
-				tr.Epochs, tr.Seed = epochs, Seed(s.Search.Seed, ref, k)
-				jobs = append(jobs, search.Job{ID: -(1000 + len(jobs)), Arch: n.Arch, Input: n.Input, Weights: clone(n.Weights), Training: tr})
-				slots = append(slots, slot{i, ref, k - 1})
+// slot is where one training's score goes: network (0 the control),
+// schedule, seed (0-based).
+type slot struct {
+	net int
+	ref bool
+	k   int
+}
+
+// plan orders the trainings so that a check cut short can still be
+// analysed: child-schedule seed 1, the reference, then the other seeds.
+func plan(c Config) []slot {
+	var out []slot
+	add := func(ref bool, from, to int) {
+		for k := from; k < to; k++ {
+			for i := 0; i <= c.Children; i++ {
+				out = append(out, slot{i, ref, k})
 			}
 		}
 	}
-	add(false, c.Seeds, s.Exp.Child.Epochs)
-	add(true, c.ReferenceSeeds, c.ReferenceEpochs)
+	add(false, 0, 1)
+	add(true, 0, c.ReferenceSeeds)
+	add(false, 1, c.Seeds)
+	return out
+}
+
+// scores returns the score and seconds arrays a slot writes to.
+func (sl slot) scores(n *Net) ([]Float, []float64) {
+	if sl.ref {
+		return n.Ref, n.RefSeconds
+	}
+	return n.Child, n.ChildSeconds
+}
+
+// train runs the trainings of the check as one batch of jobs (the
+// evaluator's pool overlaps them) and files the scores into res. Scores
+// found in s.Resume for the same network are reused; s.Save is given the
+// result after every training.
+func train(ctx context.Context, s Setup, c Config, nets []sdk.Network, res *Result) error {
 	all := append([]*Net{&res.Control}, ptrs(res.Children)...)
 	for _, n := range all {
 		n.Child, n.ChildSeconds = nans(c.Seeds), make([]float64, c.Seeds)
 		n.Ref, n.RefSeconds = nans(c.ReferenceSeeds), make([]float64, c.ReferenceSeeds)
 	}
-	done := 0
+	var jobs []search.Job
+	var slots []slot
+	done, total := 0, 0
+	for _, sl := range plan(c) {
+		total++
+		if resumed(s.Resume, sl, all[sl.net]) {
+			done++
+			continue
+		}
+		n := nets[sl.net]
+		tr := s.Exp.Child
+		tr.Epochs, tr.Seed = s.Exp.Child.Epochs, Seed(s.Search.Seed, sl.ref, sl.k+1)
+		if sl.ref {
+			tr.Epochs = c.ReferenceEpochs
+		}
+		jobs = append(jobs, search.Job{ID: -(1000 + total), Arch: n.Arch, Input: n.Input, Weights: clone(n.Weights), Training: tr})
+		slots = append(slots, sl)
+	}
+	if done > 0 && s.Progress != nil {
+		s.Progress(done, total, "trainings reused from the interrupted check")
+	}
+	var saveErr error
 	s.Eval.Evaluate(ctx, jobs, func(i int, o search.Outcome) {
 		sl := slots[i]
 		n := all[sl.net]
-		acc, sec := &n.Child[sl.k], &n.ChildSeconds[sl.k]
-		what := fmt.Sprintf("%s, seed %d, %d epochs", n.Name, sl.k+1, jobs[i].Training.Epochs)
+		accs, secs := sl.scores(n)
+		what := fmt.Sprintf("%s, seed %d, %s", n.Name, sl.k+1, epochs(jobs[i].Training.Epochs))
 		if sl.ref {
-			acc, sec = &n.Ref[sl.k], &n.RefSeconds[sl.k]
 			what += " (reference)"
 		}
-		*sec = o.Duration.Seconds()
+		if o.Err != nil && errors.Is(o.Err, context.Canceled) {
+			return // not a result: the check is being stopped
+		}
+		secs[sl.k] = o.Duration.Seconds()
 		if o.Err != nil {
 			n.Errors = append(n.Errors, fmt.Sprintf("%s: %v", what, o.Err))
 			what += ": failed: " + o.Err.Error()
 		} else {
-			*acc = Float(o.Acc)
+			accs[sl.k] = Float(o.Acc)
 			what += fmt.Sprintf(": %.2f%%", 100*o.Acc)
 		}
 		done++
+		if s.Save != nil && saveErr == nil {
+			saveErr = s.Save(res)
+		}
 		if s.Progress != nil {
-			s.Progress(done, len(jobs), what)
+			s.Progress(done, total, what)
 		}
 	})
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return saveErr
+}
+
+// resumed copies a slot's score from an interrupted check of the same
+// network, if it has one.
+func resumed(prev *Result, sl slot, n *Net) bool {
+	if prev == nil {
+		return false
+	}
+	var p *Net
+	switch {
+	case sl.net == 0:
+		p = &prev.Control
+	case sl.net <= len(prev.Children):
+		p = &prev.Children[sl.net-1]
+	}
+	if p == nil || p.Arch != n.Arch {
+		return false
+	}
+	accs, secs := sl.scores(p)
+	if sl.k >= len(accs) || sl.k >= len(secs) || math.IsNaN(float64(accs[sl.k])) {
+		return false
+	}
+	dst, dsec := sl.scores(n)
+	dst[sl.k], dsec[sl.k] = accs[sl.k], secs[sl.k]
+	return true
 }
 
 func ptrs(ns []Net) []*Net {

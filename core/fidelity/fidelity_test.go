@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -269,5 +270,97 @@ func TestAnalyzeHandComputed(t *testing.T) {
 	back, err := Parse(b)
 	if err != nil || !math.IsNaN(float64(back.Children[3].Child[1])) || back.Stats.SNR != st.SNR {
 		t.Errorf("round trip: %v %+v", err, back)
+	}
+}
+
+type counting struct {
+	search.Evaluator
+	n int
+}
+
+func (c *counting) Evaluate(ctx context.Context, jobs []search.Job, done func(int, search.Outcome)) []search.Outcome {
+	c.n += len(jobs)
+	return c.Evaluator.Evaluate(ctx, jobs, done)
+}
+
+// A check cut short resumes from what it saved: only the missing
+// trainings run, and the result is the uninterrupted one.
+func TestResume(t *testing.T) {
+	ev := noisy{childEpochs: 1, childSignal: 0.01, refSignal: 0.06, noise: 0.003}
+	cfg := Config{Children: 5, Seeds: 3}
+	full, err := Run(context.Background(), setup(t, ev), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap []byte
+	saves := 0
+	s := setup(t, ev)
+	s.Save = func(r *Result) error {
+		if saves++; saves == 10 {
+			snap, err = r.JSON()
+		}
+		return err
+	}
+	if _, err := Run(context.Background(), s, cfg); err != nil || saves != 6*4 {
+		t.Fatalf("%v; %d saves, want 24", err, saves)
+	}
+	prev, err := Parse(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &counting{Evaluator: ev}
+	s = setup(t, c)
+	s.Resume = prev
+	res, err := Run(context.Background(), s, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := full.JSON()
+	b, _ := res.JSON()
+	if c.n != 24-10 || string(a) != string(b) {
+		t.Errorf("resumed: %d trainings (want 14), same result %v", c.n, string(a) == string(b))
+	}
+	// The plan: seed 1 of the 6 networks, then their reference: cut after
+	// 10, the control and 3 children have their reference, none a seed 2.
+	if !complete(prev.Children[2].Ref) || complete(prev.Children[3].Ref) || math.IsNaN(float64(prev.Children[4].Child[0])) ||
+		!math.IsNaN(float64(prev.Control.Child[1])) {
+		t.Errorf("cut short: control %+v, child 1 %+v", prev.Control, prev.Children[0])
+	}
+}
+
+// RunIn keeps a partial file while it runs and leaves the result and its
+// report; a partial file of other settings is not reused.
+func TestRunIn(t *testing.T) {
+	dir := t.TempDir()
+	result, report, partial := Files(dir, "rl")
+	s := setup(t, noisy{childEpochs: 1, childSignal: 0.01, refSignal: 0.06, noise: 0.003})
+	old := &Result{Config: Config{Children: 4, Seeds: 2, ReferenceEpochs: 4, ReferenceSeeds: 1}}
+	if err := writeJSON(partial, old); err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	res, err := RunIn(context.Background(), s, Config{Children: 3, Seeds: 2}, dir, "rl", func(m string) { notes = append(notes, m) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "other settings") {
+		t.Errorf("notes %q", notes)
+	}
+	b, err := os.ReadFile(result)
+	md, err2 := os.ReadFile(report)
+	if err != nil || err2 != nil || !strings.Contains(string(md), res.Verdict.Text) {
+		t.Fatalf("%v %v", err, err2)
+	}
+	if back, err := Parse(b); err != nil || back.Stats.N != 3 {
+		t.Errorf("result file: %v %+v", err, back)
+	}
+	if _, err := os.Stat(partial); !os.IsNotExist(err) {
+		t.Errorf("partial file left: %v", err)
+	}
+	if err := os.WriteFile(partial, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RunIn(context.Background(), s, Config{Children: 3, Seeds: 2}, dir, "rl", nil); err == nil || !strings.Contains(err.Error(), "rl.partial.json") {
+		t.Errorf("a damaged partial file: %v", err)
 	}
 }

@@ -36,6 +36,7 @@ func TestRankCorrelations(t *testing.T) {
 		{"reversed", []float64{1, 2, 3, 4}, []float64{0.9, 0.8, 0.7, 0.6}, -1, -1},
 		{"two swaps", []float64{1, 2, 3, 4, 5}, []float64{2, 1, 4, 3, 5}, 0.8, 0.6},
 		{"tie", []float64{1, 2, 3, 4}, []float64{1, 2, 2, 3}, 4.5 / math.Sqrt(22.5), 5 / math.Sqrt(30)},
+		{"tie in x", []float64{1, 1, 2, 3}, []float64{1, 2, 3, 4}, 4.5 / math.Sqrt(22.5), 5 / math.Sqrt(30)},
 		{"constant", []float64{1, 2, 3}, []float64{5, 5, 5}, nan, nan},
 		{"one value", []float64{1}, []float64{2}, nan, nan},
 	} {

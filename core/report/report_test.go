@@ -120,3 +120,28 @@ func TestReportRepeatsGolden(t *testing.T) {
 	}
 	t.Error("no rl versus random finding")
 }
+
+// A search's reward-fidelity check (fidelity.md in its folder) comes first
+// in report.md and its verdict first in the text output.
+func TestReportShowsFidelity(t *testing.T) {
+	dir := fixture(t)
+	check := "## Reward fidelity of search \"rl\"\n\n**Verdict:** at 1 epoch the reward does not rank children.\n\n| a | b |\n"
+	if err := os.WriteFile(filepath.Join(dir, "rl", FidelityFile), []byte(check), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	if _, err := Write(&text, dir, ss, experiment.Report{Formats: []string{"text", "markdown"}}, 3); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
+	if !bytes.HasPrefix(md, []byte("# Report\n\n"+check)) {
+		t.Errorf("report.md does not start with the check:\n%s", md)
+	}
+	if !bytes.HasPrefix(text.Bytes(), []byte("reward fidelity of rl: at 1 epoch the reward does not rank children.\n")) {
+		t.Errorf("text output does not start with the verdict:\n%s", text.String())
+	}
+}

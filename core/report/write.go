@@ -63,6 +63,13 @@ func Write(w io.Writer, dir string, ss []Search, r experiment.Report, every int)
 	var files []string
 	var md bytes.Buffer
 	fmt.Fprintf(&md, "# Report\n\n")
+	fid, verdicts := fidelitySections(ss)
+	md.WriteString(fid)
+	for _, v := range verdicts {
+		if formats["text"] && w != nil {
+			fmt.Fprintf(w, "%s\n\n", v)
+		}
+	}
 	for _, t := range tables {
 		if formats["text"] && w != nil {
 			if err := t.Text(w); err != nil {

@@ -179,20 +179,13 @@ func (c *RunCmd) checkFidelity(ctx context.Context, e *experiment.Experiment, s 
 	log.printf("fidelity of search %q: %d children and the control, %d seeds at %d epochs and %d at %d epochs",
 		s.Name, cfg.Children, cfg.Seeds, e.Child.Epochs, cfg.ReferenceSeeds, cfg.ReferenceEpochs)
 	began := time.Now()
-	res, err := fidelity.Run(ctx, fidelity.Setup{Exp: e, Search: s, Transforms: tfs, Controller: ctl, Eval: eval, Data: split,
+	res, err := fidelity.RunIn(ctx, fidelity.Setup{Exp: e, Search: s, Transforms: tfs, Controller: ctl, Eval: eval, Data: split,
 		Start: start, StartAcc: startAcc, ValImages: split.ValSet.N, TrainImages: split.TrainSet.N,
 		Progress: func(done, total int, what string) {
 			log.printf("[fidelity %s] %d/%d %s (%s)", s.Name, done, total, what, fmtDuration(time.Since(began)))
-		}}, cfg)
+		}}, cfg, dir, s.Name, func(m string) { log.printf("%s", m) })
 	if err != nil {
 		return nil, fmt.Errorf("fidelity of search %q: %w", s.Name, err)
 	}
-	b, err := res.JSON()
-	if err != nil {
-		return nil, err
-	}
-	if err := store.WriteFileAtomic(filepath.Join(dir, s.Name+".json"), b); err != nil {
-		return nil, err
-	}
-	return res, store.WriteFileAtomic(filepath.Join(dir, s.Name+".md"), []byte(res.Markdown()))
+	return res, nil
 }
