@@ -27,3 +27,5 @@ func TestConformance(t *testing.T) {
 	t.Logf("%s", b.Describe())
 	enginetest.Run(t, b)
 }
+
+func engineOptions(device string) engine.Options { return engine.Options{Device: device} }
