@@ -17,6 +17,11 @@ var shimOps = map[ir.Op]int32{
 	ir.OpGAP: 8, ir.OpFC: 9, ir.OpConcat: 10, ir.OpLinear: 11, ir.OpAdd: 12,
 }
 
+// shimOpsByName maps ops by name that core/ir may add later: a depthwise
+// convolution (weight [C,1,k,k]) is the shim's convolution with one group
+// per input channel.
+var shimOpsByName = map[string]int32{"dw": 13, "dwconv": 13, "depthwise": 13}
+
 // slotOf is where a parameter of each role lives in its shim node.
 var slotOf = map[ir.Role]int32{
 	ir.RoleWeight: 0, ir.RoleBias: 1, ir.RoleGamma: 0, ir.RoleBeta: 1, ir.RoleMean: 2, ir.RoleVar: 3,
@@ -84,13 +89,20 @@ func (m *model) describe(params tensor.Map) error {
 	for _, nd := range m.g.Nodes[1:] {
 		op, ok := shimOps[nd.Op]
 		if !ok {
+			op, ok = shimOpsByName[nd.Op.String()]
+		}
+		if !ok {
 			return fmt.Errorf("torch engine: op %s (node %d) is not supported yet", nd.Op, nd.ID)
 		}
 		in := make([]int64, len(nd.Inputs)+1)
 		for i, id := range nd.Inputs {
 			in[i] = int64(id)
 		}
-		attrs := []int64{int64(nd.Filters), int64(nd.Kernel), int64(nd.Stride), int64(nd.Pad), int64(nd.Units), int64(b2i(nd.Bias)), 1}
+		groups := int64(1)
+		if op == 13 {
+			groups = int64(m.g.Nodes[nd.Inputs[0]].Out.C)
+		}
+		attrs := []int64{int64(nd.Filters), int64(nd.Kernel), int64(nd.Stride), int64(nd.Pad), int64(nd.Units), int64(b2i(nd.Bias)), groups}
 		if m.b.s.addNode(m.h, op, &in[0], int32(len(nd.Inputs)), &attrs[0], float32(nd.Rate)) != 0 {
 			return m.err()
 		}
