@@ -36,7 +36,8 @@ bench: build
 # package's testdata/fuzz/<Name>/ and then run with the ordinary tests.
 FUZZERS := ./dsl/:FuzzParseArch ./dsl/:FuzzParseExperiment ./core/checkpoint/:FuzzParse \
 	./core/data/:FuzzIDX ./core/data/:FuzzMAT ./plugins/internal/wire/:FuzzAssembler ./plugins/internal/wire/:FuzzArch \
-	./core/dist/:FuzzDecodeJob ./core/dist/:FuzzDecodeDataset ./core/data/:FuzzParseNorm
+	./core/dist/:FuzzDecodeJob ./core/dist/:FuzzDecodeDataset ./core/dist/:FuzzDecodeResult ./core/dist/:FuzzDecodeWorkerInfo \
+	./core/dist/:FuzzDecodeAttempts ./core/data/:FuzzParseNorm
 FUZZTIME_LONG ?= 10m
 
 # eas vs PyTorch (CPU, Debian's python3-torch) on three networks, alternating, 2 threads each.

@@ -244,15 +244,20 @@ func TestProposalsAreValid(t *testing.T) {
 		if err := c.Configure(ctx, sdk.ControllerConfig{Seed: 1, Space: sp, Transforms: all}); err != nil {
 			t.Fatal(err)
 		}
+		inBranch := 0 // proposals of layers inside merges' branches
 		for it := 0; it < 20; it++ {
 			fam := ir.FamilyPlain
 			steps := []string{"wider", "deeper"}
-			if it%2 == 1 {
+			if it%3 == 1 {
 				fam, steps = ir.FamilyDenseNet, []string{"densewider", "densedeeper"}
 			}
 			nets := make([]sdk.Network, 4)
 			for i := range nets {
-				nets[i] = sdk.Network{Arch: verify.RandomArch(r, fam, ir.Shape{C: 3, H: 8, W: 8}), Input: ir.Shape{C: 3, H: 8, W: 8}}
+				in := ir.Shape{C: 3, H: 8, W: 8}
+				nets[i] = sdk.Network{Arch: verify.RandomArch(r, fam, in), Input: in}
+				if it%3 == 2 { // graphs: the action spaces hold layers in branches
+					nets[i].Arch = verify.RandomGraph(r, in)
+				}
 			}
 			for _, st := range steps {
 				cands := candidates(t, st, nets, sp)
@@ -266,6 +271,11 @@ func TestProposalsAreValid(t *testing.T) {
 						if !slices.ContainsFunc(cands[i], a.Equal) {
 							t.Fatalf("%s proposed %s on %s, not a candidate", st, a, nets[i].Arch)
 						}
+						if li := a.Args["layer"] + a.Args["after"]; nets[i].Arch.HasMerges() && li > 0 {
+							if m, _ := nets[i].Arch.Tree().Enclosing(li); m > 0 {
+								inBranch++
+							}
+						}
 					}
 					if !actspace.Each(all, st) && len(cands[i]) > 0 && len(props[i]) != 1 {
 						t.Fatalf("%s: %d actions for one network", st, len(props[i]))
@@ -273,6 +283,9 @@ func TestProposalsAreValid(t *testing.T) {
 				}
 			}
 			c.Observe(ctx, sdk.ObserveRequest{Episode: it, Accuracies: []float64{0.5, 0.6, 0.7, 0.8}, Failed: make([]bool, 4)})
+		}
+		if inBranch == 0 {
+			t.Error("no proposal of a layer inside a branch")
 		}
 	}
 }

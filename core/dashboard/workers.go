@@ -34,6 +34,7 @@ type distView struct {
 	Note, Time                                    string
 	Stale                                         bool
 	Queued, Running, Done, Failed, Retried, Waits string
+	Rejected                                      string
 	Workers                                       []workerLine
 }
 
@@ -68,6 +69,7 @@ func readDist(dir string, running bool) distView {
 	}
 	d.Queued, d.Running, d.Done = count(st, "queued"), count(st, "running"), count(st, "done")
 	d.Failed, d.Retried, d.Waits = count(st, "failed"), count(st, "retried"), count(st, "waiting")
+	d.Rejected = count(st, "rejected")
 	ws, _ := field(st, "workers").([]any)
 	for _, x := range ws {
 		m, ok := x.(map[string]any)

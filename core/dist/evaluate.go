@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -341,6 +342,7 @@ func (e *Evaluator) cleanup(id string) {
 		e.b.jobs.DeleteMsg(ctx, m.Sequence)
 	}
 	e.b.inputs.Delete(ctx, "in/"+id)
+	e.dropCheckpoints(ctx, id)
 	e.b.notes.Delete(ctx, id)
 	e.b.attempts.Purge(ctx, id)
 }
@@ -389,5 +391,18 @@ func (e *Evaluator) reconcile(ctx context.Context, c *call) error {
 func (e *Evaluator) dropResult(ctx context.Context, id string) {
 	if st, err := e.b.js.Stream(ctx, "KV_"+resultBucket); err == nil {
 		st.Purge(ctx, jetstream.WithPurgeSubject("$KV."+resultBucket+"."+id))
+	}
+}
+
+// dropCheckpoints removes a finished job's epoch checkpoints.
+func (e *Evaluator) dropCheckpoints(ctx context.Context, id string) {
+	infos, err := e.b.outputs.List(ctx)
+	if err != nil {
+		return
+	}
+	for _, in := range infos {
+		if strings.HasPrefix(in.Name, resumePrefix(id)) {
+			e.b.outputs.Delete(ctx, in.Name)
+		}
 	}
 }

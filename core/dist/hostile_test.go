@@ -235,3 +235,54 @@ func TestWorkerRoleIsConfined(t *testing.T) {
 		t.Fatalf("jobs with a worker of the worker role: %+v", out)
 	}
 }
+
+// interruptExit sends SIGINT to p and returns how long it took to exit.
+func interruptExit(t *testing.T, p *proc) time.Duration {
+	t.Helper()
+	start := time.Now()
+	p.cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the worker did not exit 30 s after SIGINT:\n%s", p.output())
+	}
+	return time.Since(start)
+}
+
+// TestInterruptHandsTheJobBack: Ctrl-C on a worker in the middle of a job
+// hands it back at once (another worker starts it long before the ack
+// wait) and the worker exits within 5 s; also when the server is gone.
+func TestInterruptHandsTheJobBack(t *testing.T) {
+	r := startRun(t, t.TempDir(), 0, Options{VirtualDelay: 20 * time.Second, Settings: Settings{AckWait: time.Minute, Attempts: 3}})
+	a := startWorker(t, r.srv.URL, "EAS_DIST_TEST_ID=a")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	jobs := tinyJobs(t, 1)
+	jobs[0].Training.Epochs = 7 // another job than the second part's
+	go func() {
+		a.waitFor(t, "training C(", 20*time.Second)
+		if d := interruptExit(t, a); d > 5*time.Second {
+			t.Errorf("exit took %v after SIGINT", d)
+		}
+		b := startWorker(t, r.srv.URL, "EAS_DIST_TEST_ID=b")
+		b.waitFor(t, "training C(", 15*time.Second) // well before the 1-minute ack wait
+		cancel()
+	}()
+	collect(t, ctx, r.ev, jobs)
+	// A training that ends while the server is gone: the worker keeps
+	// trying to store its result, and Ctrl-C still ends it at once.
+	r2 := startRun(t, t.TempDir(), 0, Options{VirtualDelay: time.Second})
+	c := startWorker(t, r2.srv.URL, "EAS_DIST_TEST_ID=c")
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	go collect(t, ctx2, r2.ev, tinyJobs(t, 1))
+	c.waitFor(t, "training C(", 20*time.Second)
+	r2.stop() // the driver and its server are gone
+	c.waitFor(t, "network 1: accuracy", 20*time.Second)
+	time.Sleep(500 * time.Millisecond) // storing the result, against no server
+	if d := interruptExit(t, c); d > 5*time.Second {
+		t.Errorf("exit took %v after SIGINT with the server gone:\n%s", d, c.output())
+	}
+}

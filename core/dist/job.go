@@ -154,9 +154,10 @@ func (w *Worker) claim(d *delivery) bool {
 	for try := 0; try < 10; try++ {
 		n, rev, last := 0, uint64(0), ""
 		if e, err := w.b.attempts.Get(ctx, d.id); err == nil {
-			var a attemptRec
-			if json.Unmarshal(e.Value(), &a) == nil {
+			if a, err := decodeAttempts(e.Value()); err == nil {
 				n, last = a.N, a.Owner
+			} else {
+				w.logf("%s: %v (counting from 0)", d.label, err)
 			}
 			rev = e.Revision()
 		} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -203,14 +204,29 @@ func (w *Worker) giveUp(d *delivery, n int, last string) {
 // owner reports whether this delivery still holds the job's latest
 // attempt (a paused worker resuming finds another's name there).
 func (w *Worker) owner(d *delivery) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(d.lease.ctx, 5*time.Second)
 	defer cancel()
 	e, err := w.b.attempts.Get(ctx, d.id)
 	if err != nil {
 		return true // cannot tell: the result's create decides
 	}
+	a, err := decodeAttempts(e.Value())
+	return err != nil || a.Owner == d.name
+}
+
+// decodeAttempts parses an attempts record (any worker can write one).
+func decodeAttempts(b []byte) (attemptRec, error) {
 	var a attemptRec
-	return json.Unmarshal(e.Value(), &a) != nil || a.Owner == d.name
+	if len(b) > 4096 {
+		return a, fmt.Errorf("attempts record of %d bytes", len(b))
+	}
+	if err := json.Unmarshal(b, &a); err != nil {
+		return a, fmt.Errorf("attempts record: %v", err)
+	}
+	if a.N < 0 || a.N > 1<<20 || len(a.Owner) > 300 {
+		return a, fmt.Errorf("attempts record out of range: %d attempts, owner of %d bytes", a.N, len(a.Owner))
+	}
+	return a, nil
 }
 
 // run trains the job within its time limit and encodes the weights.
@@ -222,7 +238,7 @@ func (w *Worker) run(d *delivery, job JobMsg, arch ir.Arch, in inputs) (ResultMs
 		defer cancel()
 	}
 	res := ResultMsg{ID: d.id, Attempt: d.attempt}
-	acc, check, err := w.train(ctx, job, arch, in.ds, in.weights)
+	acc, check, err := w.train(ctx, d, job, arch, in.ds, in.weights)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) && d.lease.ctx.Err() == nil:
 		res.Error = fmt.Sprintf("training exceeded the job time limit of %v (--job-timeout)", time.Duration(job.TimeoutS*float64(time.Second)))
@@ -258,6 +274,10 @@ func firstLine(s string) string {
 func (w *Worker) finish(ctx context.Context, d *delivery, res ResultMsg, weights []byte) {
 	res.Version, res.Worker, res.Delivery, res.Build = Version, w.ID, d.name, w.build
 	for try := 0; ; try++ {
+		if ctx.Err() != nil { // the worker is stopping
+			d.msg.Nak()
+			return
+		}
 		if d.lease.lost() || (weights != nil && !w.owner(d)) {
 			w.logf("%s: %v; result dropped", d.label, errLeaseLost)
 			return
@@ -348,7 +368,7 @@ func (w *Worker) weights(ctx context.Context, job JobMsg, arch ir.Arch) (tensor.
 // train runs the job as search.Local does (same loaders, same settings), so
 // the accuracy equals a local training's for the same seed and engine
 // worker count; check is the accuracy on the job's check sample.
-func (w *Worker) train(ctx context.Context, job JobMsg, arch ir.Arch, ds *Dataset, weights tensor.Map) (acc, check float64, err error) {
+func (w *Worker) train(ctx context.Context, d *delivery, job JobMsg, arch ir.Arch, ds *Dataset, weights tensor.Map) (acc, check float64, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("training panicked: %v\n%s", r, debug.Stack())
@@ -370,7 +390,14 @@ func (w *Worker) train(ctx context.Context, job JobMsg, arch ir.Arch, ds *Datase
 	if job.Full {
 		src, val = ds.Full(tr.Seed, tr.Batch), ds.Test(256)
 	}
-	res, err := train.Train(ctx, g, weights, src, val, train.Config{Training: tr, Backend: w.Backend}, func(e train.Event) {
+	cfg := train.Config{Training: tr, Backend: w.Backend}
+	if resumable(g) {
+		if d.attempt > 1 {
+			cfg.StartEpoch, cfg.OptState = w.resumeFrom(ctx, d.label, job, g, weights)
+		}
+		cfg.OnEpoch = w.epochSaver(ctx, d.label, d.name, job, g)
+	}
+	res, err := train.Train(ctx, g, weights, src, val, cfg, func(e train.Event) {
 		if e.EndOfEpoch && e.ImagesPerSecond > 0 && !math.IsInf(e.ImagesPerSecond, 0) { // JSON has no Inf
 			w.mu.Lock()
 			w.info.ImagesPerSec = e.ImagesPerSecond

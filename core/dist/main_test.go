@@ -53,6 +53,13 @@ func testWorkerMain(url string) int {
 	if d, err := time.ParseDuration(os.Getenv("EAS_DIST_TEST_UPLOAD_DELAY")); err == nil {
 		w.uploadDelay = d
 	}
+	if d, err := time.ParseDuration(os.Getenv("EAS_DIST_TEST_EPOCH_DELAY")); err == nil {
+		w.epochDelay = d
+	}
+	if d, err := time.ParseDuration(os.Getenv("EAS_DIST_TEST_CKPT_EVERY")); err == nil {
+		w.CheckpointEvery = d
+	}
+	w.MemoryLimit, _ = strconv.ParseInt(os.Getenv("EAS_DIST_TEST_MEMORY"), 10, 64)
 	if d := os.Getenv("EAS_DIST_TEST_DATA"); d != "" {
 		name, path, _ := strings.Cut(d, "=")
 		w.Data = map[string]string{name: path}

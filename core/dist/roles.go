@@ -35,6 +35,9 @@ func workerPermissions() *server.Permissions {
 		// reading input objects takes an ordered consumer of their chunks
 		"$JS.API.CONSUMER.CREATE.OBJ_"+inputBucket, "$JS.API.CONSUMER.CREATE.OBJ_"+inputBucket+".>",
 		"$JS.API.CONSUMER.DELETE.OBJ_"+inputBucket+".>",
+		// and epoch checkpoints (resume/<id>) in the output store
+		"$JS.API.CONSUMER.CREATE.OBJ_"+outputBucket, "$JS.API.CONSUMER.CREATE.OBJ_"+outputBucket+".>",
+		"$JS.API.CONSUMER.DELETE.OBJ_"+outputBucket+".>",
 		"$KV."+resultBucket+".*", "$KV."+noteBucket+".*", "$KV."+workerBucket+".*", "$KV."+attemptBucket+".*",
 		"$O."+outputBucket+".C.>", "$O."+outputBucket+".M.>",
 	)

@@ -159,3 +159,76 @@ func TestMismatchedWorkerBesideAGoodOne(t *testing.T) {
 		t.Errorf("the mismatched worker:\n%s", bad.output())
 	}
 }
+
+// TestRedeliveredJobResumesFromItsEpoch: a worker killed after its third
+// epoch checkpoint; the next delivery continues from that epoch and ends
+// with the weights and accuracy of an uninterrupted local training, bit
+// for bit.
+func TestRedeliveredJobResumesFromItsEpoch(t *testing.T) {
+	dir := t.TempDir()
+	writeIDX(t, filepath.Join(dir, "data"), 0)
+	ds := tinyDataset(t, filepath.Join(dir, "data"))
+	jobs := tinyJobs(t, 1)
+	jobs[0].Training.Epochs = 8
+	be, err := engine.Open(engine.Default, engine.Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := cloneJobs(jobs)
+	want := (&search.Local{Data: ds, Workers: 1, Backend: be}).Evaluate(context.Background(), local, nil)
+	if want[0].Err != nil {
+		t.Fatal(want[0].Err)
+	}
+	r := startRun(t, dir, 0, Options{Data: ds, DataName: "tiny", DataKind: "idx", Split: tinySplit, Settings: Settings{AckWait: time.Second, Attempts: 3}})
+	a := startWorker(t, r.srv.URL, "EAS_DIST_TEST_THREADS=1", "EAS_DIST_TEST_EPOCH_DELAY=400ms", "EAS_DIST_TEST_CKPT_EVERY=1ns", "EAS_DIST_TEST_ID=a")
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	var b *proc
+	go func() {
+		a.waitFor(t, "checkpoint after epoch 3", 60*time.Second)
+		a.kill()
+		b = startWorker(t, r.srv.URL, "EAS_DIST_TEST_THREADS=1", "EAS_DIST_TEST_ID=b")
+	}()
+	remote := cloneJobs(jobs)
+	got := collect(t, ctx, r.ev, remote)
+	if got[0].Err != nil || got[0].Acc != want[0].Acc {
+		t.Errorf("resumed: %+v, uninterrupted accuracy %v", got[0], want[0].Acc)
+	}
+	if !sameWeights(remote[0].Weights, local[0].Weights) {
+		t.Error("resumed training's weights differ from the uninterrupted one's")
+	}
+	if b == nil {
+		t.Fatal("worker b never started")
+	}
+	if out := b.output(); !strings.Contains(out, "resuming after epoch 3") && !strings.Contains(out, "resuming after epoch 4") {
+		t.Errorf("b did not resume:\n%s\na:\n%s", out, a.output())
+	}
+}
+
+// TestSmallWorkerLeavesBigJobs: a worker with too little memory for the
+// network refuses it: the job waits for another worker, never fails; a
+// worker running another engine than the run asks for refuses too.
+func TestSmallWorkerLeavesBigJobs(t *testing.T) {
+	dir := t.TempDir()
+	writeIDX(t, filepath.Join(dir, "data"), 0)
+	ds := tinyDataset(t, filepath.Join(dir, "data"))
+	for _, c := range []struct {
+		name, env, want string
+		engine          string
+	}{
+		{"memory", "EAS_DIST_TEST_MEMORY=1000", "too big for this worker", ""},
+		{"engine", "EAS_DIST_TEST_ID=x", `needs engine "gpu-only"`, "gpu-only"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := startRun(t, t.TempDir(), 0, Options{Data: ds, DataName: "tiny", DataKind: "idx", Split: tinySplit, Engine: c.engine,
+				Reconcile: 300 * time.Millisecond, Settings: Settings{AckWait: 5 * time.Second, Attempts: 1}})
+			small := startWorker(t, r.srv.URL, c.env)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			out := collect(t, ctx, r.ev, tinyJobs(t, 1))
+			if !errors.Is(out[0].Err, context.DeadlineExceeded) || !strings.Contains(small.output(), c.want) {
+				t.Fatalf("want the job left waiting with %q, got %v:\n%s", c.want, out[0].Err, small.output())
+			}
+		})
+	}
+}

@@ -42,8 +42,13 @@ type Worker struct {
 	// MemoryLimit bounds the estimated training memory of all slots
 	// together (0: train.MemoryLimit, the machine's available memory).
 	MemoryLimit int64
-	// uploadDelay holds each result's upload (tests of slow uploads).
-	uploadDelay time.Duration
+	// CheckpointEvery: a training uploads its state (for a redelivery to
+	// resume from) at most this often (0: DefaultCheckpointEvery; < 0:
+	// never).
+	CheckpointEvery time.Duration
+	// uploadDelay holds each result's upload, epochDelay each epoch
+	// (tests of slow uploads, of resumed trainings).
+	uploadDelay, epochDelay time.Duration
 
 	mu       sync.Mutex
 	info     WorkerInfo

@@ -107,6 +107,8 @@ var pyOps = map[ir.Op]pyOp{
 		},
 	},
 	ir.OpConcat: {expr: func(_ ir.Node, a []string, _ string) string { return "torch.cat([" + strings.Join(a, ", ") + "], 1)" }},
+	// Summed left to right, as the engine does.
+	ir.OpAdd: {expr: func(_ ir.Node, a []string, _ string) string { return strings.Join(a, " + ") }},
 }
 
 // program is model.py's generated part: module constructors (__init__) and

@@ -49,6 +49,12 @@ func TestModulesOwnExactlyTheGraphParams(t *testing.T) {
 			}
 		}
 	}
+	for i := 0; i < 200; i++ {
+		a := verify.RandomGraph(r, in)
+		if _, _, err := emit(Model{Arch: a, Input: in}); err != nil {
+			t.Fatalf("%s: %v", a, err)
+		}
+	}
 	for _, s := range []string{"C(8,3,2) C(6,5,2) P(3,2,AVG) FC(12) DO(0.5) FC(6) SM(3)", "C(4,3,1) P(2,2,MAX) DB(2x3,4:0) T(0.5) DB(3) T(0.5,5) DB(2:8) GAP FC(4) SM(2)"} {
 		if _, _, err := emit(model(t, s, in)); err != nil {
 			t.Fatalf("%s: %v", s, err)
@@ -60,6 +66,7 @@ func TestPyTorchSourceGolden(t *testing.T) {
 	for _, tc := range []struct{ name, arch string }{
 		{"plain", "C(8,3,2) P(3,2,AVG) C(6,5,1) P(2,2,MAX) FC(12) DO(0.5) SM(3)"},
 		{"densenet", "C(4,3,1) DB(2x3,4:0) T(0.5) DB(3) GAP SM(2)"},
+		{"graph", "C(4,3,1) ADD(C(4,3,1) CAT(C(2,3,1) | C(2,1,1)) | ID) P(2,2,MAX) CAT(ADD(C(4,3,1) | ID | ID) | C(3,3,1) DO(0.5)) GAP SM(2)"},
 	} {
 		m := model(t, tc.arch, ir.Shape{C: 3, H: 12, W: 12})
 		m.Source = "test.safetensors"

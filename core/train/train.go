@@ -31,6 +31,21 @@ type Config struct {
 	// Backend runs the network; nil opens engine.Default with default
 	// options.
 	Backend engine.Backend
+	// OnEpoch, if set, is called after each epoch but the last with the
+	// number of epochs done and a function reading the current parameters
+	// and optimiser state (copies): what resuming with StartEpoch and
+	// OptState needs. An error stops the training with it.
+	OnEpoch func(done int, state func() (params, opt tensor.Map, err error)) error
+}
+
+// readState copies the model's parameters (shaped like params) and
+// optimiser state.
+func readState(net engine.Model, params tensor.Map) (tensor.Map, tensor.Map, error) {
+	p := params.Clone()
+	if err := net.ReadParams(p); err != nil {
+		return nil, nil, err
+	}
+	return p, net.OptState().Clone(), nil
 }
 
 // backend returns b, or the default backend when b is nil.
@@ -122,6 +137,11 @@ func Train(ctx context.Context, g *ir.Graph, params tensor.Map, src, val Source,
 		}
 		if ev != nil {
 			ev(end)
+		}
+		if cfg.OnEpoch != nil && e+1 < cfg.Epochs {
+			if err := cfg.OnEpoch(e+1, func() (tensor.Map, tensor.Map, error) { return readState(net, params) }); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if val != nil && res.ValAcc < 0 { // no epochs to run (e.g. resumed at the end)

@@ -31,8 +31,10 @@ type BenchCmd struct {
 	JSON       bool   `name:"json" help:"Print one JSON object instead of text."`
 	Layers     bool   `help:"Also time every layer: forward, backward and eval forward per step (ms and % of the step)."`
 	NoPeak     bool   `name:"no-peak" help:"Skip measuring the sgemm peak (peak and ratio report 0)."`
-	Concurrent int    `default:"1" help:"Models trained at once, each on its own goroutine (engines other than cpu; on CUDA each on its own stream): the throughput of a search's parallel children."`
 	Graph      bool   `name:"graph-json" hidden:"" help:"Print the lowered graph as JSON and exit (make bench-peers builds the PyTorch twin from it)."`
+	Versus     string `help:"Compare training speed with this architecture instead: both are timed in alternating rounds in one process (e.g. a residual network against the chain with the same convolutions)."`
+	Rounds     int    `default:"6" help:"Alternating rounds of --steps steps each, with --versus."`
+	Concurrent int    `default:"1" help:"Models trained at once, each on its own goroutine (engines other than cpu; on CUDA each on its own stream): the throughput of a search's parallel children."`
 
 	EngineFlags `embed:""`
 }
@@ -114,6 +116,9 @@ func (c *BenchCmd) Run(g *Globals) error {
 	}
 	if c.Batch < 1 || c.Steps < 1 {
 		return fmt.Errorf("--batch and --steps must be positive")
+	}
+	if c.Versus != "" {
+		return c.runVersus(g, in, workers)
 	}
 	gr, err := ir.Lower(a, in)
 	if err != nil {

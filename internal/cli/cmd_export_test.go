@@ -147,6 +147,7 @@ func TestExportPyTorchMatchesEval(t *testing.T) {
 	}
 	plain := save("plain", "C(8,3,1) P(3,2,AVG) C(12,5,2) FC(24) DO(0.3) SM(10)", 1)
 	dense := save("dense", "C(8,3,1) P(2,2,MAX) DB(2x4,4:0) T(0.5) DB(4) GAP SM(10)", 2)
+	graph := save("graph", "C(8,3,1) ADD(C(8,3,1) CAT(C(4,3,1) | C(4,1,1)) | ID) P(2,2,MAX) CAT(ADD(C(8,3,1) | ID | ID) | C(4,3,1) DO(0.3)) GAP SM(10)", 3)
 	// A child of the plain net with the transforms' default noise; it keeps
 	// its parent's normalisation.
 	child := filepath.Join(dir, "child.safetensors")
@@ -161,7 +162,7 @@ func TestExportPyTorchMatchesEval(t *testing.T) {
 		t.Fatal(err)
 	}
 	var dirs []string
-	for _, ck := range []string{plain, dense, child} {
+	for _, ck := range []string{plain, dense, child, graph} {
 		out := strings.TrimSuffix(ck, ".safetensors") + "-torch"
 		mustRun(t, "export", ck, "--format", "pytorch", "--out", out)
 		dirs = append(dirs, out)

@@ -50,6 +50,8 @@ type RunCmd struct {
 	Timeout   time.Duration     `default:"10m" help:"Deadline of one plugin call (a hung plugin is restarted and its network marked failed)."`
 	NatsFlags `embed:""`
 
+	RunServeFlags `embed:""` // --serve: the run's live dashboard
+
 	// Deps are the command's collaborators besides the file system; easrun
 	// leaves them empty and gets the defaults built from the flags, tests
 	// inject their own.
@@ -185,6 +187,11 @@ func (c *RunCmd) Run(g *Globals) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := newLogger(g, c.Plain)
+	stopDashboard, err := c.serveDashboard(ctx, g, filepath.Join(c.Out, e.Name))
+	if err != nil {
+		return err
+	}
+	defer stopDashboard()
 	virtual := c.Evaluator == "virtual"
 	var split *data.Split
 	in := e.Start.Input

@@ -58,8 +58,8 @@ func (c *DashboardCmd) Run(g *Globals) error {
 // serve starts the dashboard and blocks until ctx ends; ready, when not
 // nil, receives the URL once it listens.
 func (n DashboardFlags) serve(ctx context.Context, g *Globals, listen string, opt dashboard.Options, ready chan<- string) error {
-	if (n.TLSCert == "") != (n.TLSKey == "") {
-		return errors.New("the TLS certificate and key go together")
+	if err := n.check(listen, n.TokenFile != ""); err != nil {
+		return err
 	}
 	if n.TokenFile != "" {
 		tok, created, err := dashboardToken(n.TokenFile)
@@ -70,9 +70,6 @@ func (n DashboardFlags) serve(ctx context.Context, g *Globals, listen string, op
 			fmt.Fprintf(g.Stderr, "wrote a new dashboard token to %s\n", n.TokenFile)
 		}
 		opt.Token = tok
-	}
-	if !dashboard.IsLoopback(listen) && opt.Token == "" && !n.Insecure {
-		return fmt.Errorf("--listen %s reaches beyond loopback: give a token file (browsers then need the token), or the insecure flag to let anyone who reaches the port read the runs", listen)
 	}
 	if !dashboard.IsLoopback(listen) && n.TLSCert == "" {
 		fmt.Fprintf(g.Stderr, "warning: serving %s without TLS: pages and the token travel in clear (give a TLS certificate and key)\n", listen)
@@ -172,4 +169,60 @@ func exportTo(ckpt, dir string) error {
 		return fmt.Errorf("%w (%s)", err, strings.TrimSpace(msg.String()))
 	}
 	return err
+}
+
+// RunServeFlags are run's --serve: the dashboard of the run, served by the
+// process that runs it, until the run ends.
+type RunServeFlags struct {
+	Serve     string         `placeholder:"HOST:PORT" help:"Serve the live dashboard of this run at this address while it runs (127.0.0.1:8080; see easrun serve)."`
+	Dashboard DashboardFlags `embed:"" prefix:"dashboard-"`
+}
+
+// serveDashboard starts the dashboard of expDir when --serve is given; the
+// returned stop ends it (and waits for it).
+func (f RunServeFlags) serveDashboard(ctx context.Context, g *Globals, expDir string) (stop func(), err error) {
+	if f.Serve == "" {
+		return func() {}, nil
+	}
+	if err := os.MkdirAll(expDir, 0o755); err != nil { // the run makes it anyway; the dashboard only reads
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- f.Dashboard.serve(ctx, g, f.Serve, dashboard.Options{Runs: []string{expDir}}, ready) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		cancel()
+		return nil, fmt.Errorf("--serve: %w", err)
+	}
+	return func() {
+		cancel()
+		<-done
+	}, nil
+}
+
+// Validate refuses a --serve that would fail, before the run touches its
+// folder (kong calls it once the flags are parsed).
+func (f RunServeFlags) Validate() error {
+	if f.Serve == "" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(f.Serve); err != nil {
+		return fmt.Errorf("--serve %s: %v (expected HOST:PORT, e.g. 127.0.0.1:8080)", f.Serve, err)
+	}
+	return f.Dashboard.check(f.Serve, f.Dashboard.TokenFile != "")
+}
+
+// check is the listening rule: beyond loopback, a token or the insecure
+// flag; certificate and key together.
+func (n DashboardFlags) check(listen string, token bool) error {
+	if (n.TLSCert == "") != (n.TLSKey == "") {
+		return errors.New("the TLS certificate and key go together")
+	}
+	if !dashboard.IsLoopback(listen) && !token && !n.Insecure {
+		return fmt.Errorf("--listen %s reaches beyond loopback: give a token file (browsers then need the token), or the insecure flag to let anyone who reaches the port read the runs", listen)
+	}
+	return nil
 }

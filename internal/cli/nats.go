@@ -31,6 +31,7 @@ type NatsFlags struct {
 	JobTimeout     time.Duration `default:"24h" help:"--evaluator nats: time limit of one training attempt; a longer one is recorded as failed (0: none)."`
 	CheckImages    int           `default:"1000" help:"--evaluator nats: the driver re-scores returned weights on the first N images of the validation (or test) set (-1: no check)."`
 	CheckTolerance float64       `default:"0.02" help:"--evaluator nats: largest accepted difference between a worker's and the driver's accuracy on the check images."`
+	WorkerEngine   string        `help:"--evaluator nats: engine the workers must run (e.g. cpu); workers running another refuse the jobs with the reason (default: any)."`
 }
 
 // splitOptions is how the experiment divides its data set.
@@ -98,10 +99,11 @@ func startNats(ctx context.Context, f NatsFlags, expDir string, e *experiment.Ex
 	}
 	opt := dist.Options{Settings: dist.Settings{AckWait: f.AckWait, Attempts: f.Attempts, JobTimeout: f.JobTimeout}, ConnectHint: hint,
 		StatusEvery: 2 * time.Second, OnMessage: func(s string) { log.printf("%s", s) }, Journal: n.journal, Backend: be,
-		CheckImages: f.CheckImages, CheckTolerance: f.CheckTolerance}
+		CheckImages: f.CheckImages, CheckTolerance: f.CheckTolerance, Engine: f.WorkerEngine}
 	var last string
 	var lastAt time.Time
 	opt.OnStatus = func(st dist.Status) {
+		writeDistStatus(expDir, st)
 		s := st.String()
 		if s != last && time.Since(lastAt) > 10*time.Second || time.Since(lastAt) > time.Minute {
 			last, lastAt = s, time.Now()

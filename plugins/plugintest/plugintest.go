@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -257,6 +258,9 @@ func transformChecks(ctx context.Context, info sdk.Info, t sdk.Transform, o Opti
 			rs = append(rs, preservationCheck(ctx, t, f, noise, o))
 		}
 	}
+	if slices.Contains(families(info), ir.FamilyPlain) {
+		rs = append(rs, graphCheck(ctx, t, o))
+	}
 
 	// Rejection of an out-of-range layer.
 	rs = append(rs, rejectCheck(ctx, info, t, r))
@@ -283,6 +287,23 @@ func preservationCheck(ctx context.Context, t sdk.Transform, f ir.Family, noise 
 		return Result{name, Fail, fmt.Sprintf("%d of %d cases above %g, worst %s", len(rep.Failures), rep.Applied, tol, rep.Worst)}
 	}
 	return Result{name, Pass, fmt.Sprintf("%d of %d random networks transformed, max relative logit difference %.2g (limit %g)", rep.Applied, rep.Cases, rep.MaxRelDiff, tol)}
+}
+
+// graphCheck: a plain-network transform receives graphs (ADD, CAT, ID) too.
+// Every action it offers on one must apply and keep the function (noise 0);
+// offering none is allowed (the transform leaves graphs alone).
+func graphCheck(ctx context.Context, t sdk.Transform, o Options) Result {
+	const name = "preservation graphs"
+	rep, err := verify.Preservation(ctx, t, verify.Options{Graphs: true, Cases: o.cases(), Seed: o.Seed, Noise: 0, Tol: o.tol()})
+	switch {
+	case err != nil:
+		return Result{name, Fail, err.Error()}
+	case rep.Applied == 0:
+		return Result{name, Skip, fmt.Sprintf("no action offered on %d random graphs (the transform leaves graphs alone)", rep.Cases)}
+	case len(rep.Failures) > 0:
+		return Result{name, Fail, fmt.Sprintf("%d of %d cases above %g, worst %s", len(rep.Failures), rep.Applied, o.tol(), rep.Worst)}
+	}
+	return Result{name, Pass, fmt.Sprintf("%d of %d random graphs transformed, max relative logit difference %.2g (limit %g)", rep.Applied, rep.Cases, rep.MaxRelDiff, o.tol())}
 }
 
 // rejectCheck applies actions whose every argument is out of range (a layer

@@ -22,6 +22,7 @@ type scale struct {
 	noisy  bool
 	lax    bool
 	loud   float32 // factor used instead when the request asks for the default noise
+	graphs float32 // factor used instead on graphs (a transform that mishandles them)
 }
 
 func (scale) Describe(context.Context) (sdk.Info, error) {
@@ -48,6 +49,9 @@ func (s scale) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk.A
 	f := s.factor
 	if req.Noise < 0 && s.loud != 0 {
 		f = s.loud
+	}
+	if req.Net.Arch.HasMerges() && s.graphs != 0 {
+		f = s.graphs
 	}
 	for i := range w[name].Data {
 		w[name].Data[i] *= f
@@ -126,7 +130,8 @@ func TestCheck(t *testing.T) {
 		fails  []string // checks expected to fail
 	}{
 		{"good transform", tr(scale{factor: 1}), nil},
-		{"not preserving", tr(scale{factor: 2}), []string{"preservation plain", "preservation plain (default noise)"}},
+		{"not preserving", tr(scale{factor: 2}), []string{"preservation plain", "preservation plain (default noise)", "preservation graphs"}},
+		{"breaks graphs", tr(scale{factor: 1, graphs: 2}), []string{"preservation graphs"}},
 		// Exact at noise 0, far off with its default noise: only the second row catches it.
 		{"noisy default", tr(scale{factor: 1, loud: 1.5}), []string{"preservation plain (default noise)"}},
 		{"noise within the limit", tr(scale{factor: 1, loud: 1.01}), nil},

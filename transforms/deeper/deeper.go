@@ -45,13 +45,39 @@ func fcRegion(a ir.Arch, after int) bool {
 }
 
 // nonNegative reports whether layer after's output is post-ReLU (some C or FC
-// at or before it; pooling, dropout and GAP keep values non-negative). Only
-// there does ReLU(identity(x)) = x hold.
+// at or before it; pooling, dropout and GAP keep values non-negative; in a
+// graph, a merge's output is when every branch's is). Only there does
+// ReLU(identity(x)) = x hold.
 func nonNegative(a ir.Arch, after int) bool {
-	for _, l := range a.Layers[:after] {
-		if k := l.Kind.Info(); k != nil && k.ReLU {
-			return true
+	if !a.HasMerges() {
+		for _, l := range a.Layers[:after] {
+			if k := l.Kind.Info(); k != nil && k.ReLU {
+				return true
+			}
 		}
+		return false
+	}
+	return nonNeg(a.Tree(), a, after)
+}
+
+func nonNeg(t ir.Tree, a ir.Arch, v int) bool {
+	if v == 0 {
+		return false
+	}
+	l := a.Layers[v-1]
+	k := l.Kind.Info()
+	switch {
+	case k.ReLU:
+		return true
+	case l.IsMerge():
+		for _, br := range t.Branches(v) {
+			if !nonNeg(t, a, br[len(br)-1]) {
+				return false
+			}
+		}
+		return true
+	case k.PassThrough:
+		return nonNeg(t, a, t.Input(v))
 	}
 	return false
 }
@@ -65,12 +91,12 @@ func (x Transform) Actions(ctx context.Context, req sdk.ActionsRequest) (sdk.Act
 }
 
 func (x Transform) actions(_ context.Context, net sdk.Network, s ir.Space) ([]sdk.Action, error) {
-	if net.Arch.Family() != ir.FamilyPlain || net.Arch.HasMerges() {
+	if net.Arch.Family() != ir.FamilyPlain {
 		return nil, nil
 	}
 	var out []sdk.Action
 	for after := 1; after < len(net.Arch.Layers); after++ {
-		if !nonNegative(net.Arch, after) {
+		if net.Arch.Layers[after-1].Kind == ir.Identity || !nonNegative(net.Arch, after) {
 			continue
 		}
 		if fcRegion(net.Arch, after) {
@@ -99,9 +125,6 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 	if net.Arch.Family() != ir.FamilyPlain {
 		return sdk.ApplyResult{}, fmt.Errorf("deeper applies to plain CNNs; use densedeeper for DenseNets")
 	}
-	if net.Arch.HasMerges() {
-		return sdk.ApplyResult{}, fmt.Errorf("deeper does not transform graphs (ADD, CAT) yet")
-	}
 	g, err := netedit.CheckWeights(net)
 	if err != nil {
 		return sdk.ApplyResult{}, err
@@ -112,6 +135,9 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 	}
 	if after == len(net.Arch.Layers) {
 		return sdk.ApplyResult{}, fmt.Errorf("after=%d is the final SM layer: nothing can be inserted after it", after)
+	}
+	if net.Arch.Layers[after-1].Kind == ir.Identity {
+		return sdk.ApplyResult{}, fmt.Errorf("after=%d is ID, a branch of its own: insert after the layer before its merge or after the merge", after)
 	}
 	if !nonNegative(net.Arch, after) {
 		return sdk.ApplyResult{}, fmt.Errorf("after=%d: the output of layer %d can be negative (no C or FC before it), so an identity layer followed by ReLU would not preserve the function", after, after)
@@ -133,16 +159,22 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 	if !fc && len(req.Space.Kernels) > 0 && !slices.Contains(req.Space.Kernels, kernel) {
 		return sdk.ApplyResult{}, fmt.Errorf("kernel=%d is not among the search space's kernels %v", kernel, req.Space.Kernels)
 	}
-	nodes := g.LayerNodes(after)
-	outID := nodes[len(nodes)-1]
+	outID := g.LayerOut(after)
 	shape := g.Nodes[outID].Out
-	ni := after + 1
+	// The new layer follows after's subtree (a merge and its branches) in
+	// after's sequence, in the same branch.
+	tree := net.Arch.Tree()
+	at := tree.End(after)
+	ni := at + 1
 	layer := ir.Layer{Kind: ir.FC, Units: shape.Size()}
 	if !fc {
 		layer = ir.Layer{Kind: ir.Conv, Filters: shape.C, Kernel: kernel, Stride: 1}
 	}
 	a := net.Arch.Clone()
-	a.Layers = append(a.Layers[:after], append([]ir.Layer{layer}, a.Layers[after:]...)...)
+	a.Layers = append(a.Layers[:at], append([]ir.Layer{layer}, a.Layers[at:]...)...)
+	for m, k := tree.Enclosing(after); m > 0; m, k = tree.Enclosing(m) {
+		a.Layers[m-1].Arms[k]++
+	}
 	res := sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: net.Input},
 		Record:  fmt.Sprintf("deeper: inserted %s as layer %d after layer %d (%s); inverse: remove layer %d", layer, ni, after, net.Arch.Layers[after-1], ni),
 		Details: map[string][]int{"after": {after}, "layer": {ni}, "kernel": {kernel}}}
@@ -180,7 +212,7 @@ func (Transform) Apply(ctx context.Context, req sdk.ApplyRequest, host sdk.Host)
 			kw.Data[i] += float32(r.NormFloat64() * noise * std)
 		}
 	}
-	w := netedit.Shift(net.Weights, after, 1)
+	w := netedit.Shift(net.Weights, at, 1)
 	w[ir.Weight(prefix)] = kw
 	for k, v := range netedit.IdentityBN(ir.LayerName(ni, ir.PartBN), mean, variance, nil) {
 		w[k] = v

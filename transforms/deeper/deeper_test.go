@@ -126,3 +126,63 @@ func TestSpaceKernels(t *testing.T) {
 		t.Errorf("7x7 identity changed the function: max difference %.3g (scale %.3g)", diff, scale)
 	}
 }
+
+// TestPreservesFunctionOnGraphs: deeper inserts identity layers inside
+// branches and after merges of 200 random graphs exactly (noise 0), and in
+// training mode on the host batch.
+func TestPreservesFunctionOnGraphs(t *testing.T) {
+	ctx := context.Background()
+	for _, train := range []bool{false, true} {
+		cases := map[bool]int{false: 200, true: 60}[train]
+		rep, err := verify.Preservation(ctx, New(), verify.Options{Graphs: true, Cases: cases, Seed: 5, Noise: 0, Tol: 1e-5, Train: train, Steps: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Applied < cases*9/10 || len(rep.Failures) > 0 {
+			t.Fatalf("train=%v: %d/%d applied, %d failures, worst %s", train, rep.Applied, rep.Cases, len(rep.Failures), rep.Worst)
+		}
+		t.Logf("train=%v: %d graphs, max relative difference %.2g", train, rep.Applied, rep.MaxRelDiff)
+	}
+}
+
+// TestGraphPlacement pins where the new layer goes: inside the branch after
+// a branch layer, after the whole subtree after a merge; never after ID.
+func TestGraphPlacement(t *testing.T) {
+	in := ir.Shape{C: 3, H: 8, W: 8}
+	src := "C(4,3,1) ADD(C(4,3,1) CAT(C(2,3,1) | C(2,1,1)) | ID) GAP SM(3)"
+	for _, c := range []struct {
+		after int
+		want  string
+	}{
+		{1, "C(4,3,1) C(4,3,1) ADD(C(4,3,1) CAT(C(2,3,1) | C(2,1,1)) | ID) GAP SM(3)"},
+		{2, "C(4,3,1) ADD(C(4,3,1) CAT(C(2,3,1) | C(2,1,1)) | ID) C(4,3,1) GAP SM(3)"},
+		{3, "C(4,3,1) ADD(C(4,3,1) C(4,3,1) CAT(C(2,3,1) | C(2,1,1)) | ID) GAP SM(3)"},
+		{4, "C(4,3,1) ADD(C(4,3,1) CAT(C(2,3,1) | C(2,1,1)) C(4,3,1) | ID) GAP SM(3)"},
+		{5, "C(4,3,1) ADD(C(4,3,1) CAT(C(2,3,1) C(2,3,1) | C(2,1,1)) | ID) GAP SM(3)"},
+		{6, "C(4,3,1) ADD(C(4,3,1) CAT(C(2,3,1) | C(2,1,1) C(2,3,1)) | ID) GAP SM(3)"},
+	} {
+		a := dsl.MustArch(src)
+		g, err := ir.Lower(a, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := sdk.Network{Arch: a, Input: in, Weights: nn.InitParams(g, 1)}
+		res, err := New().Apply(context.Background(), sdk.ApplyRequest{Net: n, Action: sdk.Action{Transform: "deeper", Args: map[string]int{"after": c.after, "kernel": 3}},
+			Space: verify.SmallSpace()}, verify.Host{Shape: in, Seed: 1})
+		if err != nil {
+			t.Fatalf("after=%d: %v", c.after, err)
+		}
+		if got := res.Net.Arch.String(); got != c.want {
+			t.Errorf("after=%d: got %s, want %s", c.after, got, c.want)
+		}
+		if _, err := ir.Lower(res.Net.Arch, in); err != nil {
+			t.Errorf("after=%d: %v", c.after, err)
+		}
+	}
+	a := dsl.MustArch(src)
+	_, err := New().Apply(context.Background(), sdk.ApplyRequest{Net: sdk.Network{Arch: a, Input: in}, Action: sdk.Action{Transform: "deeper", Args: map[string]int{"after": 7, "kernel": 3}},
+		Space: verify.SmallSpace()}, nil)
+	if err == nil || !strings.Contains(err.Error(), "is ID") {
+		t.Errorf("after ID: %v", err)
+	}
+}

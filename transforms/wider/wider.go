@@ -35,8 +35,15 @@ func (x Transform) Actions(ctx context.Context, req sdk.ActionsRequest) (sdk.Act
 }
 
 func (x Transform) actions(_ context.Context, net sdk.Network, s ir.Space) ([]sdk.Action, error) {
-	if net.Arch.Family() != ir.FamilyPlain || net.Arch.HasMerges() {
+	if net.Arch.Family() != ir.FamilyPlain {
 		return nil, nil
+	}
+	var g *ir.Graph
+	if net.Arch.HasMerges() { // graphs: only layers whose channels wider can follow
+		var err error
+		if g, err = ir.Lower(net.Arch, net.Input); err != nil {
+			return nil, err
+		}
 	}
 	var out []sdk.Action
 	for i, l := range net.Arch.Layers {
@@ -44,21 +51,26 @@ func (x Transform) actions(_ context.Context, net sdk.Network, s ir.Space) ([]sd
 		if wd == nil {
 			continue
 		}
-		if _, ok := ir.Next(wd.Space(s), wd.Get(l)); ok {
-			out = append(out, sdk.Action{Transform: "wider", Args: map[string]int{"layer": i + 1}})
+		nw, ok := ir.Next(wd.Space(s), wd.Get(l))
+		if !ok {
+			continue
 		}
+		if g != nil {
+			if _, err := newPlan(net.Arch, g, i+1, netedit.Remap(wd.Get(l), nw, rand.New(rand.NewSource(0)))); err != nil {
+				continue
+			}
+		}
+		out = append(out, sdk.Action{Transform: "wider", Args: map[string]int{"layer": i + 1}})
 	}
 	return out, nil
 }
 
-// Apply widens one layer.
+// Apply widens one layer, and in a graph the layers that must widen with it
+// (the other branches of an ADD it feeds).
 func (Transform) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk.ApplyResult, error) {
 	net := req.Net
 	if net.Arch.Family() != ir.FamilyPlain {
 		return sdk.ApplyResult{}, fmt.Errorf("wider applies to plain CNNs; use densewider for DenseNets")
-	}
-	if net.Arch.HasMerges() {
-		return sdk.ApplyResult{}, fmt.Errorf("wider does not transform graphs (ADD, CAT) yet")
 	}
 	g, err := netedit.CheckWeights(net)
 	if err != nil {
@@ -85,65 +97,67 @@ func (Transform) Apply(_ context.Context, req sdk.ApplyRequest, _ sdk.Host) (sdk
 	}
 	r := rand.New(rand.NewSource(req.Seed))
 	remap := netedit.Remap(old, nw, r)
-	counts := netedit.Counts(remap, old)
-	cname, err := consumer(g, net.Arch, li)
+	p, err := newPlan(net.Arch, g, li, remap)
 	if err != nil {
 		return sdk.ApplyResult{}, err
 	}
 	a := net.Arch.Clone()
-	wd.Set(&a.Layers[li-1], nw)
+	for _, w := range p.widen {
+		a.Layers[w-1].Kind.Width().Set(&a.Layers[w-1], len(p.remap[w]))
+	}
 	res := sdk.ApplyResult{Net: sdk.Network{Arch: a, Input: net.Input},
 		Record:  fmt.Sprintf("wider layer %d: %s -> %s (new units copy %v)", li, l, a.Layers[li-1], remap[old:]),
 		Details: map[string][]int{"layer": {li}, "old": {old}, "new": {nw}, "remap": remap}}
+	if also := p.widen[1:]; len(also) > 0 {
+		res.Record += fmt.Sprintf("; layers %v widen with it (ADD branches)", also)
+		res.Details["also"] = also
+	}
 	if net.Weights == nil { // architecture only
 		return res, nil
 	}
 	w := netedit.Clone(net.Weights)
-	prefix := ir.LayerName(li, l.Kind.Info().Weights)
 	noise := netedit.NoiseScale(req.Noise, DefaultNoise)
-	// The widened layer: copy output units (rows) by the remap, noise on new ones.
-	ow := net.Weights[ir.Weight(prefix)]
-	row := len(ow.Data) / old
-	nt := tensor.New(append([]int{nw}, ow.Shape[1:]...)...)
-	std := netedit.Std(ow.Data)
-	for j, src := range remap {
-		copy(nt.Data[j*row:(j+1)*row], ow.Data[src*row:(src+1)*row])
-		if j >= old && noise > 0 {
-			for k := j * row; k < (j+1)*row; k++ {
-				nt.Data[k] += float32(r.NormFloat64() * noise * std)
-			}
-		}
+	for _, x := range p.widen {
+		p.copyUnits(w, net.Weights, x, noise, r)
 	}
-	w[ir.Weight(prefix)] = nt
-	if b, ok := net.Weights[ir.Tensor(prefix, ir.TensorBias)]; ok {
-		w[ir.Tensor(prefix, ir.TensorBias)] = gather(b, remap, 1)
+	// Layers reading the widened channels split their input weights.
+	for _, x := range p.readers() {
+		name, _ := g.InputWeight(x)
+		rm := p.remap[p.t.Input(x)]
+		width := p.width(p.t.Input(x))
+		w[name] = splitInputs(w[name], rm, netedit.Counts(rm, width), width) // rows already copied if x widens too
 	}
-	for _, t := range ir.BNTensors {
-		name := ir.Tensor(ir.LayerName(li, ir.PartBN), t)
-		w[name] = gather(net.Weights[name], remap, 1)
-	}
-	// The next weight layer reads the widened units: split its input weights.
-	cw := net.Weights[cname]
-	w[cname] = splitInputs(cw, remap, counts, old)
 	res.Net.Weights = w
 	return res, nil
 }
 
-// consumer names the weight of the first layer after li that reads the
-// widened channels through its weights (pass-through kinds such as
-// pooling, dropout and GAP keep channels one to one). A layer that reads
-// them any other way (through BatchNorm first, say) is not supported.
-func consumer(g *ir.Graph, a ir.Arch, li int) (string, error) {
-	for k := li + 1; k <= len(a.Layers); k++ {
-		if info := a.Layers[k-1].Kind.Info(); info != nil && info.PassThrough {
-			continue
+// copyUnits copies layer x's output units (weight rows, bias, BN) by its
+// remap, with noise on the copies (units that repeat an earlier one).
+func (p *plan) copyUnits(w, src map[string]*tensor.Tensor, x int, noise float64, r *rand.Rand) {
+	remap := p.remap[x]
+	prefix := ir.LayerName(x, p.a.Layers[x-1].Kind.Info().Weights)
+	ow := src[ir.Weight(prefix)]
+	row := len(ow.Data) / p.width(x)
+	nt := tensor.New(append([]int{len(remap)}, ow.Shape[1:]...)...)
+	std := netedit.Std(ow.Data)
+	seen := map[int]bool{}
+	for j, s := range remap {
+		copy(nt.Data[j*row:(j+1)*row], ow.Data[s*row:(s+1)*row])
+		if seen[s] && noise > 0 {
+			for k := j * row; k < (j+1)*row; k++ {
+				nt.Data[k] += float32(r.NormFloat64() * noise * std)
+			}
 		}
-		if name, ok := g.InputWeight(k); ok {
-			return name, nil
-		}
-		return "", fmt.Errorf("layer %d (%s) after the widened layer is not supported by wider", k, a.Layers[k-1])
+		seen[s] = true
 	}
-	return "", fmt.Errorf("no weight layer after layer %d", li)
+	w[ir.Weight(prefix)] = nt
+	if b, ok := src[ir.Tensor(prefix, ir.TensorBias)]; ok {
+		w[ir.Tensor(prefix, ir.TensorBias)] = gather(b, remap, 1)
+	}
+	for _, t := range ir.BNTensors {
+		name := ir.Tensor(ir.LayerName(x, ir.PartBN), t)
+		w[name] = gather(src[name], remap, 1)
+	}
 }
 
 // gather builds a tensor whose unit j is t's unit remap[j] (units of size unit).

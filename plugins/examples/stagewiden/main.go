@@ -91,7 +91,8 @@ func fits(a ir.Arch, convs []int, factor int, s ir.Space) bool {
 // Actions lists factors 2 and 3 for every stage where they fit.
 func (StageWiden) Actions(_ context.Context, req sdk.ActionsRequest) (sdk.ActionsResult, error) {
 	var out []sdk.Action
-	if req.Net.Arch.Family() != ir.FamilyPlain {
+	// Graphs (ADD, CAT) are left alone: stages are runs of a chain.
+	if req.Net.Arch.Family() != ir.FamilyPlain || req.Net.Arch.HasMerges() {
 		return sdk.ActionsResult{}, nil
 	}
 	for si, convs := range stages(req.Net.Arch) {

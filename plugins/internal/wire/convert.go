@@ -21,6 +21,9 @@ func ArchToProto(a ir.Arch) *Arch {
 		for _, d := range l.Dense {
 			pl.Dense = append(pl.Dense, &DenseLayer{Growth: int64(d.Growth), Bottleneck: int64(d.Bottleneck)})
 		}
+		for _, m := range l.Arms {
+			pl.Arms = append(pl.Arms, int64(m))
+		}
 		out.Layers[i] = pl
 	}
 	return out
@@ -48,6 +51,15 @@ func ArchFromProto(p *Arch) (ir.Arch, error) {
 				return ir.Arch{}, fmt.Errorf("layer %d: dense layer value out of range", i+1)
 			}
 			l.Dense = append(l.Dense, ir.DenseLayer{Growth: int(d.GetGrowth()), Bottleneck: int(d.GetBottleneck())})
+		}
+		if len(pl.GetArms()) > MaxDim {
+			return ir.Arch{}, fmt.Errorf("layer %d: %d branches", i+1, len(pl.GetArms()))
+		}
+		for _, m := range pl.GetArms() {
+			if m < -MaxDim || m > MaxDim {
+				return ir.Arch{}, fmt.Errorf("layer %d: branch length %d out of range", i+1, m)
+			}
+			l.Arms = append(l.Arms, int(m))
 		}
 		a.Layers = append(a.Layers, l)
 	}

@@ -115,16 +115,19 @@ func (x *DenseLayer) GetBottleneck() int64 {
 }
 
 type Layer struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          int32                  `protobuf:"varint,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Filters       int64                  `protobuf:"varint,2,opt,name=filters,proto3" json:"filters,omitempty"`
-	Kernel        int64                  `protobuf:"varint,3,opt,name=kernel,proto3" json:"kernel,omitempty"`
-	Stride        int64                  `protobuf:"varint,4,opt,name=stride,proto3" json:"stride,omitempty"`
-	Op            int32                  `protobuf:"varint,5,opt,name=op,proto3" json:"op,omitempty"`
-	Units         int64                  `protobuf:"varint,6,opt,name=units,proto3" json:"units,omitempty"`
-	Rate          float64                `protobuf:"fixed64,7,opt,name=rate,proto3" json:"rate,omitempty"`
-	Dense         []*DenseLayer          `protobuf:"bytes,8,rep,name=dense,proto3" json:"dense,omitempty"`
-	Compression   float64                `protobuf:"fixed64,9,opt,name=compression,proto3" json:"compression,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Kind        int32                  `protobuf:"varint,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Filters     int64                  `protobuf:"varint,2,opt,name=filters,proto3" json:"filters,omitempty"`
+	Kernel      int64                  `protobuf:"varint,3,opt,name=kernel,proto3" json:"kernel,omitempty"`
+	Stride      int64                  `protobuf:"varint,4,opt,name=stride,proto3" json:"stride,omitempty"`
+	Op          int32                  `protobuf:"varint,5,opt,name=op,proto3" json:"op,omitempty"`
+	Units       int64                  `protobuf:"varint,6,opt,name=units,proto3" json:"units,omitempty"`
+	Rate        float64                `protobuf:"fixed64,7,opt,name=rate,proto3" json:"rate,omitempty"`
+	Dense       []*DenseLayer          `protobuf:"bytes,8,rep,name=dense,proto3" json:"dense,omitempty"`
+	Compression float64                `protobuf:"fixed64,9,opt,name=compression,proto3" json:"compression,omitempty"`
+	// A merge's (ADD, CAT) branch lengths in layers, nested layers counted;
+	// the branches' layers follow it in Arch.layers (ir.Layer.Arms).
+	Arms          []int64 `protobuf:"varint,10,rep,packed,name=arms,proto3" json:"arms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -220,6 +223,13 @@ func (x *Layer) GetCompression() float64 {
 		return x.Compression
 	}
 	return 0
+}
+
+func (x *Layer) GetArms() []int64 {
+	if x != nil {
+		return x.Arms
+	}
+	return nil
 }
 
 type Arch struct {
@@ -1561,7 +1571,7 @@ const file_eas_proto_rawDesc = "" +
 	"\x06growth\x18\x01 \x01(\x03R\x06growth\x12\x1e\n" +
 	"\n" +
 	"bottleneck\x18\x02 \x01(\x03R\n" +
-	"bottleneck\"\xf2\x01\n" +
+	"bottleneck\"\x86\x02\n" +
 	"\x05Layer\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\x05R\x04kind\x12\x18\n" +
 	"\afilters\x18\x02 \x01(\x03R\afilters\x12\x16\n" +
@@ -1571,7 +1581,9 @@ const file_eas_proto_rawDesc = "" +
 	"\x05units\x18\x06 \x01(\x03R\x05units\x12\x12\n" +
 	"\x04rate\x18\a \x01(\x01R\x04rate\x12/\n" +
 	"\x05dense\x18\b \x03(\v2\x19.eas.plugin.v2.DenseLayerR\x05dense\x12 \n" +
-	"\vcompression\x18\t \x01(\x01R\vcompression\"4\n" +
+	"\vcompression\x18\t \x01(\x01R\vcompression\x12\x12\n" +
+	"\x04arms\x18\n" +
+	" \x03(\x03R\x04arms\"4\n" +
 	"\x04Arch\x12,\n" +
 	"\x06layers\x18\x01 \x03(\v2\x14.eas.plugin.v2.LayerR\x06layers\"1\n" +
 	"\x05Shape\x12\f\n" +

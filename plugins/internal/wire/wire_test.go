@@ -2,6 +2,7 @@ package wire
 
 import (
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -17,11 +18,14 @@ func TestArchRoundTrip(t *testing.T) {
 		{Layers: []ir.Layer{{Kind: ir.Conv, Filters: 8, Kernel: 3, Stride: 1},
 			{Kind: ir.DenseBlock, Dense: []ir.DenseLayer{{Growth: 4, Bottleneck: 16}, {Growth: 6}}},
 			{Kind: ir.Transition, Compression: 0.5, Filters: 7}, {Kind: ir.GAP}, {Kind: ir.Softmax, Units: 3}}},
+		// C ADD(C CAT(ID | C) | ID) SM: merges travel with their Arms
+		{Layers: []ir.Layer{{Kind: ir.Conv, Filters: 8, Kernel: 3, Stride: 1}, {Kind: ir.Add, Arms: []int{4, 1}}, {Kind: ir.Conv, Filters: 8, Kernel: 3, Stride: 1},
+			{Kind: ir.Cat, Arms: []int{1, 1}}, {Kind: ir.Identity}, {Kind: ir.Conv, Filters: 8, Kernel: 1, Stride: 1}, {Kind: ir.Identity}, {Kind: ir.Softmax, Units: 3}}},
 		{},
 	}
 	for _, a := range archs {
 		b, err := ArchFromProto(ArchToProto(a))
-		if err != nil || !a.Equal(b) {
+		if err != nil || !a.Equal(b) || !reflect.DeepEqual(a.Layers, b.Layers) {
 			t.Errorf("%s -> %s, %v", a, b, err)
 		}
 	}
