@@ -257,6 +257,22 @@ func TestPrintParseRoundTrip(t *testing.T) {
 	}
 }
 
+// TestIRParseArchAgrees: core's parser (ir.ParseArch) reads every case the
+// DSL reads to the same architecture, and refuses what the DSL refuses.
+func TestIRParseArchAgrees(t *testing.T) {
+	for _, c := range archCases {
+		a, l := ParseArch("case", c)
+		b, err := ir.ParseArch(c)
+		if l.HasErrors() != (err != nil) {
+			t.Errorf("%q: the DSL says %v, ir.ParseArch says %v", c, l.Err(), err)
+			continue
+		}
+		if err == nil && a.String() != b.String() {
+			t.Errorf("%q: the DSL reads %q, ir.ParseArch %q", c, a, b)
+		}
+	}
+}
+
 func FuzzParseArch(f *testing.F) {
 	for _, c := range archCases {
 		f.Add(c)
@@ -274,6 +290,12 @@ func FuzzParseArch(f *testing.F) {
 			return
 		}
 		s := a.String()
+		// core's parser reads what the DSL reads, and the canonical form.
+		for _, in := range []string{src, s} {
+			if b, err := ir.ParseArch(in); err != nil || b.String() != s {
+				t.Fatalf("ir.ParseArch(%q) = %q, %v; the DSL read %q", in, b.String(), err, s)
+			}
+		}
 		a2, l2 := ValidateArch("fuzz", s, in32)
 		if l2.HasErrors() || a2.String() != s {
 			t.Fatalf("round trip of %q: %q -> %q (%v)", src, s, a2.String(), l2.Err())

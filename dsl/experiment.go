@@ -309,248 +309,289 @@ func ParseExperiment(name string, src []byte, known Builtins) (e *experiment.Exp
 	return parseExperiment(name, src, known)
 }
 
+// expParser is the state of one parseExperiment: the walker that collects
+// diagnostics, the experiment being filled, and the references checked once
+// the whole file is read.
+type expParser struct {
+	*walker
+	e          *experiment.Experiment
+	known      Builtins
+	startArch  *stmtAST
+	hasDataset bool
+	names      []searchNames // what each search refers to, resolved at the end
+}
+
 func parseExperiment(name string, src []byte, known Builtins) (*experiment.Experiment, diag.List) {
 	f, l := parseEASFile(name, string(src))
 	if l.HasErrors() {
 		return nil, l
 	}
-	w := &walker{file: name, src: string(src)}
-	e := &experiment.Experiment{Space: ir.PaperSpace(), Child: experiment.PaperChild()}
+	p := &expParser{walker: &walker{file: name, src: string(src)}, known: known,
+		e: &experiment.Experiment{Space: ir.PaperSpace(), Child: experiment.PaperChild()}}
+	e := p.e
 	e.Start.Train = experiment.PaperChild()
 	e.Final.Training = experiment.PaperChild()
 	e.Final.Training.Epochs, e.Final.Training.LR = 300, 0.1
-	var startArch *stmtAST
-	var names []searchNames // what each search refers to, resolved at the end
-	var hasDataset bool
-	w.fields("the file", f.Stmts, map[string]func(*stmtAST){
-		"experiment": func(s *stmtAST) {
-			if s.Label == nil && s.Value == nil {
-				w.errf(s.Pos, len(s.Key), `experiment needs a name: write experiment "my-study"`)
-				return
-			}
-			if s.Label != nil {
-				e.Name = s.Label.text()
-				w.folderName("experiment", e.Name, s.Label.Pos)
-			} else {
-				e.Name = w.str(s)
-				w.folderName("experiment", e.Name, s.Value.Pos)
-			}
-		},
-		"dataset": func(s *stmtAST) {
-			hasDataset = true
-			if s.Label != nil {
-				e.Dataset.Name = s.Label.text()
-			}
-			e.Dataset.Validation = 5000 // the paper's hold-out unless set
-			if !w.needBlock(s) {
-				return
-			}
-			w.dataset(s, &e.Dataset, known.DatasetKinds)
-		},
-		"start": func(s *stmtAST) {
-			if !w.needBlock(s) {
-				return
-			}
-			w.fields("start", s.Block, w.trainingHandlers(&e.Start.Train, map[string]func(*stmtAST){
-				"arch":       func(s *stmtAST) { startArch = s },
-				"checkpoint": func(s *stmtAST) { e.Start.Checkpoint = w.str(s) },
-			}))
-		},
-		"space": func(s *stmtAST) {
-			if !w.needBlock(s) {
-				return
-			}
-			w.fields("space", s.Block, map[string]func(*stmtAST){
-				"kernels": func(s *stmtAST) {
-					e.Space.Kernels = w.intList(s)
-					for i, k := range e.Space.Kernels {
-						if k%2 == 0 {
-							w.errf(s.Value.List[i].Pos, 1, "kernels: %d is even; kernel sizes must be odd (same padding)", k)
-						}
-					}
-				},
-				"filters": func(s *stmtAST) { e.Space.Filters = w.intList(s) },
-				"units":   func(s *stmtAST) { e.Space.Units = w.intList(s) },
-				"growth":  func(s *stmtAST) { e.Space.Growth = w.intList(s) },
-			})
-		},
+	p.fields("the file", f.Stmts, map[string]func(*stmtAST){
+		"experiment": p.experimentName,
+		"dataset":    p.dataset,
+		"start":      p.start,
+		"space":      p.space,
 		"child": func(s *stmtAST) {
-			if w.needBlock(s) {
-				w.fields("child", s.Block, w.trainingHandlers(&e.Child, nil))
+			if p.needBlock(s) {
+				p.fields("child", s.Block, p.trainingHandlers(&e.Child, nil))
 			}
 		},
-		"search": func(s *stmtAST) {
-			sr := experiment.Search{PerEpisode: 10, Noise: -1, Control: true, Repeat: 1, Settings: map[string]string{}}
-			if s.Label != nil {
-				sr.Name = s.Label.text()
-				w.folderName("search", sr.Name, s.Label.Pos)
-			} else {
-				w.errf(s.Pos, len(s.Key), `search needs a name: write search "rl" { ... }`)
-			}
-			for _, other := range e.Searches {
-				if other.Name == sr.Name && sr.Name != "" {
-					w.errf(s.Label.Pos, len(sr.Name)+2, "search %q is defined twice", sr.Name)
-				}
-			}
-			if !w.needBlock(s) {
-				return
-			}
-			var ctrl *stmtAST
-			sn := searchNames{name: sr.Name, pos: s.Pos}
-			w.fields("search "+sr.Name, s.Block, map[string]func(*stmtAST){
-				"controller": func(s *stmtAST) {
-					ctrl = s
-					switch {
-					case s.Value != nil:
-						sr.Controller = s.Value.text()
-					case s.Label != nil:
-						sr.Controller = s.Label.text()
-						for _, st := range s.Block {
-							if st.Comment != nil {
-								continue
-							}
-							if st.Value == nil || st.Value.List != nil {
-								w.errf(st.Pos, len(st.Key), "controller setting %s needs a single value: %s = ...", st.Key, st.Key)
-								continue
-							}
-							sr.Settings[st.Key] = st.Value.text()
-						}
-					default:
-						w.errf(s.Pos, len(s.Key), "controller needs a name: controller = reinforce, or controller reinforce { ... }")
-					}
-				},
-				"steps": func(s *stmtAST) {
-					total := 0
-					for _, it := range w.list(s) {
-						if it.Word == nil {
-							w.errf(it.Pos, len(it.text()), "steps: %q is not a transform name", it.text())
-							continue
-						}
-						n := 1
-						if it.Times != nil {
-							v, err := strconv.Atoi(*it.Times)
-							if err != nil || v < 1 {
-								w.errf(it.Pos, len(it.text()), "steps: repeat count must be a positive integer, got %s", *it.Times)
-								continue
-							}
-							if v > MaxStepRepeat {
-								w.errf(it.Pos, len(it.text()), "steps: repeat count must be at most %d, got %s", MaxStepRepeat, *it.Times)
-								v = MaxStepRepeat // kept, so that "no steps" does not follow
-							}
-							n = v
-						}
-						if total += n; total > MaxSteps && total-n <= MaxSteps {
-							w.errf(it.Pos, len(it.text()), "steps: %d steps per episode by here; the limit is %d", total, MaxSteps)
-						}
-						sr.Steps = append(sr.Steps, experiment.StepSpec{Transform: *it.Word, Count: n})
-						sn.refs = append(sn.refs, nameRef{kindTransform, *it.Word, it.Pos})
-					}
-				},
-				"per_episode": func(s *stmtAST) { sr.PerEpisode = w.integer(s, 1) },
-				"budget":      func(s *stmtAST) { sr.Budget = w.integer(s, 1) },
-				"seed":        func(s *stmtAST) { sr.Seed = int64(w.integer(s, 0)) },
-				"noise":       func(s *stmtAST) { sr.Noise = w.float(s, -1, 1) },
-				"plugins":     func(s *stmtAST) { sr.Plugins, sn.pluginsPos = w.wordList(s, nil), &s.Pos },
-				"control":     func(s *stmtAST) { sr.Control = w.boolean(s) },
-				"repeat":      func(s *stmtAST) { sr.Repeat = w.integer(s, 1) },
-				"stage": func(s *stmtAST) {
-					st := experiment.Stage{}
-					if w.needBlock(s) {
-						w.fields("stage", s.Block, map[string]func(*stmtAST){
-							"budget":         func(s *stmtAST) { st.Budget = w.integer(s, 1) },
-							"retrain_epochs": func(s *stmtAST) { st.RetrainEpochs = w.integer(s, 0) },
-						})
-					}
-					if st.Budget == 0 {
-						w.errf(s.Pos, len(s.Key), "stage needs a budget: stage { budget = 300 retrain_epochs = 100 }")
-					}
-					sr.Stages = append(sr.Stages, st)
-				},
-			})
-			switch {
-			case ctrl == nil:
-				w.errf(s.Pos, len(s.Key), "search %q has no controller: add controller = reinforce (or random)", sr.Name)
-			case ctrl.Value != nil: // the controller first, as it is reported first
-				sn.refs = append([]nameRef{{kindController, ctrl.Value.text(), ctrl.Value.Pos}}, sn.refs...)
-			case ctrl.Label != nil:
-				sn.refs = append([]nameRef{{kindController, ctrl.Label.text(), ctrl.Label.Pos}}, sn.refs...)
-			} // else "controller needs a name" was reported
-			sn.plugins = sr.Plugins
-			names = append(names, sn)
-			if len(sr.Steps) == 0 {
-				w.errf(s.Pos, len(s.Key), "search %q has no steps: add e.g. steps = [wider x 4, deeper x 5]", sr.Name)
-			}
-			if sr.Budget == 0 && len(sr.Stages) == 0 {
-				w.errf(s.Pos, len(s.Key), "search %q has no budget: add budget = N (networks to sample) or stage blocks", sr.Name)
-			}
-			if sr.Budget == 0 {
-				for _, st := range sr.Stages {
-					sr.Budget += st.Budget
-				}
-			}
-			e.Searches = append(e.Searches, sr)
-		},
-		"final": func(s *stmtAST) {
-			if !w.needBlock(s) {
-				return
-			}
-			w.fields("final", s.Block, w.trainingHandlers(&e.Final.Training, map[string]func(*stmtAST){
-				"top":       func(s *stmtAST) { e.Final.Top = w.integer(s, 0) },
-				"full_data": func(s *stmtAST) { e.Final.FullData = w.boolean(s) },
-			}))
-		},
-		"report": func(s *stmtAST) {
-			if !w.needBlock(s) {
-				return
-			}
-			w.fields("report", s.Block, map[string]func(*stmtAST){
-				"tables":  func(s *stmtAST) { e.Report.Tables = w.wordList(s, TableNames) },
-				"plots":   func(s *stmtAST) { e.Report.Plots = w.wordList(s, PlotNames) },
-				"formats": func(s *stmtAST) { e.Report.Formats = w.wordList(s, FormatNames) },
-				"reference": func(s *stmtAST) {
-					r := experiment.Reference{}
-					if s.Label == nil {
-						w.errf(s.Pos, len(s.Key), `reference needs a model name: reference "NIN" { error = 8.81 }`)
-					} else {
-						r.Model = s.Label.text()
-					}
-					if w.needBlock(s) {
-						w.fields("reference", s.Block, map[string]func(*stmtAST){
-							"depth":  func(s *stmtAST) { r.Depth = w.integer(s, 0) },
-							"params": func(s *stmtAST) { r.Params = w.float(s, 0, 1e6) },
-							"error":  func(s *stmtAST) { r.Error = w.float(s, 0, 100) },
-							"note":   func(s *stmtAST) { r.Note = w.str(s) },
-						})
-					}
-					e.Report.Reference = append(e.Report.Reference, r)
-				},
-			})
-		},
+		"search": p.search,
+		"final":  p.final,
+		"report": p.report,
 	})
+	p.defaults(name)
+	p.resolveNames(p.names, known)
+	return e, p.l
+}
+
+func (p *expParser) experimentName(s *stmtAST) {
+	switch {
+	case s.Label == nil && s.Value == nil:
+		p.errf(s.Pos, len(s.Key), `experiment needs a name: write experiment "my-study"`)
+	case s.Label != nil:
+		p.e.Name = s.Label.text()
+		p.folderName("experiment", p.e.Name, s.Label.Pos)
+	default:
+		p.e.Name = p.str(s)
+		p.folderName("experiment", p.e.Name, s.Value.Pos)
+	}
+}
+
+func (p *expParser) dataset(s *stmtAST) {
+	p.hasDataset = true
+	if s.Label != nil {
+		p.e.Dataset.Name = s.Label.text()
+	}
+	p.e.Dataset.Validation = 5000 // the paper's hold-out unless set
+	if !p.needBlock(s) {
+		return
+	}
+	p.walker.dataset(s, &p.e.Dataset, p.known.DatasetKinds)
+}
+
+func (p *expParser) start(s *stmtAST) {
+	if !p.needBlock(s) {
+		return
+	}
+	p.fields("start", s.Block, p.trainingHandlers(&p.e.Start.Train, map[string]func(*stmtAST){
+		"arch":       func(s *stmtAST) { p.startArch = s },
+		"checkpoint": func(s *stmtAST) { p.e.Start.Checkpoint = p.str(s) },
+	}))
+}
+
+func (p *expParser) space(s *stmtAST) {
+	if !p.needBlock(s) {
+		return
+	}
+	sp := &p.e.Space
+	p.fields("space", s.Block, map[string]func(*stmtAST){
+		"kernels": func(s *stmtAST) {
+			sp.Kernels = p.intList(s)
+			for i, k := range sp.Kernels {
+				if k%2 == 0 {
+					p.errf(s.Value.List[i].Pos, 1, "kernels: %d is even; kernel sizes must be odd (same padding)", k)
+				}
+			}
+		},
+		"filters": func(s *stmtAST) { sp.Filters = p.intList(s) },
+		"units":   func(s *stmtAST) { sp.Units = p.intList(s) },
+		"growth":  func(s *stmtAST) { sp.Growth = p.intList(s) },
+	})
+}
+
+func (p *expParser) search(s *stmtAST) {
+	sr := experiment.Search{PerEpisode: 10, Noise: -1, Control: true, Repeat: 1, Settings: map[string]string{}}
+	if s.Label != nil {
+		sr.Name = s.Label.text()
+		p.folderName("search", sr.Name, s.Label.Pos)
+	} else {
+		p.errf(s.Pos, len(s.Key), `search needs a name: write search "rl" { ... }`)
+	}
+	for _, other := range p.e.Searches {
+		if other.Name == sr.Name && sr.Name != "" {
+			p.errf(s.Label.Pos, len(sr.Name)+2, "search %q is defined twice", sr.Name)
+		}
+	}
+	if !p.needBlock(s) {
+		return
+	}
+	var ctrl *stmtAST
+	sn := searchNames{name: sr.Name, pos: s.Pos}
+	p.fields("search "+sr.Name, s.Block, map[string]func(*stmtAST){
+		"controller":  func(s *stmtAST) { ctrl = s; p.controller(s, &sr) },
+		"steps":       func(s *stmtAST) { p.steps(s, &sr, &sn) },
+		"per_episode": func(s *stmtAST) { sr.PerEpisode = p.integer(s, 1) },
+		"budget":      func(s *stmtAST) { sr.Budget = p.integer(s, 1) },
+		"seed":        func(s *stmtAST) { sr.Seed = int64(p.integer(s, 0)) },
+		"noise":       func(s *stmtAST) { sr.Noise = p.float(s, -1, 1) },
+		"plugins":     func(s *stmtAST) { sr.Plugins, sn.pluginsPos = p.wordList(s, nil), &s.Pos },
+		"control":     func(s *stmtAST) { sr.Control = p.boolean(s) },
+		"repeat":      func(s *stmtAST) { sr.Repeat = p.integer(s, 1) },
+		"stage":       func(s *stmtAST) { sr.Stages = append(sr.Stages, p.stage(s)) },
+	})
+	switch {
+	case ctrl == nil:
+		p.errf(s.Pos, len(s.Key), "search %q has no controller: add controller = reinforce (or random)", sr.Name)
+	case ctrl.Value != nil: // the controller first, as it is reported first
+		sn.refs = append([]nameRef{{kindController, ctrl.Value.text(), ctrl.Value.Pos}}, sn.refs...)
+	case ctrl.Label != nil:
+		sn.refs = append([]nameRef{{kindController, ctrl.Label.text(), ctrl.Label.Pos}}, sn.refs...)
+	} // else "controller needs a name" was reported
+	sn.plugins = sr.Plugins
+	p.names = append(p.names, sn)
+	if len(sr.Steps) == 0 {
+		p.errf(s.Pos, len(s.Key), "search %q has no steps: add e.g. steps = [wider x 4, deeper x 5]", sr.Name)
+	}
+	if sr.Budget == 0 && len(sr.Stages) == 0 {
+		p.errf(s.Pos, len(s.Key), "search %q has no budget: add budget = N (networks to sample) or stage blocks", sr.Name)
+	}
+	if sr.Budget == 0 {
+		for _, st := range sr.Stages {
+			sr.Budget += st.Budget
+		}
+	}
+	p.e.Searches = append(p.e.Searches, sr)
+}
+
+// controller reads controller = NAME or controller NAME { settings }.
+func (p *expParser) controller(s *stmtAST, sr *experiment.Search) {
+	switch {
+	case s.Value != nil:
+		sr.Controller = s.Value.text()
+	case s.Label != nil:
+		sr.Controller = s.Label.text()
+		for _, st := range s.Block {
+			if st.Comment != nil {
+				continue
+			}
+			if st.Value == nil || st.Value.List != nil {
+				p.errf(st.Pos, len(st.Key), "controller setting %s needs a single value: %s = ...", st.Key, st.Key)
+				continue
+			}
+			sr.Settings[st.Key] = st.Value.text()
+		}
+	default:
+		p.errf(s.Pos, len(s.Key), "controller needs a name: controller = reinforce, or controller reinforce { ... }")
+	}
+}
+
+// steps reads steps = [wider x 4, deeper x 5].
+func (p *expParser) steps(s *stmtAST, sr *experiment.Search, sn *searchNames) {
+	total := 0
+	for _, it := range p.list(s) {
+		if it.Word == nil {
+			p.errf(it.Pos, len(it.text()), "steps: %q is not a transform name", it.text())
+			continue
+		}
+		n := 1
+		if it.Times != nil {
+			v, err := strconv.Atoi(*it.Times)
+			if err != nil || v < 1 {
+				p.errf(it.Pos, len(it.text()), "steps: repeat count must be a positive integer, got %s", *it.Times)
+				continue
+			}
+			if v > MaxStepRepeat {
+				p.errf(it.Pos, len(it.text()), "steps: repeat count must be at most %d, got %s", MaxStepRepeat, *it.Times)
+				v = MaxStepRepeat // kept, so that "no steps" does not follow
+			}
+			n = v
+		}
+		if total += n; total > MaxSteps && total-n <= MaxSteps {
+			p.errf(it.Pos, len(it.text()), "steps: %d steps per episode by here; the limit is %d", total, MaxSteps)
+		}
+		sr.Steps = append(sr.Steps, experiment.StepSpec{Transform: *it.Word, Count: n})
+		sn.refs = append(sn.refs, nameRef{kindTransform, *it.Word, it.Pos})
+	}
+}
+
+func (p *expParser) stage(s *stmtAST) experiment.Stage {
+	st := experiment.Stage{}
+	if p.needBlock(s) {
+		p.fields("stage", s.Block, map[string]func(*stmtAST){
+			"budget":         func(s *stmtAST) { st.Budget = p.integer(s, 1) },
+			"retrain_epochs": func(s *stmtAST) { st.RetrainEpochs = p.integer(s, 0) },
+		})
+	}
+	if st.Budget == 0 {
+		p.errf(s.Pos, len(s.Key), "stage needs a budget: stage { budget = 300 retrain_epochs = 100 }")
+	}
+	return st
+}
+
+func (p *expParser) final(s *stmtAST) {
+	if !p.needBlock(s) {
+		return
+	}
+	f := &p.e.Final
+	p.fields("final", s.Block, p.trainingHandlers(&f.Training, map[string]func(*stmtAST){
+		"top":       func(s *stmtAST) { f.Top = p.integer(s, 0) },
+		"full_data": func(s *stmtAST) { f.FullData = p.boolean(s) },
+	}))
+}
+
+func (p *expParser) report(s *stmtAST) {
+	if !p.needBlock(s) {
+		return
+	}
+	rep := &p.e.Report
+	p.fields("report", s.Block, map[string]func(*stmtAST){
+		"tables":    func(s *stmtAST) { rep.Tables = p.wordList(s, TableNames) },
+		"plots":     func(s *stmtAST) { rep.Plots = p.wordList(s, PlotNames) },
+		"formats":   func(s *stmtAST) { rep.Formats = p.wordList(s, FormatNames) },
+		"reference": func(s *stmtAST) { rep.Reference = append(rep.Reference, p.reference(s)) },
+	})
+}
+
+func (p *expParser) reference(s *stmtAST) experiment.Reference {
+	r := experiment.Reference{}
+	if s.Label == nil {
+		p.errf(s.Pos, len(s.Key), `reference needs a model name: reference "NIN" { error = 8.81 }`)
+	} else {
+		r.Model = s.Label.text()
+	}
+	if p.needBlock(s) {
+		p.fields("reference", s.Block, map[string]func(*stmtAST){
+			"depth":  func(s *stmtAST) { r.Depth = p.integer(s, 0) },
+			"params": func(s *stmtAST) { r.Params = p.float(s, 0, 1e6) },
+			"error":  func(s *stmtAST) { r.Error = p.float(s, 0, 100) },
+			"note":   func(s *stmtAST) { r.Note = p.str(s) },
+		})
+	}
+	return r
+}
+
+// defaults fills what the file left out and reports what it must not.
+func (p *expParser) defaults(name string) {
+	e := p.e
 	if e.Name == "" {
 		e.Name = strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
 		if err := CheckFolderName(e.Name); err != nil {
-			w.errf(lexer.Position{}, 1, "the file name gives the experiment name %q, which cannot name a folder: it %v; add experiment \"my-study\"", e.Name, err)
+			p.errf(lexer.Position{}, 1, "the file name gives the experiment name %q, which cannot name a folder: it %v; add experiment \"my-study\"", e.Name, err)
 		}
 	}
-	if !hasDataset {
-		w.errf(lexer.Position{}, 1, "no dataset: add e.g. dataset cifar10 { path = \"~/data/cifar10\" }")
+	if !p.hasDataset {
+		p.errf(lexer.Position{}, 1, "no dataset: add e.g. dataset cifar10 { path = \"~/data/cifar10\" }")
 	}
 	defaultDataset(&e.Dataset)
 	if e.Start.Input == (ir.Shape{}) {
 		e.Start.Input = e.Dataset.Input()
 	}
 	switch {
-	case startArch != nil:
-		w.startArch(startArch, e)
+	case p.startArch != nil:
+		p.walker.startArch(p.startArch, e)
 	case e.Start.Checkpoint == "":
-		w.errf(lexer.Position{}, 1, `no start network: add start { arch = "C(16,3,1) ... SM(10)" } or a checkpoint`)
+		p.errf(lexer.Position{}, 1, `no start network: add start { arch = "C(16,3,1) ... SM(10)" } or a checkpoint`)
 	}
 	if len(e.Searches) == 0 {
-		w.errf(lexer.Position{}, 1, `no search: add search "rl" { controller = reinforce ... }`)
+		p.errf(lexer.Position{}, 1, `no search: add search "rl" { controller = reinforce ... }`)
 	}
-	w.resolveNames(names, known)
-	return e, w.l
 }
 
 func (w *walker) trainingHandlers(t *experiment.Training, extra map[string]func(*stmtAST)) map[string]func(*stmtAST) {

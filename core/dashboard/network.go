@@ -33,7 +33,7 @@ func findNetwork(sn snap, r *http.Request) (searchSnap, int, error) {
 		return x, 0, fmt.Errorf("give n=RECORD or id=NETWORK (a whole number)")
 	}
 	for i, rec := range x.recs {
-		if rec.ID == id && rec.Kind == "sample" {
+		if rec.ID == id && rec.Kind == store.KindSample {
 			return x, i, nil
 		}
 	}
@@ -52,7 +52,7 @@ type lineStep struct {
 func lineage(x searchSnap, n int) ([]lineStep, string) {
 	first := map[string]int{}
 	for i, r := range x.recs {
-		if _, ok := first[r.Hash]; !ok && r.Status != store.StatusFailed && r.Kind != "control" {
+		if _, ok := first[r.Hash]; !ok && r.Status != store.StatusFailed && r.Kind != store.KindControl {
 			first[r.Hash] = i
 		}
 	}

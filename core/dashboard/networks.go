@@ -33,7 +33,7 @@ var columns = map[string]func(netRow) float64{
 	"seconds": func(r netRow) float64 { return r.rec.Seconds },
 }
 
-var kinds = []string{"sample", "control", "start", "stage-start", "final"}
+var kinds = []string{string(store.KindSample), string(store.KindControl), string(store.KindStart), string(store.KindStageStart), string(store.KindFinal)}
 var statuses = []string{store.StatusOK, store.StatusFailed, store.StatusCached}
 
 func parseNetQuery(v url.Values, searches []string, defPer int) (netQuery, error) {
@@ -111,7 +111,7 @@ func intParam(v url.Values, name string, def, lo, hi int) (int, error) {
 
 // match reports whether a row passes the filters.
 func (q netQuery) match(r netRow) bool {
-	if (q.Search != "" && r.search != q.Search) || (q.Kind != "" && r.rec.Kind != q.Kind) || (q.Status != "" && r.rec.Status != q.Status) {
+	if (q.Search != "" && r.search != q.Search) || (q.Kind != "" && string(r.rec.Kind) != q.Kind) || (q.Status != "" && r.rec.Status != q.Status) {
 		return false
 	}
 	if q.Q != "" {
@@ -152,7 +152,7 @@ func (q netQuery) sorted(rows []netRow) []netRow {
 		case "status":
 			k.str = r.rec.Status
 		case "kind":
-			k.str = r.rec.Kind
+			k.str = string(r.rec.Kind)
 		default:
 			k.num = col(r)
 			k.nan = math.IsNaN(k.num)
@@ -241,7 +241,7 @@ func (s *Server) handleNetworks(w http.ResponseWriter, r *http.Request) {
 	var lines []netLine
 	for _, row := range sel[min((pg-1)*q.Per, len(sel)):min(pg*q.Per, len(sel))] {
 		rec := row.rec
-		lines = append(lines, netLine{Search: row.search, Kind: rec.Kind, Status: rec.Status, Arch: rec.Arch, Actions: strings.Join(rec.Actions, "; "),
+		lines = append(lines, netLine{Search: row.search, Kind: string(rec.Kind), Status: rec.Status, Arch: rec.Arch, Actions: strings.Join(rec.Actions, "; "),
 			Error: rec.Error, N: row.n, ID: rec.ID, Episode: rec.Episode, Depth: rec.Depth, Acc: rec.ValAcc, Gain: row.gain, Params: rec.Params, Seconds: rec.Seconds})
 	}
 	var heads []sortHead

@@ -138,8 +138,8 @@ func (s snap) reportSearches() []report.Search {
 	for _, x := range s.searches {
 		recs := slices.Clone(x.recs)
 		sort.SliceStable(recs, func(i, j int) bool {
-			if (recs[i].Kind == "sample") != (recs[j].Kind == "sample") {
-				return recs[i].Kind != "sample" && recs[i].Kind != "final"
+			if (recs[i].Kind == store.KindSample) != (recs[j].Kind == store.KindSample) {
+				return recs[i].Kind != store.KindSample && recs[i].Kind != store.KindFinal
 			}
 			return recs[i].ID < recs[j].ID
 		})
@@ -175,12 +175,12 @@ func (s snap) summarize() summary {
 		}
 		for _, r := range x.recs {
 			switch {
-			case r.Kind == "sample":
+			case r.Kind == store.KindSample:
 				out.Done++
 				if r.Status != store.StatusFailed && (isNaN(out.Best) || r.ValAcc > out.Best) {
 					out.Best = r.ValAcc
 				}
-			case r.Kind == "control" && r.Status == store.StatusOK && isNaN(out.Control):
+			case r.Kind == store.KindControl && r.Status == store.StatusOK && isNaN(out.Control):
 				out.Control = r.ValAcc
 			}
 		}

@@ -84,7 +84,7 @@ func buildView(s snap) *view {
 				g = rec.ValAcc - c
 			}
 			v.rows = append(v.rows, netRow{search: x.name, n: i, rec: rec, gain: g})
-			if rec.Kind == "sample" {
+			if rec.Kind == store.KindSample {
 				v.Networks++
 			}
 		}
@@ -114,7 +114,7 @@ func buildView(s snap) *view {
 func controls(recs []store.Record) map[int]float64 {
 	m := map[int]float64{}
 	for _, r := range recs {
-		if r.Kind == "control" && r.Status == store.StatusOK {
+		if r.Kind == store.KindControl && r.Status == store.StatusOK {
 			if _, ok := m[max(r.Stage, 1)]; !ok {
 				m[max(r.Stage, 1)] = r.ValAcc
 			}

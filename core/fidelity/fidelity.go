@@ -175,7 +175,7 @@ func Sample(ctx context.Context, s Setup, k int) ([]Child, error) {
 	acts := map[int][]string{}
 	var failed []string
 	for _, rec := range st.Records() {
-		if rec.Kind == "sample" {
+		if rec.Kind == store.KindSample {
 			acts[rec.ID] = rec.Actions
 			if rec.Status == store.StatusFailed {
 				failed = append(failed, fmt.Sprintf("network %d: %s", rec.ID, rec.Error))

@@ -29,7 +29,7 @@ type Search struct {
 func (s Search) Controls() []store.Record {
 	var out []store.Record
 	for _, r := range s.Records {
-		if r.Kind == "control" {
+		if r.Kind == store.KindControl {
 			out = append(out, r)
 		}
 	}
@@ -40,7 +40,7 @@ func (s Search) Controls() []store.Record {
 // network trained like a child); NaN when there is none or it failed.
 func (s Search) ControlAcc(stage int) float64 {
 	for _, r := range s.Records {
-		if r.Kind == "control" && max(r.Stage, 1) == max(stage, 1) && r.Status == store.StatusOK {
+		if r.Kind == store.KindControl && max(r.Stage, 1) == max(stage, 1) && r.Status == store.StatusOK {
 			return r.ValAcc
 		}
 	}
@@ -72,7 +72,7 @@ func (s Search) Gain(r store.Record) float64 { return r.ValAcc - s.ControlAcc(r.
 func (s Search) Samples() []store.Record {
 	out := make([]store.Record, 0, len(s.Records)) // sized once: runs can hold 100,000 records
 	for _, r := range s.Records {
-		if r.Kind == "sample" {
+		if r.Kind == store.KindSample {
 			out = append(out, r)
 		}
 	}
@@ -82,7 +82,7 @@ func (s Search) Samples() []store.Record {
 // StartAcc is the start network's validation accuracy (NaN if unknown).
 func (s Search) StartAcc() float64 {
 	for _, r := range s.Records {
-		if r.Kind == "start" {
+		if r.Kind == store.KindStart {
 			return r.ValAcc
 		}
 	}
@@ -181,8 +181,8 @@ func loadOne(dir string) (Search, error) {
 	defer st.Close()
 	recs := st.Records()
 	sort.SliceStable(recs, func(i, j int) bool {
-		if (recs[i].Kind == "sample") != (recs[j].Kind == "sample") {
-			return recs[i].Kind != "sample" && recs[i].Kind != "final"
+		if (recs[i].Kind == store.KindSample) != (recs[j].Kind == store.KindSample) {
+			return recs[i].Kind != store.KindSample && recs[i].Kind != store.KindFinal
 		}
 		return recs[i].ID < recs[j].ID
 	})
@@ -496,7 +496,7 @@ func PaperTable(name string, ss []Search, refs []experiment.Reference) Table {
 	for _, s := range ss {
 		var best *store.Record
 		for _, r := range s.Records {
-			if r.Kind == "final" && r.Status == store.StatusOK && (best == nil || r.TestAcc > best.TestAcc) {
+			if r.Kind == store.KindFinal && r.Status == store.StatusOK && (best == nil || r.TestAcc > best.TestAcc) {
 				rr := r
 				best = &rr
 			}

@@ -36,21 +36,40 @@ type Job struct {
 	ID       int
 	Arch     ir.Arch
 	Input    ir.Shape
-	Weights  tensor.Map // start weights (reused from the parent); trained in place
+	Weights  tensor.Map // start weights (reused from the parent); nil for architecture-only networks (dry runs)
 	Training experiment.Training
 	Full     bool // train on training + validation data and score on the test set
 }
 
 // Outcome of a Job.
 type Outcome struct {
-	Acc      float64    // validation accuracy (test accuracy for Full jobs)
-	Weights  tensor.Map // trained weights (nil for failures and virtual scores)
+	Acc      float64    // validation accuracy (test accuracy for Full jobs), in [0, 1]
+	Weights  tensor.Map // the trained weights (see Evaluator); nil for failures
 	Duration time.Duration
 	Err      error
 }
 
-// Evaluator trains and scores networks. Implementations must not lose a
-// job's result because another failed.
+// Evaluator trains and scores networks. The contract, which
+// core/search/evaltest checks for every implementation:
+//
+//   - Evaluate returns one Outcome per job, in job order, and calls done
+//     (when not nil) exactly once per job with that Outcome as it is known,
+//     never two calls at once. No jobs: no outcomes, no calls.
+//   - A successful Outcome carries the trained weights in Weights, with the
+//     names and shapes of Job.Weights. Whether the evaluator trains
+//     Job.Weights in place, a copy, or on another machine is its own
+//     business: callers read trained weights only from Outcome.Weights and
+//     never from the Job. An evaluator that does not train (Virtual)
+//     returns the job's weights unchanged.
+//   - A job that cannot be trained (malformed weights, divergence, a lost
+//     worker) gets Err, and no other job's result is lost because of it.
+//   - The same job (same weights, architecture and training) gets the same
+//     accuracy: resumes replay episodes and rely on it.
+//   - After ctx is canceled Evaluate returns promptly; a job it did not
+//     finish gets an Err wrapping ctx's error.
+//
+// New evaluators register with core/pipeline (pipeline.RegisterEvaluator)
+// so every front end can choose them by name.
 type Evaluator interface {
 	Evaluate(ctx context.Context, jobs []Job, done func(i int, o Outcome)) []Outcome
 }

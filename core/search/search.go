@@ -1,6 +1,7 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -173,16 +174,16 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	for _, rec := range r.Store.Records() {
 		switch {
-		case rec.Kind == "sample" && rec.Episode < firstEpisode:
+		case rec.Kind == store.KindSample && rec.Episode < firstEpisode:
 			if rec.Status == store.StatusOK {
 				r.cache[rec.Arch] = rec.ValAcc
 			}
 			if rec.Status != store.StatusFailed && rec.ValAcc > r.best {
 				r.best = rec.ValAcc
 			}
-		case rec.Kind == "sample":
+		case rec.Kind == store.KindSample:
 			r.resumed[[2]int{rec.Episode, rec.Index}] = rec
-		case rec.Kind == "stage-start" && rec.Stage <= firstStage && rec.Stage > 1:
+		case rec.Kind == store.KindStageStart && rec.Stage <= firstStage && rec.Stage > 1:
 			net, err := r.loadRecorded(rec)
 			if err != nil {
 				return fmt.Errorf("resume: stage %d start: %w", rec.Stage, err)
@@ -203,7 +204,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		r.stageBest = -1
 		for _, rec := range r.Store.Records() {
-			if rec.Kind == "sample" && rec.Stage == si && rec.Weights != "" && rec.ValAcc > r.stageBest {
+			if rec.Kind == store.KindSample && rec.Stage == si && rec.Weights != "" && rec.ValAcc > r.stageBest {
 				r.stageBest = rec.ValAcc
 			}
 		}
@@ -226,7 +227,7 @@ func (r *Runner) Run(ctx context.Context) error {
 				}
 				r.emit(Progress{Stage: si, Episode: episode, Message: fmt.Sprintf("episode %d: %v; replaying it with the restarted plugin", episode, err)})
 				for _, rec := range r.Store.Records() {
-					if rec.Kind == "sample" && rec.Episode == episode {
+					if rec.Kind == store.KindSample && rec.Episode == episode {
 						r.resumed[[2]int{rec.Episode, rec.Index}] = rec
 					}
 				}
@@ -251,118 +252,163 @@ func (r *Runner) Run(ctx context.Context) error {
 	return nil
 }
 
-// episode samples m networks from start.
+// child is one network of an episode on its way to a record.
+type child struct {
+	net     sdk.Network
+	actions []string
+	err     error // the transforms failed on it
+	rec     store.Record
+	resumed bool // recorded by an interrupted run of this episode: reused as it is
+}
+
+// episode samples m networks from start: the steps grow them, the children
+// that need it are trained, every child is recorded once, and the
+// controller observes the accuracies and is saved.
 func (r *Runner) episode(ctx context.Context, stage, stages, ep, m int, start sdk.Network) error {
 	r.emit(Progress{Stage: stage, Stages: stages, Episode: ep, Message: fmt.Sprintf("episode %d: %d networks", ep, m)})
-	nets := make([]sdk.Network, m)
-	actions := make([][]string, m)
-	failed := make([]error, m)
-	for i := range nets {
-		nets[i] = sdk.Network{Arch: start.Arch.Clone(), Input: start.Input, Weights: cloneWeights(start.Weights)}
+	kids := make([]child, m)
+	for i := range kids {
+		kids[i].net = sdk.Network{Arch: start.Arch.Clone(), Input: start.Input, Weights: cloneWeights(start.Weights)}
 	}
 	for si, tname := range r.steps() {
-		t := r.Transforms[tname]
-		req := sdk.ProposeRequest{Episode: ep, Step: si, Transform: tname, Nets: make([]sdk.Network, m), Candidates: make([][]sdk.Action, m)}
-		for i := range nets {
-			req.Nets[i] = sdk.Network{Arch: nets[i].Arch, Input: nets[i].Input} // controllers need no weights
-			if failed[i] != nil {
-				continue
-			}
-			c, err := t.Actions(ctx, sdk.ActionsRequest{Net: nets[i], Space: r.Exp.Space})
-			if err != nil {
-				failed[i] = fmt.Errorf("transform %s: listing actions: %w", tname, err)
-				continue
-			}
-			req.Candidates[i] = c.Actions
-		}
-		prop, err := r.Controller.Propose(ctx, req)
-		props := prop.Actions
-		if err != nil {
-			return fmt.Errorf("controller %s: propose (episode %d, step %d): %w", r.Search.Controller, ep, si+1, err)
-		}
-		if len(props) != m {
-			return fmt.Errorf("controller %s proposed for %d networks, want %d", r.Search.Controller, len(props), m)
-		}
-		for i := range nets {
-			if failed[i] != nil {
-				continue
-			}
-			for k, a := range props[i] {
-				if !slices.ContainsFunc(req.Candidates[i], a.Equal) {
-					failed[i] = fmt.Errorf("controller %s proposed %s, which is not a valid action of %s on %s", r.Search.Controller, a, tname, nets[i].Arch)
-					break
-				}
-				res, err := t.Apply(ctx, sdk.ApplyRequest{Net: nets[i], Action: a, Space: r.Exp.Space,
-					Seed: seedOf(r.Search.Seed, int64(ep), int64(i), int64(si), int64(k)), Noise: r.Search.Noise},
-					host{data: r.Data, seed: seedOf(r.Search.Seed, int64(ep), int64(i), int64(si), 7), in: nets[i].Input})
-				if err != nil {
-					failed[i] = fmt.Errorf("transform %s: %s: %w", tname, a, err)
-					break
-				}
-				if err := res.Net.Arch.Validate(res.Net.Input); err != nil {
-					failed[i] = fmt.Errorf("transform %s: %s produced an invalid network: %w", tname, a, err)
-					break
-				}
-				for _, d := range res.Diagnostics {
-					r.emit(Progress{Stage: stage, Episode: ep, Message: fmt.Sprintf("episode %d network %d: %s: %s", ep, i+1, a, d)})
-				}
-				nets[i] = res.Net
-				actions[i] = append(actions[i], a.String())
-			}
+		if err := r.step(ctx, stage, ep, si, tname, kids); err != nil {
+			return err
 		}
 	}
-	// Evaluate the children that need training.
-	recs := make([]store.Record, m)
-	var jobs []Job
-	var jobIdx []int
-	for i := range nets {
+	jobs, jobKid := r.plan(stage, ep, start, kids)
+	// Records that need no training are durable at once.
+	for i := range kids {
+		if k := &kids[i]; !k.resumed && k.rec.Status != "" {
+			if err := r.Store.Append(k.rec); err != nil {
+				return fmt.Errorf("network %d: recording it: %w", k.rec.ID, err)
+			}
+			r.settled(k.rec)
+			r.emit(Progress{Stage: stage, Stages: stages, Episode: ep, Last: &k.rec})
+		}
+	}
+	if err := r.train(ctx, stage, stages, ep, kids, jobs, jobKid); err != nil {
+		return err
+	}
+	return r.observe(ctx, stage, ep, kids)
+}
+
+// step applies one step of the episode (transform tname) to every child
+// still growing: the transform lists each child's actions, the controller
+// picks, the transform applies. A child the transform fails on stops
+// growing and is recorded as failed; a controller failure ends the episode.
+func (r *Runner) step(ctx context.Context, stage, ep, si int, tname string, kids []child) error {
+	m := len(kids)
+	t := r.Transforms[tname]
+	req := sdk.ProposeRequest{Episode: ep, Step: si, Transform: tname, Nets: make([]sdk.Network, m), Candidates: make([][]sdk.Action, m)}
+	for i := range kids {
+		k := &kids[i]
+		req.Nets[i] = sdk.Network{Arch: k.net.Arch, Input: k.net.Input} // controllers need no weights
+		if k.err != nil {
+			continue
+		}
+		c, err := t.Actions(ctx, sdk.ActionsRequest{Net: k.net, Space: r.Exp.Space})
+		if err != nil {
+			k.err = fmt.Errorf("transform %s: listing actions: %w", tname, err)
+			continue
+		}
+		req.Candidates[i] = c.Actions
+	}
+	prop, err := r.Controller.Propose(ctx, req)
+	if err != nil {
+		return fmt.Errorf("controller %s: propose (episode %d, step %d): %w", r.Search.Controller, ep, si+1, err)
+	}
+	if len(prop.Actions) != m {
+		return fmt.Errorf("controller %s proposed for %d networks, want %d", r.Search.Controller, len(prop.Actions), m)
+	}
+	for i := range kids {
+		k := &kids[i]
+		for n, a := range prop.Actions[i] {
+			if k.err != nil {
+				break
+			}
+			if !slices.ContainsFunc(req.Candidates[i], a.Equal) {
+				k.err = fmt.Errorf("controller %s proposed %s, which is not a valid action of %s on %s", r.Search.Controller, a, tname, k.net.Arch)
+				break
+			}
+			k.err = r.apply(ctx, stage, ep, i, si, n, t, tname, a, k)
+		}
+	}
+	return nil
+}
+
+// apply applies action a (the n-th of step si) to child i.
+func (r *Runner) apply(ctx context.Context, stage, ep, i, si, n int, t sdk.Transform, tname string, a sdk.Action, k *child) error {
+	res, err := t.Apply(ctx, sdk.ApplyRequest{Net: k.net, Action: a, Space: r.Exp.Space,
+		Seed: seedOf(r.Search.Seed, int64(ep), int64(i), int64(si), int64(n)), Noise: r.Search.Noise},
+		host{data: r.Data, seed: seedOf(r.Search.Seed, int64(ep), int64(i), int64(si), 7), in: k.net.Input})
+	if err != nil {
+		return fmt.Errorf("transform %s: %s: %w", tname, a, err)
+	}
+	if err := res.Net.Arch.Validate(res.Net.Input); err != nil {
+		return fmt.Errorf("transform %s: %s produced an invalid network: %w", tname, a, err)
+	}
+	for _, d := range res.Diagnostics {
+		r.emit(Progress{Stage: stage, Episode: ep, Message: fmt.Sprintf("episode %d network %d: %s: %s", ep, i+1, a, d)})
+	}
+	k.net = res.Net
+	k.actions = append(k.actions, a.String())
+	return nil
+}
+
+// plan gives every child its record and returns the jobs of those that
+// need training (jobKid[j] is job j's child). A child recorded by an
+// interrupted run of this episode keeps that record; a failed one is
+// recorded failed; one whose architecture this search already trained
+// reuses its accuracy.
+func (r *Runner) plan(stage, ep int, start sdk.Network, kids []child) (jobs []Job, jobKid []int) {
+	for i := range kids {
+		k := &kids[i]
 		id := r.sampled + i + 1
-		rec := store.Record{ID: id, Kind: "sample", Stage: stage, Episode: ep, Index: i, Parent: start.Arch.Hash(),
-			Actions: actions[i], Arch: nets[i].Arch.String(), Hash: nets[i].Arch.Hash(), Depth: nets[i].Arch.Depth(),
+		k.rec = store.Record{ID: id, Kind: store.KindSample, Stage: stage, Episode: ep, Index: i, Parent: start.Arch.Hash(),
+			Actions: k.actions, Arch: k.net.Arch.String(), Hash: k.net.Arch.Hash(), Depth: k.net.Arch.Depth(),
 			Epochs: r.Exp.Child.Epochs}
-		if g, err := ir.Lower(nets[i].Arch, nets[i].Input); err == nil {
-			rec.Params, rec.MAdds = g.Cost()
+		if g, err := ir.Lower(k.net.Arch, k.net.Input); err == nil {
+			k.rec.Params, k.rec.MAdds = g.Cost()
 		}
-		recs[i] = rec
-		if old, ok := r.resumed[[2]int{ep, i}]; ok && old.Arch == rec.Arch {
-			recs[i] = old
+		if old, ok := r.resumed[[2]int{ep, i}]; ok && old.Arch == k.rec.Arch {
+			k.rec, k.resumed = old, true
+			r.settled(old)
 			continue
 		}
-		if failed[i] != nil {
-			recs[i].Status, recs[i].Error = store.StatusFailed, failed[i].Error()
+		if k.err != nil {
+			k.rec.Status, k.rec.Error = store.StatusFailed, k.err.Error()
 			continue
 		}
-		if acc, ok := r.cache[rec.Arch]; ok {
-			recs[i].Status, recs[i].ValAcc = store.StatusCached, acc
+		if acc, ok := r.cache[k.rec.Arch]; ok {
+			k.rec.Status, k.rec.ValAcc = store.StatusCached, acc
 			continue
 		}
 		tr := r.Exp.Child
 		tr.Seed = r.dataSeed(stage)
-		jobs = append(jobs, Job{ID: id, Arch: nets[i].Arch, Input: nets[i].Input, Weights: nets[i].Weights, Training: tr})
-		jobIdx = append(jobIdx, i)
+		jobs = append(jobs, Job{ID: id, Arch: k.net.Arch, Input: k.net.Input, Weights: k.net.Weights, Training: tr})
+		jobKid = append(jobKid, i)
 	}
-	// Records that need no training are durable at once.
-	for i := range recs {
-		if _, resumed := r.resumed[[2]int{ep, i}]; resumed && recs[i].Arch == r.resumed[[2]int{ep, i}].Arch {
-			continue
-		}
-		if recs[i].Status != "" {
-			if err := r.Store.Append(recs[i]); err != nil {
-				return fmt.Errorf("network %d: recording it: %w", recs[i].ID, err)
-			}
-			if recs[i].Status != store.StatusFailed && recs[i].ValAcc > r.best {
-				r.best = recs[i].ValAcc
-			}
-			r.emit(Progress{Stage: stage, Stages: stages, Episode: ep, Last: &recs[i]})
-		}
+	return jobs, jobKid
+}
+
+// settled notes a child's final record: the best accuracy so far.
+func (r *Runner) settled(rec store.Record) {
+	if rec.Status != store.StatusFailed && rec.ValAcc > r.best {
+		r.best = rec.ValAcc
 	}
-	// A failed write (record or checkpoint) stops the search at the end of
-	// the episode with its error; the network whose write failed is not
-	// recorded, so a resume trains it again and redoes the write.
+}
+
+// train evaluates the jobs and records each child as its result arrives,
+// with a checkpoint of the trained weights (Outcome.Weights) when it is
+// the best of the stage so far. A failed write (record or checkpoint)
+// stops the search at the end of the episode with its error; the network
+// whose write failed is not recorded, so a resume trains it again and
+// redoes the write.
+func (r *Runner) train(ctx context.Context, stage, stages, ep int, kids []child, jobs []Job, jobKid []int) error {
 	var writeErr error
-	r.Eval.Evaluate(ctx, jobs, func(k int, o Outcome) {
-		i := jobIdx[k]
-		rec := &recs[i]
+	r.Eval.Evaluate(ctx, jobs, func(j int, o Outcome) {
+		k := &kids[jobKid[j]]
+		rec := &k.rec
 		rec.Seconds = o.Duration.Seconds()
 		if o.Err != nil {
 			if errors.Is(o.Err, context.Canceled) {
@@ -374,51 +420,53 @@ func (r *Runner) episode(ctx context.Context, stage, stages, ep, m int, start sd
 			// Virtual scores come without weights: the checkpoint then holds
 			// the architecture alone, so multi-stage dry runs go on.
 			if r.Ckpt != nil && o.Acc > r.stageBest {
-				rec.Weights = filepath.Join("checkpoints", fmt.Sprintf("net-%04d.safetensors", rec.ID))
-				if err := r.Ckpt.Save(filepath.Join(r.Store.Dir, rec.Weights), nets[i], map[string]string{"val_acc": fmt.Sprint(o.Acc)}); err != nil {
-					if writeErr == nil {
-						writeErr = fmt.Errorf("network %d: saving its checkpoint: %w", rec.ID, err)
-					}
+				if err := r.saveChild(rec, sdk.Network{Arch: k.net.Arch, Input: k.net.Input, Weights: o.Weights}, o.Acc); err != nil {
+					writeErr = cmp.Or(writeErr, err)
 					rec.Status = "" // not done: redone on resume
 					return
 				}
-				rec.WeightsSHA256 = r.hashOf(rec.Weights)
-				r.stageBest = o.Acc
 			}
 		}
 		if err := r.Store.Append(*rec); err != nil {
-			if writeErr == nil {
-				writeErr = fmt.Errorf("network %d: recording it: %w", rec.ID, err)
-			}
+			writeErr = cmp.Or(writeErr, fmt.Errorf("network %d: recording it: %w", rec.ID, err))
 			rec.Status = ""
 			return
 		}
-		if rec.Status != store.StatusFailed && rec.ValAcc > r.best {
-			r.best = rec.ValAcc // so the line printed for this network shows it
-		}
+		r.settled(*rec) // so the line printed for this network shows it
 		r.emit(Progress{Stage: stage, Stages: stages, Episode: ep, Last: rec})
 	})
 	if writeErr != nil {
 		return writeErr
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	return ctx.Err()
+}
+
+// saveChild writes a trained child's checkpoint and notes it in rec.
+func (r *Runner) saveChild(rec *store.Record, net sdk.Network, acc float64) error {
+	rec.Weights = filepath.Join("checkpoints", fmt.Sprintf("net-%04d.safetensors", rec.ID))
+	if err := r.Ckpt.Save(filepath.Join(r.Store.Dir, rec.Weights), net, map[string]string{"val_acc": fmt.Sprint(acc)}); err != nil {
+		return fmt.Errorf("network %d: saving its checkpoint: %w", rec.ID, err)
 	}
-	accs := make([]float64, m)
-	fails := make([]bool, m)
-	for i, rec := range recs {
-		accs[i], fails[i] = rec.ValAcc, rec.Status == store.StatusFailed
-		if rec.Status == store.StatusOK {
-			r.cache[rec.Arch] = rec.ValAcc
-		}
-		if !fails[i] && rec.ValAcc > r.best {
-			r.best = rec.ValAcc
+	rec.WeightsSHA256 = r.hashOf(rec.Weights)
+	r.stageBest = acc
+	return nil
+}
+
+// observe shows the controller the episode's accuracies and saves its state
+// with the search's position, after which the episode counts as done.
+func (r *Runner) observe(ctx context.Context, stage, ep int, kids []child) error {
+	accs := make([]float64, len(kids))
+	fails := make([]bool, len(kids))
+	for i, k := range kids {
+		accs[i], fails[i] = k.rec.ValAcc, k.rec.Status == store.StatusFailed
+		if k.rec.Status == store.StatusOK {
+			r.cache[k.rec.Arch] = k.rec.ValAcc
 		}
 	}
 	if err := r.Controller.Observe(ctx, sdk.ObserveRequest{Episode: ep, Accuracies: accs, Failed: fails}); err != nil {
 		return fmt.Errorf("controller %s: observe: %w", r.Search.Controller, err)
 	}
-	r.sampled += m
+	r.sampled += len(kids)
 	state, err := r.Controller.Save(ctx)
 	if err != nil {
 		return fmt.Errorf("controller %s: save: %w", r.Search.Controller, err)
@@ -449,7 +497,7 @@ func (r *Runner) control(ctx context.Context, stage, stages int, start sdk.Netwo
 		return nil
 	}
 	for _, rec := range r.Store.Records() {
-		if rec.Kind == "control" && rec.Stage == stage {
+		if rec.Kind == store.KindControl && rec.Stage == stage {
 			return nil
 		}
 	}
@@ -465,7 +513,7 @@ func (r *Runner) control(ctx context.Context, stage, stages int, start sdk.Netwo
 	if errors.Is(o.Err, context.Canceled) {
 		return o.Err
 	}
-	rec := store.Record{Kind: "control", Stage: stage, Parent: start.Arch.Hash(), Arch: start.Arch.String(), Hash: start.Arch.Hash(),
+	rec := store.Record{Kind: store.KindControl, Stage: stage, Parent: start.Arch.Hash(), Arch: start.Arch.String(), Hash: start.Arch.Hash(),
 		Depth: start.Arch.Depth(), Epochs: tr.Epochs, Seconds: o.Duration.Seconds(), Status: store.StatusOK, ValAcc: o.Acc}
 	if g, err := ir.Lower(start.Arch, start.Input); err == nil {
 		rec.Params, rec.MAdds = g.Cost()
@@ -488,7 +536,7 @@ func (r *Runner) control(ctx context.Context, stage, stages int, start sdk.Netwo
 // there is none yet), so a resumed run never retrains a stage start twice.
 func (r *Runner) resumedStart(stage int) (sdk.Network, float64, error) {
 	for _, rec := range r.Store.Records() {
-		if rec.Kind == "stage-start" && rec.Stage == stage {
+		if rec.Kind == store.KindStageStart && rec.Stage == stage {
 			net, err := r.loadRecorded(rec)
 			return net, rec.ValAcc, err
 		}
@@ -503,7 +551,7 @@ func (r *Runner) nextStart(ctx context.Context, stage int, st experiment.Stage) 
 	recs := r.Store.Records()
 	for i := range recs {
 		rec := &recs[i]
-		if rec.Kind == "sample" && rec.Stage == stage && rec.Status == store.StatusOK && rec.Weights != "" &&
+		if rec.Kind == store.KindSample && rec.Stage == stage && rec.Status == store.StatusOK && rec.Weights != "" &&
 			(best == nil || rec.ValAcc > best.ValAcc) {
 			best = rec
 		}
@@ -525,9 +573,9 @@ func (r *Runner) nextStart(ctx context.Context, stage int, st experiment.Stage) 
 		if out[0].Err != nil {
 			return sdk.Network{}, 0, fmt.Errorf("retraining the best network of stage %d: %w", stage, out[0].Err)
 		}
-		acc = out[0].Acc
+		acc, net.Weights = out[0].Acc, out[0].Weights
 	}
-	rec := store.Record{Kind: "stage-start", Stage: stage + 1, Arch: net.Arch.String(), Hash: net.Arch.Hash(),
+	rec := store.Record{Kind: store.KindStageStart, Stage: stage + 1, Arch: net.Arch.String(), Hash: net.Arch.Hash(),
 		Depth: net.Arch.Depth(), ValAcc: acc, Status: store.StatusOK, Epochs: st.RetrainEpochs,
 		Weights: filepath.Join("checkpoints", fmt.Sprintf("stage-%d-start.safetensors", stage+1))}
 	if g, err := ir.Lower(net.Arch, net.Input); err == nil {
@@ -548,7 +596,7 @@ func Top(recs []store.Record, k int) []store.Record {
 	var out []store.Record
 	seen := map[string]bool{}
 	for _, rec := range recs {
-		if rec.Kind == "sample" && rec.Status == store.StatusOK && !seen[rec.Arch] {
+		if rec.Kind == store.KindSample && rec.Status == store.StatusOK && !seen[rec.Arch] {
 			seen[rec.Arch] = true
 			out = append(out, rec)
 		}

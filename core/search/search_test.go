@@ -280,9 +280,9 @@ func TestStagesResumeWithoutRetraining(t *testing.T) {
 	starts, samples := 0, 0
 	for _, rec := range r2.Store.Records() {
 		switch rec.Kind {
-		case "stage-start":
+		case store.KindStageStart:
 			starts++
-		case "sample":
+		case store.KindSample:
 			samples++
 		}
 	}
@@ -614,5 +614,54 @@ func TestResumeRefusesAReplacedCheckpoint(t *testing.T) {
 	err := r2.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "differs from the one this run made") {
 		t.Fatalf("resume with a replaced stage start: %v", err)
+	}
+}
+
+// copyTrainer is an evaluator that leaves Job.Weights alone and returns its
+// "trained" weights as a fresh map (as a remote evaluator may).
+type copyTrainer struct{}
+
+func (copyTrainer) Evaluate(ctx context.Context, jobs []Job, done func(int, Outcome)) []Outcome {
+	out := make([]Outcome, len(jobs))
+	for i, j := range jobs {
+		w := tensor.Map{"trained": tensor.New(1)}
+		w["trained"].Data[0] = float32(j.ID)
+		out[i] = Outcome{Acc: 0.5 + float64(j.ID)/100, Weights: w}
+		if done != nil {
+			done(i, out[i])
+		}
+	}
+	return out
+}
+
+// TestCheckpointsHoldOutcomeWeights: the networks a search saves (samples
+// and stage starts) hold the weights the evaluator returned in the Outcome,
+// whatever it did with Job.Weights.
+func TestCheckpointsHoldOutcomeWeights(t *testing.T) {
+	ck := &memCkpt{m: map[string]sdk.Network{}}
+	r := testRunner(t, t.TempDir(), copyTrainer{}, fcWider{})
+	r.Search.Budget, r.Search.Stages = 8, []experiment.Stage{{Budget: 4, RetrainEpochs: 1}, {Budget: 4}}
+	r.Ckpt = ck
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	saved := 0
+	for _, rec := range r.Store.Records() {
+		if rec.Weights == "" || rec.Kind == store.KindStart {
+			continue
+		}
+		n := ck.m[filepath.Join(r.Store.Dir, rec.Weights)]
+		w, ok := n.Weights["trained"]
+		if !ok {
+			t.Errorf("%s record %d: checkpoint without the Outcome's weights: %v", rec.Kind, rec.ID, n.Weights.Names())
+			continue
+		}
+		saved++
+		if rec.Kind == store.KindSample && w.Data[0] != float32(rec.ID) {
+			t.Errorf("network %d: checkpoint holds network %v's weights", rec.ID, w.Data[0])
+		}
+	}
+	if saved < 2 {
+		t.Errorf("%d checkpoints checked, want samples and a stage start", saved)
 	}
 }

@@ -19,10 +19,23 @@ const (
 	StatusCached = "cached" // same architecture seen before in this search: its accuracy is reused
 )
 
+// Kind says what a record is. The values are written into networks.jsonl
+// and read back by resumes and reports, so they never change.
+type Kind string
+
+// The record kinds.
+const (
+	KindSample     Kind = "sample"      // a network the controller sampled (counted in the budget)
+	KindStart      Kind = "start"       // the experiment's start network, once per search
+	KindStageStart Kind = "stage-start" // the retrained best of a stage, the next stage's start
+	KindControl    Kind = "control"     // a stage's start retrained with the child schedule (the identity child)
+	KindFinal      Kind = "final"       // a top network trained again and scored on the test set
+)
+
 // Record is one sampled (or start/retrained/final) network.
 type Record struct {
 	ID      int      `json:"id"`      // 1-based order of sampling within the search (0 for start networks)
-	Kind    string   `json:"kind"`    // "sample", "start", "stage-start", "final"
+	Kind    Kind     `json:"kind"`    // KindSample, KindStart, ...
 	Stage   int      `json:"stage"`   // 1-based
 	Episode int      `json:"episode"` // 1-based, within the search
 	Index   int      `json:"index"`   // position within the episode

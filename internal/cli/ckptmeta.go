@@ -65,18 +65,6 @@ func splitMeta(spec string, o data.SplitOptions, d *data.Split) map[string]strin
 	return m
 }
 
-// withMeta returns base plus extra (extra wins), a fresh map.
-func withMeta(base, extra map[string]string) map[string]string {
-	m := map[string]string{}
-	for k, v := range base {
-		m[k] = v
-	}
-	for k, v := range extra {
-		m[k] = v
-	}
-	return m
-}
-
 // dataMetaOf copies the training-data entries of a checkpoint's metadata, so
 // a network derived from it (a transformed child) keeps them.
 func dataMetaOf(meta map[string]string) map[string]string {

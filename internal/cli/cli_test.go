@@ -246,7 +246,9 @@ func records(t *testing.T, dir string) []store.Record {
 	}
 	defer s.Close()
 	r := s.Records()
-	sort.SliceStable(r, func(i, j int) bool { return r[i].Kind+string(rune(r[i].ID)) < r[j].Kind+string(rune(r[j].ID)) })
+	sort.SliceStable(r, func(i, j int) bool {
+		return string(r[i].Kind)+string(rune(r[i].ID)) < string(r[j].Kind)+string(rune(r[j].ID))
+	})
 	return r
 }
 

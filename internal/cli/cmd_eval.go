@@ -15,6 +15,7 @@ import (
 	"github.com/eas-go/eas/core/data"
 	"github.com/eas-go/eas/core/engine"
 	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/pipeline"
 	"github.com/eas-go/eas/core/store"
 	"github.com/eas-go/eas/core/tensor"
 )
@@ -72,7 +73,7 @@ func (c *EvalCmd) Run(g *Globals) error {
 	if c.Batch < 1 {
 		return fmt.Errorf("--batch must be positive, got %d", c.Batch)
 	}
-	net, ck, err := loadNetwork(c.Checkpoint)
+	net, ck, err := pipeline.LoadNetwork(c.Checkpoint)
 	if err != nil {
 		return err
 	}

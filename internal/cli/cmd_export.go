@@ -7,6 +7,7 @@ import (
 	"github.com/eas-go/eas/core/data"
 	"github.com/eas-go/eas/core/export"
 	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/pipeline"
 )
 
 // ExportCmd writes a checkpoint in a form other frameworks load.
@@ -19,7 +20,7 @@ type ExportCmd struct {
 
 // Run exports the network.
 func (c *ExportCmd) Run(g *Globals) error {
-	net, ck, err := loadNetwork(c.Checkpoint)
+	net, ck, err := pipeline.LoadNetwork(c.Checkpoint)
 	if err != nil {
 		return err
 	}

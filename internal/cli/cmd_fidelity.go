@@ -14,8 +14,8 @@ import (
 	"github.com/eas-go/eas/core/data"
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/fidelity"
+	"github.com/eas-go/eas/core/pipeline"
 	"github.com/eas-go/eas/core/search"
-	"github.com/eas-go/eas/core/store"
 	"github.com/eas-go/eas/dsl"
 	"github.com/eas-go/eas/dsl/diag"
 	"github.com/eas-go/eas/plugins/host"
@@ -64,42 +64,33 @@ func (c *FidelityCmd) Run(g *Globals) error {
 		return fmt.Errorf("search %q: %w", s.Name, fidelity.ErrNoControl)
 	}
 	dir := filepath.Join(c.Out, e.Name, "fidelity")
-	if !filepath.IsLocal(e.Name) {
-		return fmt.Errorf("experiment name %q does not name a folder inside --out", e.Name)
-	}
-	lock, err := store.TryLock(dir)
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	defer host.CleanupAll()
 	log := newLogger(g, true)
 	rc := &RunCmd{File: c.File, Out: c.Out, Resume: true, Plain: true, Workers: c.Workers, Deps: c.Deps, Timeout: 10 * time.Minute}
-	// The check keeps its own start network (trained once, reused by later
-	// checks of the same file) in its folder, checked like a run's.
-	manifest, err := rc.checkRunDir(dir, src, e)
-	if err != nil {
-		return err
-	}
 	dsl.ResolveData(&e.Dataset, c.Data, filepath.Dir(c.File))
-	split, err := rc.loadData(e, log)
-	if err != nil {
-		return err
-	}
-	eval, err := rc.localEval(split, log)
-	if err != nil {
-		return err
-	}
 	be, err := openEngine(rc.EngineFlags, 0)
 	if err != nil {
 		return err
 	}
-	start, startAcc, err := rc.startNetwork(ctx, e, dir, manifest, split.TrainSet.Shape, split, be, nil, log)
+	// The check keeps its own start network (trained once, reused by later
+	// checks of the same file) in its folder, checked like a run's.
+	pc := pipeline.Config{File: c.File, Source: src, Exp: e, Dir: dir, Resume: true, Parse: experimentParser(c.File),
+		Data: c.Deps.Data, Meta: dataMeta, Backend: be, Log: log,
+		Evaluator: func(_ context.Context, _ string, split *data.Split) (pipeline.Evaluation, error) {
+			ev, err := rc.localEval(split, log)
+			return pipeline.Evaluation{Eval: ev}, err
+		}}
+	if pc.Data == nil {
+		pc.Data = loadSplit
+	}
+	sess, err := pipeline.Open(ctx, pc)
 	if err != nil {
 		return err
 	}
+	defer sess.Close()
+	start, startAcc, eval, split := sess.Start, sess.StartAcc, sess.Eval, sess.Split
 	res, err := rc.checkFidelity(ctx, e, s, cfg, start, startAcc, eval, split, dir, log)
 	if err != nil {
 		return err
@@ -125,24 +116,6 @@ func pickSearch(e *experiment.Experiment, name string) (experiment.Search, error
 		names = append(names, fmt.Sprintf("%q", s.Name))
 	}
 	return experiment.Search{}, fmt.Errorf("no search %q in %s (it has %s)", name, e.Name, strings.Join(names, ", "))
-}
-
-// loadData opens the experiment's data set (RunDeps.Data or the default)
-// and sets the checkpoints' metadata from it.
-func (c *RunCmd) loadData(e *experiment.Experiment, log *logger) (*data.Split, error) {
-	load := c.Deps.Data
-	if load == nil {
-		load = loadSplit
-	}
-	log.printf("loading %s data from %s", e.Dataset.Kind, e.Dataset.Path)
-	split, err := load(e.Dataset)
-	if err != nil {
-		return nil, fmt.Errorf("dataset %q: %w (set --data %s=PATH or EAS_DATA_%s)", e.Dataset.Name, err, e.Dataset.Name, strings.ToUpper(e.Dataset.Name))
-	}
-	log.printf("data: %s", split.Describe())
-	d := e.Dataset
-	c.ckpt.meta = splitMeta(d.Kind+":"+d.Path, splitOptions(d), split)
-	return split, nil
 }
 
 // localEval is RunDeps.Evaluator or a local pool of --workers networks.

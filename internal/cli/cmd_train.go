@@ -12,6 +12,7 @@ import (
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/nn"
+	"github.com/eas-go/eas/core/pipeline"
 	"github.com/eas-go/eas/core/tensor"
 	"github.com/eas-go/eas/core/train"
 	"github.com/eas-go/eas/dsl"
@@ -166,7 +167,7 @@ func (c *TrainCmd) Run(g *Globals) error {
 		for k, v := range res.OptState {
 			all[k] = v
 		}
-		meta := withMeta(splitMeta(c.Data, o, d), map[string]string{"epoch": strconv.Itoa(c.Epochs), "val_acc": fmt.Sprint(res.ValAcc), "test_acc": fmt.Sprint(testAcc),
+		meta := pipeline.WithMeta(splitMeta(c.Data, o, d), map[string]string{"epoch": strconv.Itoa(c.Epochs), "val_acc": fmt.Sprint(res.ValAcc), "test_acc": fmt.Sprint(testAcc),
 			"seed": fmt.Sprint(c.Seed), "lr": fmt.Sprint(c.LR)})
 		if c.Init != "" {
 			meta["init"] = c.Init

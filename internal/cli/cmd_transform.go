@@ -12,6 +12,7 @@ import (
 	"github.com/eas-go/eas/builtin"
 	"github.com/eas-go/eas/core/checkpoint"
 	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/pipeline"
 	"github.com/eas-go/eas/core/refnet"
 	"github.com/eas-go/eas/core/tensor"
 	"github.com/eas-go/eas/dsl"
@@ -116,7 +117,7 @@ func (c *TransformCmd) Run(g *Globals) error {
 			return fmt.Errorf("--input %s differs from the input of %s, %s: leave --input out (the checkpoint's is used)", shapeHWC(in), c.Weights, shapeHWC(ck.Input))
 		}
 		net = sdk.Network{Arch: a, Input: ck.Input, Weights: ck.Weights()}
-		meta = withMeta(dataMetaOf(ck.Meta), meta) // the child sees inputs normalised as its parent did
+		meta = pipeline.WithMeta(dataMetaOf(ck.Meta), meta) // the child sees inputs normalised as its parent did
 	} else {
 		if c.Arch == "" {
 			return fmt.Errorf("give --arch or --weights")
