@@ -114,7 +114,7 @@ rm -rf "$OUT/runs"
 "$EASRUN" run "$OUT/search.eas" --engine torch --device "$DEVICE" --out "$OUT/runs" --plain --workers 2 >"$OUT/search.log" 2>&1 || {
 	tail -20 "$OUT/search.log" >&2; echo "gpu-check: the search failed" >&2; exit 1; }
 search_s=$(($(date +%s) - s0))
-nets_done=$(grep -c '"status":"done"\|"status": "done"' "$OUT"/runs/gpucheck/rl/networks.jsonl || true)
+nets_done=$(grep '"kind":"sample"' "$OUT"/runs/gpucheck/rl/networks.jsonl | grep -c '"status":"ok"' || true)
 
 say "table"
 "$PY" - "$OUT" "$DEVICE" "$search_s" "$nets_done" "$conf" $CONC <<'PY'
