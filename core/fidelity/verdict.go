@@ -58,6 +58,8 @@ func decide(res *Result) Verdict {
 	}
 	why := "the controller would learn from noise"
 	switch {
+	case res.Config.Seeds < 2:
+		why = "with one data-order seed per network the cause (noise, or a different ranking) is not measured"
 	case rho >= minRankOK:
 		why = fmt.Sprintf("the correlation is high but %d children leave its interval reaching 0: check more children", st.N)
 	case float64(st.SNR) >= targetSNR:
@@ -78,6 +80,7 @@ func options(res *Result) []Option {
 	measured := fmt.Sprintf("measured here with the mean of %d seeds: Spearman ρ = %.2f [%.2f, %.2f]",
 		res.Config.Seeds, st.SpearmanMean.Value, st.SpearmanMean.Lo, st.SpearmanMean.Hi)
 	switch {
+	case res.Config.Seeds < 2: // not measured
 	case math.IsNaN(snr) || snr <= 0:
 		out = append(out, Option{Setting: fmt.Sprintf("reward_seeds = %d", res.Config.Seeds),
 			Effect:       "no spread between children was measured beyond the seed noise: more seeds average the noise but may find no signal; " + measured,
@@ -107,10 +110,7 @@ func options(res *Result) []Option {
 func validationOption(res *Result) (Option, bool) {
 	st := res.Stats
 	p, se, n := float64(st.MeanAcc), float64(st.BinomialSE), res.ValImages
-	target := float64(st.Signal) / 2
-	if target <= 0 || math.IsNaN(target) {
-		target = float64(st.SeedNoise) / 2
-	}
+	target := float64(st.Signal) / 2 // no signal: nothing to size the split by
 	if n <= 0 || math.IsNaN(p) || math.IsNaN(se) || target <= 0 || math.IsNaN(target) {
 		return Option{}, false
 	}

@@ -213,6 +213,7 @@ func (r *Session) searches(ctx context.Context) ([]string, error) {
 		}
 		for k := 1; k <= s.Runs(); k++ {
 			dir, one := filepath.Join(r.Dir, s.Name), s
+			one.Fidelity = s.Fidelity && k == 1 // one check per search, in its first run
 			if s.Runs() > 1 {
 				// One run directory per seed, grouped under the search's folder.
 				dir = filepath.Join(dir, fmt.Sprintf("r%d", k))
@@ -241,6 +242,9 @@ func (r *Session) search(ctx context.Context, s experiment.Search, dir string) e
 		r.cfg.Log.Printf("%s: dropped a torn last record left by a crash", dir)
 	}
 	if err := recordStart(st, r.Start, r.StartAcc); err != nil {
+		return err
+	}
+	if err := r.fidelityStep(ctx, s, dir); err != nil {
 		return err
 	}
 	// Transforms and controllers come from the plugin host: built-ins and

@@ -366,7 +366,7 @@ func (r *Runner) plan(stage, ep int, start sdk.Network, kids []child) (jobs []Jo
 		id := r.sampled + i + 1
 		k.rec = store.Record{ID: id, Kind: store.KindSample, Stage: stage, Episode: ep, Index: i, Parent: start.Arch.Hash(),
 			Actions: k.actions, Arch: k.net.Arch.String(), Hash: k.net.Arch.Hash(), Depth: k.net.Arch.Depth(),
-			Epochs: r.Exp.Child.Epochs}
+			Epochs: r.Exp.Child.Epochs, RewardSeeds: r.rewardSeeds()}
 		if g, err := ir.Lower(k.net.Arch, k.net.Input); err == nil {
 			k.rec.Params, k.rec.MAdds = g.Cost()
 		}
@@ -406,7 +406,7 @@ func (r *Runner) settled(rec store.Record) {
 // redoes the write.
 func (r *Runner) train(ctx context.Context, stage, stages, ep int, kids []child, jobs []Job, jobKid []int) error {
 	var writeErr error
-	r.Eval.Evaluate(ctx, jobs, func(j int, o Outcome) {
+	r.scorer().Evaluate(ctx, jobs, func(j int, o Outcome) {
 		k := &kids[jobKid[j]]
 		rec := &k.rec
 		rec.Seconds = o.Duration.Seconds()
@@ -505,7 +505,7 @@ func (r *Runner) control(ctx context.Context, stage, stages int, start sdk.Netwo
 	tr.Seed = r.dataSeed(stage)
 	r.emit(Progress{Stage: stage, Stages: stages, Message: fmt.Sprintf("control: training the start network of stage %d for %d epochs with the child schedule", stage, tr.Epochs)})
 	// Control jobs have negative IDs: they are no sampled network.
-	out := r.Eval.Evaluate(ctx, []Job{{ID: -stage, Arch: start.Arch, Input: start.Input, Weights: cloneWeights(start.Weights), Training: tr}}, nil)
+	out := r.scorer().Evaluate(ctx, []Job{{ID: -stage, Arch: start.Arch, Input: start.Input, Weights: cloneWeights(start.Weights), Training: tr}}, nil)
 	o := out[0]
 	if err := ctx.Err(); err != nil {
 		return err
@@ -513,7 +513,7 @@ func (r *Runner) control(ctx context.Context, stage, stages int, start sdk.Netwo
 	if errors.Is(o.Err, context.Canceled) {
 		return o.Err
 	}
-	rec := store.Record{Kind: store.KindControl, Stage: stage, Parent: start.Arch.Hash(), Arch: start.Arch.String(), Hash: start.Arch.Hash(),
+	rec := store.Record{Kind: store.KindControl, Stage: stage, Parent: start.Arch.Hash(), Arch: start.Arch.String(), Hash: start.Arch.Hash(), RewardSeeds: r.rewardSeeds(),
 		Depth: start.Arch.Depth(), Epochs: tr.Epochs, Seconds: o.Duration.Seconds(), Status: store.StatusOK, ValAcc: o.Acc}
 	if g, err := ir.Lower(start.Arch, start.Input); err == nil {
 		rec.Params, rec.MAdds = g.Cost()
@@ -630,4 +630,22 @@ func (r *Runner) loadRecorded(rec store.Record) (sdk.Network, error) {
 		return sdk.Network{}, err
 	}
 	return r.Ckpt.Load(path)
+}
+
+// scorer is the evaluator that scores children and controls: the mean of
+// reward_seeds trainings when the search asks for more than one.
+func (r *Runner) scorer() Evaluator {
+	if r.Search.Seeds() > 1 {
+		return MeanOfSeeds{Eval: r.Eval, Seeds: r.Search.Seeds()}
+	}
+	return r.Eval
+}
+
+// rewardSeeds is what records say of their scoring: 0 (omitted) for one
+// training, so records of such runs stay as they were.
+func (r *Runner) rewardSeeds() int {
+	if n := r.Search.Seeds(); n > 1 {
+		return n
+	}
+	return 0
 }
