@@ -280,7 +280,9 @@ func FuzzParseArch(f *testing.F) {
 	}
 	// Sizes at and past the limits (ir.MaxWidth, ir.MaxParams, ...).
 	for _, c := range []string{"FC(16777216) FC(16777216) SM(10)", "C(16777216,1,1) GAP SM(2)", "C(8,3,1) DB(10000x16777216) GAP SM(2)",
-		"C(1,1023,1024) P(1024,1024,MAX) SM(16777216)", "C(16,3,1) T(1,16777216) SM(2)"} {
+		"C(1,1023,1024) P(1024,1024,MAX) SM(16777216)", "C(16,3,1) T(1,16777216) SM(2)",
+		"C(4,3,1) ADD(ADD(ADD(ADD(ADD(ADD(ADD(ADD(ID | ID) | ID) | ID) | ID) | ID) | ID) | ID) | ID) SM(2)",
+		"C(4,3,1) CAT(C(16777216,1,1) | C(16777216,1,1)) SM(2)", "ADD(|) SM(2)", "C(4,3,1) CAT(ID | ID | P(2,2,MAX)) SM(2)"} {
 		f.Add(c)
 	}
 	f.Fuzz(func(t *testing.T, src string) {

@@ -86,7 +86,7 @@ func (r *Session) initialStart() (sdk.Network, *ir.Graph, error) {
 		if err != nil {
 			return net, nil, fmt.Errorf("start network on %dx%dx%d images: %w", in.H, in.W, in.C, err)
 		}
-		if err := train.FitsMemory(nil, g, e.Start.Train.Batch); err != nil {
+		if err := train.FitsMemory(r.cfg.Backend, g, e.Start.Train.Batch); err != nil {
 			return net, nil, fmt.Errorf("start network: %w", err)
 		}
 		net = sdk.Network{Arch: e.Start.Arch, Input: in, Weights: nn.InitParams(g, e.Start.Train.Seed+1)}

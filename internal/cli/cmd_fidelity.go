@@ -78,7 +78,7 @@ func (c *FidelityCmd) Run(g *Globals) error {
 	log := newLogger(g, true)
 	rc := &RunCmd{File: c.File, Out: c.Out, Resume: true, Plain: true, Workers: c.Workers, Deps: c.Deps, Timeout: 10 * time.Minute}
 	dsl.ResolveData(&e.Dataset, c.Data, filepath.Dir(c.File))
-	be, err := openEngine(0)
+	be, err := openEngine(rc.EngineFlags, 0)
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func (c *RunCmd) localEval(split *data.Split, log *logger) (search.Evaluator, er
 		pool = autoPool(runtime.NumCPU(), totalMemGiB())
 	}
 	workers := max(1, runtime.NumCPU()/pool)
-	child, err := openEngine(workers)
+	child, err := openEngine(c.EngineFlags, workers)
 	if err != nil {
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 	case sdk.KindTransform:
 		// Transforms run networks on the CPU engine (activation
 		// statistics): the EAS_* engine variables apply to them too.
-		if _, err := openEngine(0); err != nil {
+		if _, err := openEngine(EngineFlags{Engine: "cpu", Device: "cpu"}, 0); err != nil {
 			return err
 		}
 		t, ok := builtin.Transform(c.Name)

@@ -45,6 +45,8 @@ type RunCmd struct {
 	// leaves them empty and gets the defaults built from the flags, tests
 	// inject their own.
 	Deps RunDeps `kong:"-"`
+
+	EngineFlags `embed:""`
 }
 
 // RunDeps are what `easrun run` trains with, reads data from and resolves
@@ -114,7 +116,7 @@ func (c *RunCmd) Run(g *Globals) error {
 		return err
 	}
 	defer stopDashboard()
-	be, err := openEngine(0)
+	be, err := openEngine(c.EngineFlags, 0)
 	if err != nil {
 		return err
 	}
@@ -147,6 +149,9 @@ func experimentParser(file string) func(name string, src []byte) (*experiment.Ex
 func (c *RunCmd) evaluator(e *experiment.Experiment, be engine.Backend, log *logger) func(context.Context, string, *data.Split) (pipeline.Evaluation, error) {
 	return func(ctx context.Context, expDir string, split *data.Split) (pipeline.Evaluation, error) {
 		log.printf("engine: %s", be.Describe())
+		if err := recordEngine(expDir, be); err != nil {
+			return pipeline.Evaluation{}, err
+		}
 		var notes strings.Builder
 		blasNotes(&notes)
 		for _, l := range strings.Split(strings.TrimSpace(notes.String()), "\n") {
@@ -175,7 +180,7 @@ func (c *RunCmd) evaluator(e *experiment.Experiment, be engine.Backend, log *log
 			pool = autoPool(runtime.NumCPU(), totalMemGiB())
 		}
 		workers := max(1, runtime.NumCPU()/pool)
-		child, err := openEngine(workers)
+		child, err := openEngine(c.EngineFlags, workers)
 		if err != nil {
 			return pipeline.Evaluation{}, err
 		}
