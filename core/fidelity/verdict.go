@@ -45,6 +45,9 @@ func decide(res *Result) Verdict {
 	corr := fmt.Sprintf("Spearman ρ = %.2f, 95%% interval [%.2f, %.2f] over %d children", rho, lo, hi, st.N)
 	noise := fmt.Sprintf("a child's gain over the control varies by %.2f points between data-order seeds against %.2f points of spread between children (signal-to-noise %.2f), and the validation set's binomial standard error is %.2f points",
 		st.SeedNoise, st.Signal, st.SNR, st.BinomialSE)
+	if res.Config.Seeds < 2 {
+		noise = fmt.Sprintf("the validation set's binomial standard error is %.2f points", st.BinomialSE)
+	}
 	v.Options = options(res)
 	if v.Ranks {
 		v.Text = fmt.Sprintf("at %s the reward ranks children as %s would (%s): the controller can learn from it; %s.", epochs(e), epochs(re), corr, noise)

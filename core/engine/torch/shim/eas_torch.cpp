@@ -7,15 +7,16 @@
 // model (eas_model_error), so no C++ exception crosses the boundary.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/DeviceGuard.h>
 #include <c10/core/StreamGuard.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include <dlfcn.h>
+#include <link.h>
 
 #include <atomic>
 #include <cstdint>
@@ -170,7 +171,26 @@ at::Tensor host_to_device(Model* m, const void* src, at::IntArrayRef shape, at::
   return pinned.to(m->dev, /*non_blocking=*/true);
 }
 
-void* dl(const char* sym) { return dlsym(RTLD_DEFAULT, sym); }
+// dl finds sym in a loaded library whose path contains lib (libtorch loads
+// the CUDA runtime, driver and cuDNN itself, under names that vary between
+// builds; the shim is loaded RTLD_LOCAL, so RTLD_DEFAULT does not see them).
+void* dl(const char* lib, const char* sym) {
+  struct Q { const char* lib; const char* sym; void* found; } q{lib, sym, nullptr};
+  dl_iterate_phdr([](struct dl_phdr_info* info, size_t, void* data) -> int {
+    auto q = static_cast<Q*>(data);
+    if (!info->dlpi_name || !std::strstr(info->dlpi_name, q->lib)) return 0;
+    void* h = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
+    if (!h) return 0;
+    q->found = dlsym(h, q->sym);
+    dlclose(h);
+    return q->found ? 1 : 0;
+  }, &q);
+  return q.found ? q.found : dlsym(RTLD_DEFAULT, sym);
+}
+
+int gpu_count() {
+  try { return (int)torch::cuda::device_count(); } catch (...) { return 0; }
+}
 
 }  // namespace
 
@@ -181,13 +201,12 @@ int eas_abi_version() { return EAS_TORCH_ABI; }
 // eas_versions writes "libtorch=1.13.1 cuda=12.1 cudnn=8902 gpus=1" into buf.
 void eas_versions(char* buf, int len) {
   std::string s = std::string("libtorch=") + TORCH_VERSION;
-  auto& h = at::detail::getCUDAHooks();
-  int gpus = 0;
-  try { gpus = h.getNumGPUs(); } catch (...) {}
+  int gpus = gpu_count();
   if (gpus > 0) {
-    long rt = 0, dnn = 0;
-    try { rt = h.versionCUDART(); } catch (...) {}
-    try { dnn = h.hasCuDNN() ? h.versionCuDNN() : 0; } catch (...) {}
+    int rt = 0;
+    if (auto f = (int (*)(int*))dl("libcudart", "cudaRuntimeGetVersion")) f(&rt);
+    size_t dnn = 0;
+    if (auto f = (size_t (*)())dl("libcudnn", "cudnnGetVersion")) dnn = f();
     s += " cuda=" + std::to_string(rt / 1000) + "." + std::to_string(rt % 1000 / 10) + " cudnn=" + std::to_string(dnn);
   }
   s += " gpus=" + std::to_string(gpus);
@@ -198,15 +217,15 @@ void eas_versions(char* buf, int len) {
 // loaded); "" when unknown.
 void eas_gpu_name(int dev, char* buf, int len) {
   buf[0] = 0;
-  auto get = (int (*)(char*, int, int))dl("cuDeviceGetName");
+  auto get = (int (*)(char*, int, int))dl("libcuda.so", "cuDeviceGetName");
   if (get) get(buf, len, dev);
 }
 
 // eas_cuda_mem writes free and total bytes of device dev (0 when unknown).
 void eas_cuda_mem(int dev, int64_t* free_b, int64_t* total_b) {
   *free_b = *total_b = 0;
-  auto set = (int (*)(int))dl("cudaSetDevice");
-  auto info = (int (*)(size_t*, size_t*))dl("cudaMemGetInfo");
+  auto set = (int (*)(int))dl("libcudart", "cudaSetDevice");
+  auto info = (int (*)(size_t*, size_t*))dl("libcudart", "cudaMemGetInfo");
   if (!set || !info || set(dev) != 0) return;
   size_t f = 0, t = 0;
   if (info(&f, &t) == 0) { *free_b = (int64_t)f; *total_b = (int64_t)t; }
@@ -225,9 +244,9 @@ void* eas_model_new(int device, int64_t max_batch, int64_t in_c, int64_t in_h, i
   auto m = std::make_unique<Model>();
   int rc = guarded(nullptr, "creating a model", [&] {
     if (device >= 0) {
-      if (at::detail::getCUDAHooks().getNumGPUs() <= device) {
+      if (gpu_count() <= device) {
         throw std::runtime_error("no CUDA device " + std::to_string(device) + " (this libtorch sees " +
-                                 std::to_string(at::detail::getCUDAHooks().getNumGPUs()) + ")");
+                                 std::to_string(gpu_count()) + ")");
       }
       m->dev = at::Device(at::kCUDA, (c10::DeviceIndex)device);
       if (own_stream) m->stream = c10::impl::VirtualGuardImpl(at::kCUDA).getStreamFromGlobalPool(m->dev, false);
@@ -429,7 +448,7 @@ int eas_set_momentum(void* p, int node, int slot, const float* src, int64_t n) {
 int eas_sync(void* p) {
   auto m = static_cast<Model*>(p);
   return guarded(m, "synchronising", [&] {
-    if (!m->dev.is_cpu()) at::detail::getCUDAHooks().deviceSynchronize(m->dev.index());
+    if (!m->dev.is_cpu()) torch::cuda::synchronize(m->dev.index());
   });
 }
 
