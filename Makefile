@@ -4,7 +4,7 @@ BIN      := bin/easrun
 PKGS     := ./...
 FUZZTIME ?= 10s
 
-.PHONY: all build test test-short bench bench-peers fuzz fuzz-long lint demo clean deps
+.PHONY: all build torch test test-short bench bench-peers fuzz fuzz-long lint demo clean deps
 
 all: build
 
@@ -17,6 +17,12 @@ test: build
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 	# the engine again with the Go bodies of the vector kernels (no AVX2 CPUs, other arches)
 	EAS_SIMD=off $(GO) test -count=1 ./core/nn
+
+# The libtorch shim of the "torch" engine (bin/libeas_torch.so, beside the
+# binary): against a pip torch >= 2 when python3 has one, else Debian's
+# libtorch-dev. Optional: without it the torch engine's tests skip.
+torch:
+	bash scripts/build-torch-shim.sh
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -279,7 +280,9 @@ func FuzzParseArch(f *testing.F) {
 	}
 	// Sizes at and past the limits (ir.MaxWidth, ir.MaxParams, ...).
 	for _, c := range []string{"FC(16777216) FC(16777216) SM(10)", "C(16777216,1,1) GAP SM(2)", "C(8,3,1) DB(10000x16777216) GAP SM(2)",
-		"C(1,1023,1024) P(1024,1024,MAX) SM(16777216)", "C(16,3,1) T(1,16777216) SM(2)"} {
+		"C(1,1023,1024) P(1024,1024,MAX) SM(16777216)", "C(16,3,1) T(1,16777216) SM(2)",
+		"C(4,3,1) ADD(ADD(ADD(ADD(ADD(ADD(ADD(ADD(ID | ID) | ID) | ID) | ID) | ID) | ID) | ID) | ID) SM(2)",
+		"C(4,3,1) CAT(C(16777216,1,1) | C(16777216,1,1)) SM(2)", "ADD(|) SM(2)", "C(4,3,1) CAT(ID | ID | P(2,2,MAX)) SM(2)"} {
 		f.Add(c)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
@@ -461,6 +464,54 @@ func TestDatasetKindsFromCaller(t *testing.T) {
 			t.Errorf("%q: kind %q, want parquet", tc.src, e.Dataset.Kind)
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 			t.Errorf("%q: got %v, want %q", tc.src, err, tc.wantErr)
+		}
+	}
+}
+
+// TestFidelitySettings: fidelity and reward_seeds parse, keep their
+// defaults (off, 1), survive the formatter, and bad values are errors at
+// their place.
+func TestFidelitySettings(t *testing.T) {
+	head := "dataset cifar10 { path = \"/d\" }\nstart { arch = \"FC(8) SM(10)\" }\nsearch \"r\" {\n  controller = random\n  steps = [wider]\n  budget = 4\n"
+	for _, c := range []struct {
+		body     string
+		fidelity bool
+		seeds    int
+		err      string // "" = parses; else a diagnostic containing it, at line 7
+	}{
+		{"", false, 1, ""},
+		{"fidelity = true\n  reward_seeds = 3", true, 3, ""},
+		{"reward_seeds = 1", false, 1, ""},
+		{"reward_seeds = 0", false, 0, "reward_seeds must be at least 1, got 0"},
+		{"reward_seeds = 101", false, 0, "reward_seeds must be at most 100"},
+		{"reward_seeds = 2.5", false, 0, "reward_seeds must be an integer"},
+		{"fidelity = maybe", false, 0, "maybe"},
+		{"fidelity = true\n  control = false", false, 0, `search "r": fidelity = true needs control = true`},
+	} {
+		src := head + "  " + c.body + "\n}\n"
+		e, l := ParseExperiment("x.eas", []byte(src), testBuiltins)
+		if c.err != "" {
+			if !l.HasErrors() || !strings.Contains(l[0].Msg, c.err) || l[0].Pos.Line != 7 {
+				t.Errorf("%q: diagnostics %v, want %q at line 7", c.body, l, c.err)
+			}
+			continue
+		}
+		if err := l.Err(); err != nil {
+			t.Fatalf("%q: %v", c.body, err)
+		}
+		if s := e.Searches[0]; s.Fidelity != c.fidelity || s.RewardSeeds != c.seeds || s.Seeds() != c.seeds {
+			t.Errorf("%q: fidelity %v, reward_seeds %d; want %v, %d", c.body, s.Fidelity, s.RewardSeeds, c.fidelity, c.seeds)
+		}
+		f, err := FormatExperiment([]byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, l := ParseExperiment("x.eas", f, testBuiltins)
+		if err := l.Err(); err != nil || !reflect.DeepEqual(again.Searches, e.Searches) {
+			t.Errorf("%q: formatted %q parses to %+v (%v)", c.body, f, again.Searches, err)
+		}
+		if f2, _ := FormatExperiment(f); string(f2) != string(f) {
+			t.Errorf("%q: format not idempotent", c.body)
 		}
 	}
 }

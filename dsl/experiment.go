@@ -407,7 +407,7 @@ func (p *expParser) space(s *stmtAST) {
 }
 
 func (p *expParser) search(s *stmtAST) {
-	sr := experiment.Search{PerEpisode: 10, Noise: -1, Control: true, Repeat: 1, Settings: map[string]string{}}
+	sr := experiment.Search{PerEpisode: 10, Noise: -1, Control: true, Repeat: 1, RewardSeeds: 1, Settings: map[string]string{}}
 	if s.Label != nil {
 		sr.Name = s.Label.text()
 		p.folderName("search", sr.Name, s.Label.Pos)
@@ -422,19 +422,21 @@ func (p *expParser) search(s *stmtAST) {
 	if !p.needBlock(s) {
 		return
 	}
-	var ctrl *stmtAST
+	var ctrl, fid *stmtAST
 	sn := searchNames{name: sr.Name, pos: s.Pos}
 	p.fields("search "+sr.Name, s.Block, map[string]func(*stmtAST){
-		"controller":  func(s *stmtAST) { ctrl = s; p.controller(s, &sr) },
-		"steps":       func(s *stmtAST) { p.steps(s, &sr, &sn) },
-		"per_episode": func(s *stmtAST) { sr.PerEpisode = p.integer(s, 1) },
-		"budget":      func(s *stmtAST) { sr.Budget = p.integer(s, 1) },
-		"seed":        func(s *stmtAST) { sr.Seed = int64(p.integer(s, 0)) },
-		"noise":       func(s *stmtAST) { sr.Noise = p.float(s, -1, 1) },
-		"plugins":     func(s *stmtAST) { sr.Plugins, sn.pluginsPos = p.wordList(s, nil), &s.Pos },
-		"control":     func(s *stmtAST) { sr.Control = p.boolean(s) },
-		"repeat":      func(s *stmtAST) { sr.Repeat = p.integer(s, 1) },
-		"stage":       func(s *stmtAST) { sr.Stages = append(sr.Stages, p.stage(s)) },
+		"controller":   func(s *stmtAST) { ctrl = s; p.controller(s, &sr) },
+		"steps":        func(s *stmtAST) { p.steps(s, &sr, &sn) },
+		"per_episode":  func(s *stmtAST) { sr.PerEpisode = p.integer(s, 1) },
+		"budget":       func(s *stmtAST) { sr.Budget = p.integer(s, 1) },
+		"seed":         func(s *stmtAST) { sr.Seed = int64(p.integer(s, 0)) },
+		"noise":        func(s *stmtAST) { sr.Noise = p.float(s, -1, 1) },
+		"plugins":      func(s *stmtAST) { sr.Plugins, sn.pluginsPos = p.wordList(s, nil), &s.Pos },
+		"control":      func(s *stmtAST) { sr.Control = p.boolean(s) },
+		"repeat":       func(s *stmtAST) { sr.Repeat = p.integer(s, 1) },
+		"fidelity":     func(s *stmtAST) { fid, sr.Fidelity = s, p.boolean(s) },
+		"reward_seeds": func(s *stmtAST) { sr.RewardSeeds = p.integer(s, 1) },
+		"stage":        func(s *stmtAST) { sr.Stages = append(sr.Stages, p.stage(s)) },
 	})
 	switch {
 	case ctrl == nil:
@@ -446,6 +448,9 @@ func (p *expParser) search(s *stmtAST) {
 	} // else "controller needs a name" was reported
 	sn.plugins = sr.Plugins
 	p.names = append(p.names, sn)
+	if sr.Fidelity && !sr.Control {
+		p.errf(fid.Pos, len(fid.Key), "search %q: fidelity = true needs control = true (the check measures each child's gain over the control)", sr.Name)
+	}
 	if len(sr.Steps) == 0 {
 		p.errf(s.Pos, len(s.Key), "search %q has no steps: add e.g. steps = [wider x 4, deeper x 5]", sr.Name)
 	}

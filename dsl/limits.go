@@ -18,6 +18,7 @@ const (
 // the same thing wherever it appears: epochs of start, child and final).
 var keyLimits = map[string]int{
 	"per_episode":    10000,
+	"reward_seeds":   100,
 	"budget":         1000000,
 	"retrain_epochs": 100000,
 	"epochs":         100000,

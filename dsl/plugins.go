@@ -18,6 +18,16 @@ type PluginDecl struct {
 	Listed      bool   // named in the search's plugins = [...] (not found in a folder)
 	Transforms  []string
 	Controllers []string
+	// Any declares every name no built-in or other plugin has: for
+	// reading a run's own experiment file, whose names were resolved when
+	// the run started (see AnyPlugin).
+	Any bool
+}
+
+// AnyPlugin accepts every name that is not a built-in's: for tools that read
+// a finished run's experiment.eas (report, dashboard) and need no plugin.
+func AnyPlugin([]string) ([]PluginDecl, error) {
+	return []PluginDecl{{Path: "(resolved when the run started)", Any: true}}, nil
 }
 
 // PluginsFunc returns the plugins a search reaches given its plugins = [...]
@@ -88,12 +98,16 @@ func (w *walker) resolveName(r nameRef, search string, ds []PluginDecl, all []se
 	}
 	isBuiltin := slices.Contains(builtins, r.name)
 	var by []string
+	anyDecl := false
 	for _, d := range ds {
+		anyDecl = anyDecl || d.Any
 		if d.declares(r.kind, r.name) {
 			by = append(by, "plugin "+d.Path)
 		}
 	}
 	switch {
+	case !isBuiltin && len(by) == 0 && anyDecl:
+		return
 	case isBuiltin && len(by) == 0, !isBuiltin && len(by) == 1:
 		return
 	case len(by) > 0:

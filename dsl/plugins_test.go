@@ -83,6 +83,12 @@ func TestPluginNames(t *testing.T) {
 			}
 		})
 	}
+	// A run's own file: any name no built-in has was a plugin's.
+	known := testBuiltins
+	known.Plugins = AnyPlugin
+	if _, l := ParseExperiment("x.eas", []byte(easWith(search("a", "controller = greedy\nsteps = [stretch, wider]"))), known); l.HasErrors() {
+		t.Errorf("AnyPlugin: %v", l.Err())
+	}
 	// Without a lookup, a plugin's name is unknown (file names are no guess).
 	_, l := ParseExperiment("x.eas", []byte(easWith(search("a", "controller = random\nplugins = [\"./stretch\"]\nsteps = [stretch]"))), testBuiltins)
 	if !l.HasErrors() {

@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """make bench-peers: eas against PyTorch (CPU) on the same networks, same thread count.
 
+A third column is eas's torch engine (easrun bench --engine torch --device cpu: the same
+nets through eas's libtorch shim, built by make torch); it is skipped, with a note, where
+the shim is absent. It measures the overhead of ours around PyTorch's own kernels.
+
 For each network the script asks easrun for its lowered graph (easrun bench --graph-json)
 and builds the PyTorch twin node by node, so both sides run exactly the same layers:
 conv without bias + BatchNorm + ReLU, pooling, FC + BN + ReLU, concatenations, the final
@@ -104,13 +108,19 @@ def torch_worker(args):
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
+    dev = torch.device(args.device)
+    # float32 throughout, as eas (no TF32 on Ampere and later).
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = True
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     with open(args.torch_worker) as f:
         graph = json.load(f)
-    model = torch_model(graph)
+    model = torch_model(graph).to(dev)
     inp = graph["nodes"][0]
-    x = torch.randn(args.batch, inp["c"], inp["h"], inp["w"])
+    x = torch.randn(args.batch, inp["c"], inp["h"], inp["w"], device=dev)
     classes = graph["nodes"][-1]["c"]
-    y = torch.randint(0, classes, (args.batch,))
+    y = torch.randint(0, classes, (args.batch,), device=dev)
     decay_ids = {id(p) for p in model.decay}
     groups = [{"params": [p for p in model.parameters() if id(p) in decay_ids], "weight_decay": 1e-4},
               {"params": [p for p in model.parameters() if id(p) not in decay_ids], "weight_decay": 0.0}]
@@ -125,17 +135,21 @@ def torch_worker(args):
     model.train()
     for _ in range(max(2, args.steps // 10)):
         step()
+    sync()
     t0 = time.perf_counter()
     for _ in range(args.steps):
         step()
+    sync()
     train_s = time.perf_counter() - t0
     model.eval()
     with torch.no_grad():
         for _ in range(2):
             model(x)
+        sync()
         t0 = time.perf_counter()
         for _ in range(args.steps):
             model(x)
+        sync()
         eval_s = time.perf_counter() - t0
     print(json.dumps({"train_img_s": args.batch * args.steps / train_s, "eval_img_s": args.batch * args.steps / eval_s,
                       "torch": torch.__version__, "threads": torch.get_num_threads()}))
@@ -159,8 +173,10 @@ def main():
                     help="OMP_WAIT_POLICY for PyTorch: spinning (libgomp's default) collapses when the cores are "
                          "oversubscribed (measured on a loaded 2-core host: 28 vs 461 img/s); auto = passive when the "
                          "load average exceeds the CPU count")
+    ap.add_argument("--no-torch-engine", action="store_true", help="skip the torch-engine column")
     ap.add_argument("--torch-worker", help=argparse.SUPPRESS)
     ap.add_argument("--steps", type=int, default=20, help=argparse.SUPPRESS)
+    ap.add_argument("--device", default="cpu", help=argparse.SUPPRESS)  # the worker's device (scripts/gpu-check.sh: cuda)
     args = ap.parse_args()
     if args.torch_worker:
         return torch_worker(args)
@@ -184,6 +200,13 @@ def main():
         env.pop("OMP_WAIT_POLICY")
     load0 = os.getloadavg()[0]
     nets = [(n, a) for n, a in NETS if not args.net or n in args.net]
+    with_te = not args.no_torch_engine
+    if with_te:
+        probe = subprocess.run([args.easrun, "bench", "--engine", "torch", "--device", "cpu", "--arch", "SM(10)", "--input",
+                                "4x4x1", "--steps", "1", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+        if probe.returncode != 0:
+            print("bench_peers: no torch-engine column: %s" % probe.stderr.strip().splitlines()[-1:], file=sys.stderr)
+            with_te = False
     raw, rows, info = {}, [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, arch in nets:
@@ -199,28 +222,36 @@ def main():
                        "--batch", str(args.batch), "--no-peak", "--json"]
             torch_cmd = [sys.executable, os.path.abspath(__file__), "--torch-worker", gpath, "--steps", str(steps),
                          "--threads", str(args.threads), "--batch", str(args.batch)]
-            pairs = []
+            te_cmd = eas_cmd[:2] + ["--engine", "torch", "--device", "cpu"] + eas_cmd[2:]
+            pairs, tes = [], []
             for i in range(args.pairs):
                 e = run_json(eas_cmd, env)
+                te = run_json(te_cmd, env) if with_te else None
                 t = run_json(torch_cmd, env)
                 pairs.append((e, t))
-                print("%-10s pair %d/%d: eas train %6.0f eval %6.0f | torch train %6.0f eval %6.0f img/s" % (
-                    name, i + 1, args.pairs, e["train_img_s"], e["eval_img_s"], t["train_img_s"], t["eval_img_s"]),
-                    file=sys.stderr, flush=True)
+                tes.append(te)
+                print("%-10s pair %d/%d: eas train %6.0f eval %6.0f | %storch train %6.0f eval %6.0f img/s" % (
+                    name, i + 1, args.pairs, e["train_img_s"], e["eval_img_s"],
+                    "eas-torch train %6.0f eval %6.0f | " % (te["train_img_s"], te["eval_img_s"]) if te else "",
+                    t["train_img_s"], t["eval_img_s"]), file=sys.stderr, flush=True)
             info = {"eas": "%s, core %s, %s kernels" % (e["blas"], e["blas_core"] or "-", e["kernels"]),
                     "torch": "PyTorch %s, %d threads, OMP_WAIT_POLICY=%s" % (t["torch"], t["threads"],
                                                                          env.get("OMP_WAIT_POLICY", "default")),
                     "load": "load average %.1f on %d CPUs at the start" % (load0, os.cpu_count() or 1)}
             raw[name] = {"arch": arch, "steps": steps, "mflop_per_train_image": e["mflop_per_train_image"],
-                         "pairs": [{"eas": e, "torch": t} for e, t in pairs]}
+                         "pairs": [{"eas": e, "torch": t, "eas_torch_engine": te} for (e, t), te in zip(pairs, tes)]}
             med = lambda xs: statistics.median(xs)
             for mode in ("train", "eval"):
                 k = mode + "_img_s"
                 ev = [e[k] for e, _ in pairs]
                 tv = [t[k] for _, t in pairs]
                 ratio = med([a / b for a, b in zip(ev, tv)])
+                te_med = te_ratio = None
+                if with_te:
+                    xv = [te[k] for te in tes]
+                    te_med, te_ratio = med(xv), med([a / b for a, b in zip(xv, tv)])
                 rows.append((name, mode, med(ev), med(tv), ratio, min(a / b for a, b in zip(ev, tv)),
-                             max(a / b for a, b in zip(ev, tv))))
+                             max(a / b for a, b in zip(ev, tv)), te_med, te_ratio))
     print()
     print("eas: %s" % info.get("eas", ""))
     print("peer: %s" % info.get("torch", ""))
@@ -228,10 +259,12 @@ def main():
     print("%d alternating pairs per network, batch %d, %d threads each; images/s medians, ratio = median of per-pair eas/torch"
           % (args.pairs, args.batch, args.threads))
     print()
-    print("| network | pass | eas img/s | PyTorch img/s | eas / PyTorch | range |")
-    print("|---|---|---|---|---|---|")
-    for name, mode, e, t, r, lo, hi in rows:
-        print("| %s | %s | %.0f | %.0f | %.2fx | %.2f-%.2f |" % (name, mode, e, t, r, lo, hi))
+    te_head = " eas torch engine img/s | torch engine / PyTorch |" if with_te else ""
+    print("| network | pass | eas img/s | PyTorch img/s | eas / PyTorch | range |" + te_head)
+    print("|---|---|---|---|---|---|" + ("---|---|" if with_te else ""))
+    for name, mode, e, t, r, lo, hi, te, ter in rows:
+        te_cols = " %.0f | %.2fx |" % (te, ter) if with_te else ""
+        print("| %s | %s | %.0f | %.0f | %.2fx | %.2f-%.2f |%s" % (name, mode, e, t, r, lo, hi, te_cols))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"info": info, "nets": raw}, f, indent=1)

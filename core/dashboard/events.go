@@ -41,13 +41,13 @@ func (b *bus) unsubscribe(c chan string) {
 	}
 }
 
-// publish tells the streams following run (and those following all runs)
-// that it changed; "" is the runs list.
+// publish tells the streams following run, and those following all runs
+// (the runs list), that it changed; "" reaches only the latter.
 func (b *bus) publish(run string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for c, want := range b.subs {
-		if want == run || want == "" || run == "" {
+		if want == run || want == "" { // the runs list follows every run
 			select {
 			case c <- run:
 			default: // a note is already pending: the browser will fetch the newest page anyway

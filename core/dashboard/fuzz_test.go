@@ -67,3 +67,22 @@ func FuzzNetQuery(f *testing.F) {
 		q.link("page", "2")
 	})
 }
+
+// TestBusRouting: a run's page hears its run only; the runs list hears all.
+func TestBusRouting(t *testing.T) {
+	b := newBus()
+	a, _ := b.subscribe("a")
+	all, _ := b.subscribe("")
+	b.publish("b")
+	b.publish("a")
+	if got := <-a; got != "a" || len(a) != 0 {
+		t.Errorf("run a's stream got %q (+%d)", got, len(a))
+	}
+	if len(all) != 2 {
+		t.Errorf("the runs list got %d notes, want 2", len(all))
+	}
+	b.close()
+	if _, ok := <-a; ok {
+		t.Error("stream open after close")
+	}
+}

@@ -69,7 +69,7 @@ func New(opt Options) (*Server, error) {
 	}
 	for _, d := range append(append([]string{}, opt.Roots...), opt.Runs...) {
 		if !isDir(d) {
-			return nil, fmt.Errorf("%s: not a folder", d)
+			return nil, fmt.Errorf("%s: no such folder (easrun serve shows run directories: name them, or the folder that holds them with --runs DIR)", d)
 		}
 	}
 	if opt.Poll <= 0 {

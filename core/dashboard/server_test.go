@@ -421,3 +421,35 @@ func TestWorkersPage(t *testing.T) {
 		t.Errorf("garbage dist.json: %d %s", code, body)
 	}
 }
+
+// TestRepeatedSearches: runs r1, r2 of each search are grouped; Figure 5
+// draws each search's mean over seeds with a ± sd band, and the comparison
+// gives intervals.
+func TestRepeatedSearches(t *testing.T) {
+	root := fixture(t)
+	exp := filepath.Join(root, "quickstart")
+	for _, s := range []string{"rl", "random"} {
+		for _, k := range []string{"r1", "r2"} {
+			os.CopyFS(filepath.Join(exp, s+"x", k), os.DirFS(filepath.Join(exp, s)))
+		}
+		os.RemoveAll(filepath.Join(exp, s))
+		os.Rename(filepath.Join(exp, s+"x"), filepath.Join(exp, s))
+	}
+	// The second seed of rl did better: its records' accuracies shifted.
+	p := filepath.Join(exp, "rl", "r2", "networks.jsonl")
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, []byte(strings.ReplaceAll(string(b), `"val_acc":0.7`, `"val_acc":0.8`)), 0o644)
+	_, ts := serve(t, Options{Roots: []string{root}})
+	_, body := get(t, ts, "/runs/quickstart/")
+	for _, want := range []string{"rl best (mean of 2 seeds)", "rl best ± sd", "<polygon", `Search &#34;rl/r2&#34;`, `id="count-networks">48<`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("run page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "one run: no interval") {
+		t.Errorf("two seeds a side still say there is no interval")
+	}
+	if _, body = get(t, ts, "/runs/quickstart/networks?search=rl/r2"); !strings.Contains(body, `id="count-matched">14<`) {
+		t.Errorf("networks of rl/r2: %s", regexp.MustCompile(`count-matched">\d+`).FindString(body))
+	}
+}

@@ -24,7 +24,7 @@ type prepared struct {
 	bad   int    // results the driver's check rejected
 	note  string // the last refusal shown
 	done  bool
-	seen  map[string]bool // deliveries already examined
+	seen  map[uint64]bool // result revisions already examined
 }
 
 func (e *Evaluator) prepare(j search.Job) (*prepared, error) {
@@ -50,7 +50,7 @@ func (e *Evaluator) prepare(j search.Job) (*prepared, error) {
 		return nil, err
 	}
 	m.Weights.Name = "in/" + m.ID
-	return &prepared{msg: m, enc: enc, seen: map[string]bool{}}, nil
+	return &prepared{msg: m, enc: enc, seen: map[uint64]bool{}}, nil
 }
 
 // submit registers the waiter, then uses a stored result or queues the job
@@ -61,7 +61,7 @@ func (e *Evaluator) submit(ctx context.Context, p *prepared, ch chan<- ResultMsg
 	e.waiters[id] = append(e.waiters[id], ch)
 	e.mu.Unlock()
 	if ent, err := e.b.results.Get(ctx, id); err == nil {
-		go e.deliver(id, ent.Value())
+		go e.deliver(id, ent.Value(), ent.Revision())
 		return nil
 	}
 	if _, err := e.b.jobs.GetLastMsgForSubject(ctx, jobSubject+id); err == nil {
@@ -266,10 +266,10 @@ func (e *Evaluator) failAll(c *call, err error) {
 // job queued again, so that another delivery redoes it.
 func (e *Evaluator) result(ctx context.Context, c *call, r ResultMsg) {
 	p := c.byID[r.ID]
-	if p == nil || p.done || p.seen[r.Delivery] {
-		return
+	if p == nil || p.done || p.seen[r.rev] {
+		return // a copy of a result already examined (watch, lookup, reconciliation)
 	}
-	p.seen[r.Delivery] = true
+	p.seen[r.rev] = true
 	o, je, bad := e.verify(ctx, c, p, r)
 	e.journal(je)
 	if bad != nil {
@@ -342,7 +342,7 @@ func (e *Evaluator) cleanup(id string) {
 		e.b.jobs.DeleteMsg(ctx, m.Sequence)
 	}
 	e.b.inputs.Delete(ctx, "in/"+id)
-	e.dropCheckpoints(ctx, id)
+	go e.dropCheckpoints(id) // lists the output store: off the result path
 	e.b.notes.Delete(ctx, id)
 	e.b.attempts.Purge(ctx, id)
 }
@@ -365,7 +365,7 @@ func (e *Evaluator) reconcile(ctx context.Context, c *call) error {
 		}
 		id := p.msg.ID
 		if ent, err := e.b.results.Get(rctx, id); err == nil {
-			go e.deliver(id, ent.Value())
+			go e.deliver(id, ent.Value(), ent.Revision())
 			continue
 		}
 		if _, err := e.b.jobs.GetLastMsgForSubject(rctx, jobSubject+id); errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -395,7 +395,9 @@ func (e *Evaluator) dropResult(ctx context.Context, id string) {
 }
 
 // dropCheckpoints removes a finished job's epoch checkpoints.
-func (e *Evaluator) dropCheckpoints(ctx context.Context, id string) {
+func (e *Evaluator) dropCheckpoints(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	infos, err := e.b.outputs.List(ctx)
 	if err != nil {
 		return

@@ -218,14 +218,15 @@ func (e *Evaluator) watchResults() {
 		if ent == nil || ent.Operation() != jetstream.KeyValuePut {
 			continue
 		}
-		e.deliver(ent.Key(), ent.Value())
+		e.deliver(ent.Key(), ent.Value(), ent.Revision())
 	}
 }
 
 // deliver hands a result to the calls waiting for its job; results nobody
 // waits for (leftovers of an earlier driver) are ignored.
-func (e *Evaluator) deliver(key string, val []byte) {
+func (e *Evaluator) deliver(key string, val []byte, rev uint64) {
 	r, err := DecodeResult(val)
+	r.rev = rev
 	if err != nil {
 		if !validID(key) {
 			e.message("ignored a malformed result under key %q: %v", key, err)

@@ -230,6 +230,13 @@ func TestWorkerRoleIsConfined(t *testing.T) {
 			t.Error("a worker subscribed to the driver's replies")
 		}
 	}
+	big := make([]byte, 12<<20) // a data set of this size needs flow control
+	if _, err := r.ev.b.inputs.PutBytes(ctx, "data/big", big); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.inputs.GetBytes(ctx, "data/big"); err != nil || len(got) != len(big) {
+		t.Errorf("a worker cannot read a 12 MB input: %d bytes, %v", len(got), err)
+	}
 	startWorker(t, r.srv.URL)
 	if out := collect(t, ctx, r.ev, tinyJobs(t, 2)); out[0].Err != nil || out[1].Err != nil {
 		t.Fatalf("jobs with a worker of the worker role: %+v", out)
@@ -284,5 +291,43 @@ func TestInterruptHandsTheJobBack(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // storing the result, against no server
 	if d := interruptExit(t, c); d > 5*time.Second {
 		t.Errorf("exit took %v after SIGINT with the server gone:\n%s", d, c.output())
+	}
+}
+
+// TestResultKeptUntilRecorded: a one-job call (start network, final
+// training) returns before its caller records the result; a driver that
+// crashes right then finds the result on resuming instead of retraining.
+// Once recorded (KeepResults later, or at Close), it is purged.
+func TestResultKeptUntilRecorded(t *testing.T) {
+	r := startRun(t, t.TempDir(), 0, Options{VirtualDelay: time.Millisecond, KeepResults: 2 * time.Second})
+	w := startWorker(t, r.srv.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	jobs := tinyJobs(t, 1)
+	if out := collect(t, ctx, r.ev, jobs); out[0].Err != nil {
+		t.Fatal(out[0].Err)
+	}
+	w.kill()
+	// The driver "crashes": its janitor stops without purging anything; a
+	// new evaluator replays the call with no worker connected.
+	close(r.ev.stopped)
+	ev2, err := NewEvaluator(ctx, r.nc, Options{VirtualDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev2.Close()
+	short, cancel2 := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel2()
+	if out := collect(t, short, ev2, jobs); out[0].Err != nil {
+		t.Fatalf("the resumed driver did not find the result: %v", out[0].Err)
+	}
+	p, _ := r.ev.prepare(jobs[0])
+	time.Sleep(4 * time.Second)
+	if _, err := r.ev.b.results.Get(ctx, p.msg.ID); err != nil {
+		t.Fatalf("purged while the second call's caller may not have recorded it yet: %v", err)
+	}
+	ev2.Close()
+	if _, err := r.ev.b.results.Get(ctx, p.msg.ID); err == nil {
+		t.Error("still there after Close")
 	}
 }

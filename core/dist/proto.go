@@ -149,6 +149,7 @@ type ResultMsg struct {
 	Attempt int        `json:"attempt"`
 	Weights *ObjectRef `json:"weights,omitempty"`
 	Build   Build      `json:"build"`
+	rev     uint64     // the bucket revision it was read at (driver side)
 }
 
 // contentID is the job's deterministic id: a hash of everything that

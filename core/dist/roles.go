@@ -38,6 +38,8 @@ func workerPermissions() *server.Permissions {
 		// and epoch checkpoints (resume/<id>) in the output store
 		"$JS.API.CONSUMER.CREATE.OBJ_"+outputBucket, "$JS.API.CONSUMER.CREATE.OBJ_"+outputBucket+".>",
 		"$JS.API.CONSUMER.DELETE.OBJ_"+outputBucket+".>",
+		// flow control of those consumers (objects over a few MB)
+		"$JS.FC.OBJ_"+inputBucket+".>", "$JS.FC.OBJ_"+outputBucket+".>",
 		"$KV."+resultBucket+".*", "$KV."+noteBucket+".*", "$KV."+workerBucket+".*", "$KV."+attemptBucket+".*",
 		"$O."+outputBucket+".C.>", "$O."+outputBucket+".M.>",
 	)

@@ -97,7 +97,9 @@ func median(v []float64) float64 {
 	return s[len(s)/2]
 }
 
-func realJobs(b *testing.B, n int, seed int64) []search.Job {
+func realJobs(b *testing.B, n int, seed int64) []search.Job { return realJobs2(b, n, seed) }
+
+func realJobs2(b testing.TB, n int, seed int64) []search.Job {
 	in := ir.Shape{C: 1, H: 28, W: 28}
 	var jobs []search.Job
 	for i := 0; i < n; i++ {

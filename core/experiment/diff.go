@@ -14,6 +14,13 @@ import (
 // and searches present in only one of the two (a new search starts fresh,
 // a dropped one is not continued).
 func ResumeDiff(was, now *Experiment) []string {
+	return ResumeDiffStarted(was, now, func(string) bool { return true })
+}
+
+// ResumeDiffStarted is ResumeDiff ignoring the searches that have not
+// started (started(name) false): nothing of theirs has run, so their
+// settings, plugins included, may still change.
+func ResumeDiffStarted(was, now *Experiment, started func(search string) bool) []string {
 	a, b := *was, *now
 	for _, e := range []*Experiment{&a, &b} {
 		e.Name, e.Dataset.Name, e.Dataset.Path = "", "", ""
@@ -24,7 +31,7 @@ func ResumeDiff(was, now *Experiment) []string {
 	diff(&d, "", reflect.ValueOf(a), reflect.ValueOf(b))
 	for _, s := range was.Searches {
 		for _, t := range now.Searches {
-			if s.Name == t.Name {
+			if s.Name == t.Name && started(s.Name) {
 				diff(&d, fmt.Sprintf("search %q ", s.Name), reflect.ValueOf(s), reflect.ValueOf(t))
 			}
 		}

@@ -48,3 +48,21 @@ func TestResumeDiff(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeDiffStarted: a search that has not started may change anything,
+// its plugins included; a started one may not.
+func TestResumeDiffStarted(t *testing.T) {
+	now := sampleExp()
+	now.Searches[0].Plugins = []string{"./plugins/stretch"}
+	now.Searches[0].Steps = append(now.Searches[0].Steps, StepSpec{Transform: "stretch", Count: 1})
+	if d := ResumeDiffStarted(sampleExp(), now, func(string) bool { return false }); len(d) != 0 {
+		t.Errorf("not started: %q", d)
+	}
+	if d := ResumeDiffStarted(sampleExp(), now, func(s string) bool { return s == "rl" }); len(d) != 2 || !strings.Contains(d[0], `search "rl" `) {
+		t.Errorf("started: %q", d)
+	}
+	now.Child.Epochs = 1 // the experiment's own settings still count
+	if d := ResumeDiffStarted(sampleExp(), now, func(string) bool { return false }); len(d) != 1 {
+		t.Errorf("child epochs: %q", d)
+	}
+}

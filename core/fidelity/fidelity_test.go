@@ -292,12 +292,15 @@ func TestResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var snap []byte
+	var snap, snap12 []byte
 	saves := 0
 	s := setup(t, ev)
 	s.Save = func(r *Result) error {
 		if saves++; saves == 10 {
 			snap, err = r.JSON()
+		}
+		if saves == 12 { // seed 1 and the reference of every network
+			snap12, err = r.JSON()
 		}
 		return err
 	}
@@ -325,6 +328,20 @@ func TestResume(t *testing.T) {
 	if !complete(prev.Children[2].Ref) || complete(prev.Children[3].Ref) || math.IsNaN(float64(prev.Children[4].Child[0])) ||
 		!math.IsNaN(float64(prev.Control.Child[1])) {
 		t.Errorf("cut short: control %+v, child 1 %+v", prev.Control, prev.Children[0])
+	}
+	// Trimmed to what every network finished: one seed and the reference,
+	// analysed as such (no seed noise measured).
+	p12, err := Parse(snap12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := p12.Trimmed()
+	if tr.Config.Seeds != 1 || tr.Config.ReferenceSeeds != 1 || tr.Stats.N != 5 || tr.Stats.PerSeedSpearman[0] != full.Stats.PerSeedSpearman[0] ||
+		!math.IsNaN(float64(tr.Stats.SeedNoise)) || !strings.Contains(tr.Verdict.Text, "one data-order seed") || strings.Contains(tr.Verdict.Text, "NaN") {
+		t.Errorf("trimmed: %+v\n%s", tr.Config, tr.Verdict.Text)
+	}
+	if tr := prev.Trimmed(); tr.Stats.N != 0 || tr.Config.ReferenceSeeds != 0 {
+		t.Errorf("trimmed without every reference: n %d, %+v", tr.Stats.N, tr.Config)
 	}
 }
 

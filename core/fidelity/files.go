@@ -10,6 +10,10 @@ import (
 	"github.com/eas-go/eas/core/store"
 )
 
+// StepName names the files of a check run as a search's first step
+// (fidelity = true) in the search's folder; report shows StepName+".md".
+const StepName = "fidelity"
+
 // Files of a check named name in a folder: the result, its report, and
 // the scores of a check in progress.
 func Files(dir, name string) (result, report, partial string) {

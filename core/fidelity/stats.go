@@ -207,6 +207,9 @@ func correlations(st *Stats, child [][]float64, ref []float64) {
 // seed noise of one training; the variance of the children's mean gains
 // holds the true spread plus noise/R, which is taken out for the signal.
 func noise(st *Stats, child [][]float64, seeds int) {
+	if seeds < 2 { // one seed: no noise to measure (a trimmed partial result)
+		return
+	}
 	var within float64
 	means := make([]float64, len(child))
 	for i, g := range child {
@@ -240,4 +243,41 @@ func meanSeconds(res *Result, ref bool) float64 {
 		}
 	}
 	return mean(s)
+}
+
+// Trimmed returns the result cut to the seeds every network finished (a
+// check cut short, read from its partial file): Seeds becomes that
+// number, networks with failed trainings aside. It is analysed afresh.
+func (r *Result) Trimmed() *Result {
+	k, ref := r.Config.Seeds, r.Config.ReferenceSeeds
+	for _, n := range append([]Net{r.Control}, r.Children...) {
+		if len(n.Errors) > 0 {
+			continue
+		}
+		k, ref = min(k, leading(n.Child)), min(ref, leading(n.Ref))
+	}
+	out := *r
+	out.Config.Seeds, out.Config.ReferenceSeeds = k, ref
+	cut := func(n Net) Net {
+		n.Child, n.ChildSeconds = n.Child[:min(k, len(n.Child))], n.ChildSeconds[:min(k, len(n.ChildSeconds))]
+		n.Ref, n.RefSeconds = n.Ref[:min(ref, len(n.Ref))], n.RefSeconds[:min(ref, len(n.RefSeconds))]
+		return n
+	}
+	out.Control = cut(r.Control)
+	out.Children = nil
+	for _, n := range r.Children {
+		out.Children = append(out.Children, cut(n))
+	}
+	Analyze(&out)
+	return &out
+}
+
+// leading counts the scores before the first missing one.
+func leading(xs []Float) int {
+	for i, x := range xs {
+		if math.IsNaN(float64(x)) {
+			return i
+		}
+	}
+	return len(xs)
 }

@@ -45,6 +45,9 @@ func decide(res *Result) Verdict {
 	corr := fmt.Sprintf("Spearman ρ = %.2f, 95%% interval [%.2f, %.2f] over %d children", rho, lo, hi, st.N)
 	noise := fmt.Sprintf("a child's gain over the control varies by %.2f points between data-order seeds against %.2f points of spread between children (signal-to-noise %.2f), and the validation set's binomial standard error is %.2f points",
 		st.SeedNoise, st.Signal, st.SNR, st.BinomialSE)
+	if res.Config.Seeds < 2 {
+		noise = fmt.Sprintf("the validation set's binomial standard error is %.2f points", st.BinomialSE)
+	}
 	v.Options = options(res)
 	if v.Ranks {
 		v.Text = fmt.Sprintf("at %s the reward ranks children as %s would (%s): the controller can learn from it; %s.", epochs(e), epochs(re), corr, noise)
@@ -58,6 +61,8 @@ func decide(res *Result) Verdict {
 	}
 	why := "the controller would learn from noise"
 	switch {
+	case res.Config.Seeds < 2:
+		why = "with one data-order seed per network the cause (noise, or a different ranking) is not measured"
 	case rho >= minRankOK:
 		why = fmt.Sprintf("the correlation is high but %d children leave its interval reaching 0: check more children", st.N)
 	case float64(st.SNR) >= targetSNR:
@@ -78,6 +83,7 @@ func options(res *Result) []Option {
 	measured := fmt.Sprintf("measured here with the mean of %d seeds: Spearman ρ = %.2f [%.2f, %.2f]",
 		res.Config.Seeds, st.SpearmanMean.Value, st.SpearmanMean.Lo, st.SpearmanMean.Hi)
 	switch {
+	case res.Config.Seeds < 2: // not measured
 	case math.IsNaN(snr) || snr <= 0:
 		out = append(out, Option{Setting: fmt.Sprintf("reward_seeds = %d", res.Config.Seeds),
 			Effect:       "no spread between children was measured beyond the seed noise: more seeds average the noise but may find no signal; " + measured,
@@ -107,10 +113,7 @@ func options(res *Result) []Option {
 func validationOption(res *Result) (Option, bool) {
 	st := res.Stats
 	p, se, n := float64(st.MeanAcc), float64(st.BinomialSE), res.ValImages
-	target := float64(st.Signal) / 2
-	if target <= 0 || math.IsNaN(target) {
-		target = float64(st.SeedNoise) / 2
-	}
+	target := float64(st.Signal) / 2 // no signal: nothing to size the split by
 	if n <= 0 || math.IsNaN(p) || math.IsNaN(se) || target <= 0 || math.IsNaN(target) {
 		return Option{}, false
 	}

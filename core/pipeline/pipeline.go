@@ -29,8 +29,9 @@ type Config struct {
 	Only   []string               // run only these searches (nil: all)
 	Repeat int                    // > 0: every search runs with this many seeds
 
-	// DryRun scores architectures without data or weights (the virtual
-	// evaluator): Data is not called and checkpoints hold architectures only.
+	// DryRun scores architectures without data (the virtual evaluator):
+	// Data is not called, networks carry random weights (transforms run on
+	// real tensors) and checkpoints hold architectures only.
 	DryRun bool
 	// Parse reads the run directory's own copy of the experiment on resume.
 	Parse func(name string, src []byte) (*experiment.Experiment, error)
@@ -59,7 +60,14 @@ type Evaluation struct {
 // PluginHost resolves the transforms and the controller of a search; the
 // closer ends the plugins it started.
 type PluginHost interface {
-	Search(ctx context.Context, easFile string, s experiment.Search, logFile string) (map[string]sdk.Transform, sdk.Controller, io.Closer, error)
+	Search(ctx context.Context, easFile string, s experiment.Search, run SearchRun) (map[string]sdk.Transform, sdk.Controller, io.Closer, error)
+}
+
+// SearchRun is where one search (one repeat) runs, for the plugin host.
+type SearchRun struct {
+	Dir     string // the search's run directory: the host records the plugins it uses there ("" for none)
+	Log     string // the plugins' log (their stderr and stdout)
+	Started bool   // it recorded sampled networks already: its plugins may no longer change
 }
 
 // Logger shows a run's progress.
@@ -116,6 +124,7 @@ func Open(ctx context.Context, c Config) (s *Session, err error) {
 			s.Close()
 		}
 	}()
+	s.ckpt.RandomWeights = c.DryRun
 	if s.manifest, err = s.checkRunDir(); err != nil {
 		return s, err
 	}
@@ -213,6 +222,7 @@ func (r *Session) searches(ctx context.Context) ([]string, error) {
 		}
 		for k := 1; k <= s.Runs(); k++ {
 			dir, one := filepath.Join(r.Dir, s.Name), s
+			one.Fidelity = s.Fidelity && k == 1 // one check per search, in its first run
 			if s.Runs() > 1 {
 				// One run directory per seed, grouped under the search's folder.
 				dir = filepath.Join(dir, fmt.Sprintf("r%d", k))
@@ -230,6 +240,21 @@ func (r *Session) searches(ctx context.Context) ([]string, error) {
 	return dirs, nil
 }
 
+// PluginLog is the file in the experiment's directory that receives the
+// plugins' log and their stderr and stdout.
+const PluginLog = "plugins.log"
+
+// started reports whether a search recorded a sampled network: from then on
+// what it ran with (plugins included) may not change on resume.
+func started(st *store.Store) bool {
+	for _, rec := range st.Records() {
+		if rec.Kind == store.KindSample {
+			return true
+		}
+	}
+	return false
+}
+
 // search runs one search (one repeat) in dir.
 func (r *Session) search(ctx context.Context, s experiment.Search, dir string) error {
 	st, err := store.Open(dir)
@@ -243,9 +268,13 @@ func (r *Session) search(ctx context.Context, s experiment.Search, dir string) e
 	if err := recordStart(st, r.Start, r.StartAcc); err != nil {
 		return err
 	}
+	if err := r.fidelityStep(ctx, s, dir); err != nil {
+		return err
+	}
 	// Transforms and controllers come from the plugin host: built-ins and
 	// the search's plugins.
-	tfs, ctrl, set, err := r.cfg.Plugins.Search(ctx, r.cfg.File, s, filepath.Join(filepath.Dir(dir), "plugins.log"))
+	log := filepath.Join(r.Dir, PluginLog)
+	tfs, ctrl, set, err := r.cfg.Plugins.Search(ctx, r.cfg.File, s, SearchRun{Dir: dir, Log: log, Started: started(st)})
 	if err != nil {
 		return err
 	}
@@ -255,7 +284,7 @@ func (r *Session) search(ctx context.Context, s experiment.Search, dir string) e
 		d = r.Split
 	}
 	sr := &search.Runner{Exp: r.cfg.Exp, Search: s, Transforms: tfs, Controller: ctrl, Eval: r.Eval, Data: d, Store: st, Ckpt: r.ckpt,
-		Start: r.Start, StartAcc: r.StartAcc, OnEvent: r.cfg.Log.Progress}
+		Start: r.Start, StartAcc: r.StartAcc, OnEvent: r.cfg.Log.Progress, PluginLog: log}
 	r.cfg.Log.Begin(s)
 	err = sr.Run(ctx)
 	r.cfg.Log.End()

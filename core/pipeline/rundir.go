@@ -57,11 +57,46 @@ func (r *Session) checkRunDir() (store.Manifest, error) {
 	if err != nil {
 		return m, fmt.Errorf("the run's own experiment file no longer parses: %w", err)
 	}
-	if d := experiment.ResumeDiff(was, r.cfg.Exp); len(d) > 0 {
+	if d := experiment.ResumeDiffStarted(was, r.cfg.Exp, r.searchStarted); len(d) > 0 {
 		return m, fmt.Errorf("%s differs from the experiment this run was started with (%s) in what changes results:\n  %s\nrestore those settings to resume, or start a new run (another --out or experiment name)",
 			r.cfg.File, runEAS, strings.Join(d, "\n  "))
 	}
+	if len(experiment.ResumeDiff(was, r.cfg.Exp)) > 0 {
+		// Only searches that have not started changed (their plugins, say):
+		// the run goes on with the new file, which is now what it ran.
+		if r.cfg.Log != nil {
+			r.cfg.Log.Printf("%s: searches that had not started changed; the run continues with the new file", r.cfg.File)
+		}
+		m.Experiment = store.SHA256(r.cfg.Source)
+		if err := store.WriteFileAtomic(runEAS, r.cfg.Source); err != nil {
+			return m, err
+		}
+		if err := store.WriteManifest(dir, m); err != nil {
+			return m, err
+		}
+	}
 	return m, nil
+}
+
+// searchStarted reports whether search name recorded a sampled network (in
+// any of its repeats): before that, nothing it runs with has been used.
+func (r *Session) searchStarted(name string) bool {
+	dirs, _ := filepath.Glob(filepath.Join(r.Dir, name, "r*"))
+	for _, d := range append(dirs, filepath.Join(r.Dir, name)) {
+		if _, err := os.Stat(filepath.Join(d, "networks.jsonl")); err != nil {
+			continue
+		}
+		st, err := store.Open(d)
+		if err != nil {
+			return true // unreadable: assume it ran
+		}
+		ok := started(st)
+		st.Close()
+		if ok {
+			return true
+		}
+	}
+	return false
 }
 
 // writeProvenance records what the run ran on (versions.json).

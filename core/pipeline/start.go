@@ -35,8 +35,8 @@ func (r *Session) startNetwork(ctx context.Context, eval search.Evaluator) (sdk.
 	}
 	var acc float64
 	if r.Split == nil {
-		// A dry run transforms architectures only: no weights, no data.
-		net.Weights = nil
+		// A dry run trains nothing: the start network keeps its random (or
+		// given) weights, so transforms apply to real tensors.
 		acc = search.VirtualScore(net.Arch, net.Input)
 	} else if acc, net.Weights, err = r.trainStart(ctx, net, g, eval); err != nil {
 		return net, 0, err
@@ -62,6 +62,11 @@ func (r *Session) resumedStart(path string) (sdk.Network, float64, error) {
 	if err != nil {
 		return sdk.Network{}, 0, fmt.Errorf("resuming: %s: metadata val_acc %q: not a number", path, meta.Meta["val_acc"])
 	}
+	if n.Weights == nil && r.ckpt.RandomWeights { // the same random weights as when the dry run began
+		if n.Weights, err = randomWeights(n, r.cfg.Exp.Start.Train.Seed+1); err != nil {
+			return sdk.Network{}, 0, fmt.Errorf("resuming: %w", err)
+		}
+	}
 	r.cfg.Log.Printf("start network from %s: %s (validation accuracy %.2f%%)", path, n.Arch, 100*acc)
 	return n, acc, nil
 }
@@ -86,7 +91,7 @@ func (r *Session) initialStart() (sdk.Network, *ir.Graph, error) {
 		if err != nil {
 			return net, nil, fmt.Errorf("start network on %dx%dx%d images: %w", in.H, in.W, in.C, err)
 		}
-		if err := train.FitsMemory(nil, g, e.Start.Train.Batch); err != nil {
+		if err := train.FitsMemory(r.cfg.Backend, g, e.Start.Train.Batch); err != nil {
 			return net, nil, fmt.Errorf("start network: %w", err)
 		}
 		net = sdk.Network{Arch: e.Start.Arch, Input: in, Weights: nn.InitParams(g, e.Start.Train.Seed+1)}
@@ -126,6 +131,9 @@ func (r *Session) trainStart(ctx context.Context, net sdk.Network, g *ir.Graph, 
 // makes again.
 func (r *Session) saveStart(path string, net sdk.Network, acc float64) error {
 	meta := WithMeta(r.ckpt.Meta, map[string]string{"val_acc": fmt.Sprint(acc)})
+	if r.ckpt.RandomWeights {
+		net.Weights = nil // a dry run's weights are random: the file holds the architecture
+	}
 	if net.Weights == nil {
 		meta[WeightsKey] = "none" // a dry run's architecture-only start
 	}

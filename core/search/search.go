@@ -52,6 +52,9 @@ type Runner struct {
 	Start    sdk.Network
 	StartAcc float64
 	OnEvent  func(Progress)
+	// PluginLog, when set, is named when every network of an episode
+	// failed (a plugin's stderr and stack traces go there).
+	PluginLog string
 
 	began     time.Time
 	sampled   int
@@ -331,9 +334,20 @@ func (r *Runner) step(ctx context.Context, stage, ep, si int, tname string, kids
 				break
 			}
 			k.err = r.apply(ctx, stage, ep, i, si, n, t, tname, a, k)
+			if fatal(k.err) {
+				return k.err
+			}
 		}
 	}
 	return nil
+}
+
+// fatal reports whether err ends the search rather than one network: a
+// transform refused by the host's run guard (it does not preserve the
+// function) would only make misleading children.
+func fatal(err error) bool {
+	var f interface{ Fatal() bool }
+	return errors.As(err, &f) && f.Fatal()
 }
 
 // apply applies action a (the n-th of step si) to child i.
@@ -366,7 +380,7 @@ func (r *Runner) plan(stage, ep int, start sdk.Network, kids []child) (jobs []Jo
 		id := r.sampled + i + 1
 		k.rec = store.Record{ID: id, Kind: store.KindSample, Stage: stage, Episode: ep, Index: i, Parent: start.Arch.Hash(),
 			Actions: k.actions, Arch: k.net.Arch.String(), Hash: k.net.Arch.Hash(), Depth: k.net.Arch.Depth(),
-			Epochs: r.Exp.Child.Epochs}
+			Epochs: r.Exp.Child.Epochs, RewardSeeds: r.rewardSeeds()}
 		if g, err := ir.Lower(k.net.Arch, k.net.Input); err == nil {
 			k.rec.Params, k.rec.MAdds = g.Cost()
 		}
@@ -406,7 +420,7 @@ func (r *Runner) settled(rec store.Record) {
 // redoes the write.
 func (r *Runner) train(ctx context.Context, stage, stages, ep int, kids []child, jobs []Job, jobKid []int) error {
 	var writeErr error
-	r.Eval.Evaluate(ctx, jobs, func(j int, o Outcome) {
+	r.scorer().Evaluate(ctx, jobs, func(j int, o Outcome) {
 		k := &kids[jobKid[j]]
 		rec := &k.rec
 		rec.Seconds = o.Duration.Seconds()
@@ -463,6 +477,13 @@ func (r *Runner) observe(ctx context.Context, stage, ep int, kids []child) error
 			r.cache[k.rec.Arch] = k.rec.ValAcc
 		}
 	}
+	if !slices.Contains(fails, false) && len(kids) > 0 {
+		msg := fmt.Sprintf("every network of episode %d failed; the first: %s", ep, kids[0].rec.Error)
+		if r.PluginLog != "" {
+			msg += fmt.Sprintf(" (plugin output, stack traces included, is in %s)", r.PluginLog)
+		}
+		r.emit(Progress{Stage: stage, Episode: ep, Message: msg})
+	}
 	if err := r.Controller.Observe(ctx, sdk.ObserveRequest{Episode: ep, Accuracies: accs, Failed: fails}); err != nil {
 		return fmt.Errorf("controller %s: observe: %w", r.Search.Controller, err)
 	}
@@ -505,7 +526,7 @@ func (r *Runner) control(ctx context.Context, stage, stages int, start sdk.Netwo
 	tr.Seed = r.dataSeed(stage)
 	r.emit(Progress{Stage: stage, Stages: stages, Message: fmt.Sprintf("control: training the start network of stage %d for %d epochs with the child schedule", stage, tr.Epochs)})
 	// Control jobs have negative IDs: they are no sampled network.
-	out := r.Eval.Evaluate(ctx, []Job{{ID: -stage, Arch: start.Arch, Input: start.Input, Weights: cloneWeights(start.Weights), Training: tr}}, nil)
+	out := r.scorer().Evaluate(ctx, []Job{{ID: -stage, Arch: start.Arch, Input: start.Input, Weights: cloneWeights(start.Weights), Training: tr}}, nil)
 	o := out[0]
 	if err := ctx.Err(); err != nil {
 		return err
@@ -513,7 +534,7 @@ func (r *Runner) control(ctx context.Context, stage, stages int, start sdk.Netwo
 	if errors.Is(o.Err, context.Canceled) {
 		return o.Err
 	}
-	rec := store.Record{Kind: store.KindControl, Stage: stage, Parent: start.Arch.Hash(), Arch: start.Arch.String(), Hash: start.Arch.Hash(),
+	rec := store.Record{Kind: store.KindControl, Stage: stage, Parent: start.Arch.Hash(), Arch: start.Arch.String(), Hash: start.Arch.Hash(), RewardSeeds: r.rewardSeeds(),
 		Depth: start.Arch.Depth(), Epochs: tr.Epochs, Seconds: o.Duration.Seconds(), Status: store.StatusOK, ValAcc: o.Acc}
 	if g, err := ir.Lower(start.Arch, start.Input); err == nil {
 		rec.Params, rec.MAdds = g.Cost()
@@ -630,4 +651,22 @@ func (r *Runner) loadRecorded(rec store.Record) (sdk.Network, error) {
 		return sdk.Network{}, err
 	}
 	return r.Ckpt.Load(path)
+}
+
+// scorer is the evaluator that scores children and controls: the mean of
+// reward_seeds trainings when the search asks for more than one.
+func (r *Runner) scorer() Evaluator {
+	if r.Search.Seeds() > 1 {
+		return MeanOfSeeds{Eval: r.Eval, Seeds: r.Search.Seeds()}
+	}
+	return r.Eval
+}
+
+// rewardSeeds is what records say of their scoring: 0 (omitted) for one
+// training, so records of such runs stay as they were.
+func (r *Runner) rewardSeeds() int {
+	if n := r.Search.Seeds(); n > 1 {
+		return n
+	}
+	return 0
 }

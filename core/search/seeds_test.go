@@ -2,12 +2,15 @@ package search
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/eas-go/eas/core/store"
 	"github.com/eas-go/eas/core/tensor"
 )
 
@@ -87,5 +90,50 @@ func TestMeanOfSeeds(t *testing.T) {
 	out = MeanOfSeeds{Eval: inner, Seeds: 3}.Evaluate(context.Background(), seedJobs(), nil)
 	if out[0].Err != nil || out[1].Err == nil || out[1].Weights != nil {
 		t.Errorf("failure: %+v", out)
+	}
+}
+
+// A search with reward_seeds = 3 trains every child and the control three
+// times (seed 1 the search's own order), scores them on the mean, and its
+// records say so; reward_seeds = 1 records are as they were (no field).
+func TestSearchRewardSeeds(t *testing.T) {
+	for _, seeds := range []int{1, 3} {
+		inner := &seedScore{}
+		r := testRunner(t, t.TempDir(), inner, fcWider{})
+		r.Search.Control, r.Search.RewardSeeds, r.Search.Budget = true, seeds, 4
+		if err := r.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		trained, own := 0, 0
+		for _, j := range inner.seen {
+			trained++
+			if j.Training.Seed == r.dataSeed(1) {
+				own++
+			}
+		}
+		if trained != 5*seeds || own != 5 {
+			t.Errorf("reward_seeds %d: %d trainings, %d with the search's order; want %d and 5", seeds, trained, own, 5*seeds)
+		}
+		s := r.dataSeed(1)
+		want := float64(s%100) / 100
+		if seeds == 3 {
+			want = (float64(s%100) + float64(ExtraSeed(s, 2)%100) + float64(ExtraSeed(s, 3)%100)) / 300
+		}
+		for _, rec := range r.Store.Records() {
+			if rec.Kind != store.KindSample && rec.Kind != store.KindControl {
+				continue
+			}
+			wantField := 0
+			if seeds > 1 {
+				wantField = seeds
+			}
+			if rec.RewardSeeds != wantField || math.Abs(rec.ValAcc-want) > 1e-12 || rec.Seconds != float64(seeds) {
+				t.Errorf("reward_seeds %d: record %+v, want acc %v over %d s", seeds, rec, want, seeds)
+			}
+			b, _ := json.Marshal(rec)
+			if strings.Contains(string(b), "reward_seeds") != (seeds > 1) {
+				t.Errorf("reward_seeds %d: record %s", seeds, b)
+			}
+		}
 	}
 }

@@ -59,6 +59,9 @@ type Record struct {
 	Reward        float64  `json:"reward,omitempty"`
 	Epochs        int      `json:"epochs,omitempty"`
 	Baseline      *float64 `json:"baseline,omitempty"`
+	// RewardSeeds: the accuracy is the mean of this many trainings with
+	// different data orders (reward_seeds; absent = 1) and Seconds their sum.
+	RewardSeeds int `json:"reward_seeds,omitempty"`
 }
 
 // appendFile is what Append needs of the record file (an *os.File; tests

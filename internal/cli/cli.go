@@ -29,6 +29,7 @@ type Root struct {
 	Plugin    PluginCmd    `cmd:"" help:"List and check plugins."`
 	Worker    WorkerCmd    `cmd:"" help:"Train the children of a distributed run (easrun run --evaluator nats) on this machine."`
 	Dashboard DashboardCmd `cmd:"" name:"serve" help:"Serve a live, read-only web dashboard of runs: easrun serve [RUN_DIR ...] [--runs DIR] [--listen 127.0.0.1:8080]."`
+	Conform   ConformCmd   `cmd:"" name:"conformance" hidden:"" help:"Run the engine conformance suite on an engine and device (scripts/gpu-check.sh: GPU machines without Go)."`
 	Serve     ServeCmd     `cmd:"" name:"__serve" hidden:"" help:"Serve a built-in transform or controller as a plugin (easrun runs this itself)."`
 }
 

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"math/rand"
 	"os"
 	"runtime"
 	"strconv"
@@ -14,7 +13,6 @@ import (
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/nn"
-	"github.com/eas-go/eas/core/tensor"
 	"github.com/eas-go/eas/core/train"
 	"github.com/eas-go/eas/dsl"
 	"github.com/eas-go/eas/dsl/diag"
@@ -25,21 +23,36 @@ const Table1 = "C(16,3,1) P(2,2,MAX) C(32,3,1) P(2,2,MAX) C(64,3,1) P(2,2,MAX) C
 
 // BenchCmd measures the engine against this machine's sgemm peak.
 type BenchCmd struct {
-	Arch    string `default:"${table1}" help:"Architecture to benchmark (default: the paper's Table 1 start network)."`
-	Input   string `default:"32x32x3" help:"Input image size HxWxC."`
-	Batch   int    `default:"64" help:"Batch size."`
-	Steps   int    `default:"50" help:"Timed training steps (evaluation runs the same number of batches)."`
-	Workers int    `default:"0" help:"Engine worker goroutines (0 = number of CPUs)."`
-	JSON    bool   `name:"json" help:"Print one JSON object instead of text."`
-	Layers  bool   `help:"Also time every layer: forward, backward and eval forward per step (ms and % of the step)."`
-	NoPeak  bool   `name:"no-peak" help:"Skip measuring the sgemm peak (peak and ratio report 0)."`
-	Graph   bool   `name:"graph-json" hidden:"" help:"Print the lowered graph as JSON and exit (make bench-peers builds the PyTorch twin from it)."`
-	Versus  string `help:"Compare training speed with this architecture instead: both are timed in alternating rounds in one process (e.g. a residual network against the chain with the same convolutions)."`
-	Rounds  int    `default:"6" help:"Alternating rounds of --steps steps each, with --versus."`
+	Arch       string `default:"${table1}" help:"Architecture to benchmark (default: the paper's Table 1 start network)."`
+	Input      string `default:"32x32x3" help:"Input image size HxWxC."`
+	Batch      int    `default:"64" help:"Batch size."`
+	Steps      int    `default:"50" help:"Timed training steps (evaluation runs the same number of batches)."`
+	Workers    int    `default:"0" help:"Engine worker goroutines (0 = number of CPUs)."`
+	JSON       bool   `name:"json" help:"Print one JSON object instead of text."`
+	Layers     bool   `help:"Also time every layer: forward, backward and eval forward per step (ms and % of the step)."`
+	NoPeak     bool   `name:"no-peak" help:"Skip measuring the sgemm peak (peak and ratio report 0)."`
+	Graph      bool   `name:"graph-json" hidden:"" help:"Print the lowered graph as JSON and exit (make bench-peers builds the PyTorch twin from it)."`
+	Versus     string `help:"Compare training speed with this architecture instead: both are timed in alternating rounds in one process (e.g. a residual network against the chain with the same convolutions)."`
+	Rounds     int    `default:"6" help:"Alternating rounds of --steps steps each, with --versus."`
+	Concurrent int    `default:"1" help:"Models trained at once, each on its own goroutine (engines other than cpu; on CUDA each on its own stream): the throughput of a search's parallel children."`
+
+	EngineFlags `embed:""`
 }
 
 // BenchResult is what bench measures.
 type BenchResult struct {
+	// Engine and Device say what ran ("cpu"/"cpu", "torch"/"cuda:0"); for
+	// the torch engine LibTorch, CUDA, CuDNN and GPU name the libraries and
+	// the card.
+	Engine   string `json:"engine"`
+	Device   string `json:"device"`
+	LibTorch string `json:"libtorch,omitempty"`
+	CUDA     string `json:"cuda,omitempty"`
+	CuDNN    string `json:"cudnn,omitempty"`
+	GPU      string `json:"gpu,omitempty"`
+	// Concurrent is how many models trained at once (--concurrent; the
+	// images/s are their sum).
+	Concurrent int     `json:"concurrent,omitempty"`
 	BLAS       string  `json:"blas"`
 	BLASCore   string  `json:"blas_core"`      // OpenBLAS kernel set in use ("" for gonum)
 	BLASNote   string  `json:"blas_core_note"` // how it was chosen
@@ -81,9 +94,11 @@ type BenchLayer struct {
 // Run benchmarks a training step (forward, loss, backward, SGD update) and an
 // evaluation forward, then measures sgemm's peak in the same process.
 func (c *BenchCmd) Run(g *Globals) error {
-	// Opening the engine applies the BLAS and kernel settings; the net is
-	// built directly so the benchmark sees the engine without the interface.
-	if _, err := openEngine(c.Workers); err != nil {
+	// Opening the engine applies the BLAS and kernel settings; the CPU
+	// engine's net is built directly so the benchmark sees it without the
+	// interface; other engines are timed through it (benchBackend).
+	be, err := openEngine(c.EngineFlags, c.Workers)
+	if err != nil {
 		return err
 	}
 	workers := c.Workers
@@ -113,19 +128,13 @@ func (c *BenchCmd) Run(g *Globals) error {
 		return writeGraphJSON(g.Stdout, gr)
 	}
 	params := nn.InitParams(gr, 1)
+	x, y := benchBatch(gr, c.Batch)
+	if be.Name() != "cpu" {
+		return c.benchBackend(g, be, gr, params, x, y)
+	}
 	net, err := nn.BuildWith(gr, params, c.Batch, nn.Options{Workers: workers})
 	if err != nil {
 		return err
-	}
-	r := rand.New(rand.NewSource(1))
-	x := tensor.New(c.Batch, in.C, in.H, in.W)
-	for i := range x.Data {
-		x.Data[i] = float32(r.NormFloat64())
-	}
-	classes := gr.Nodes[gr.Output()].Out.C
-	y := make([]int32, c.Batch)
-	for i := range y {
-		y[i] = int32(r.Intn(classes))
 	}
 	tr := experiment.PaperChild()
 	opt := train.NewSGD(gr, tr)
@@ -168,7 +177,7 @@ func (c *BenchCmd) Run(g *Globals) error {
 	}
 	_, madds := gr.Cost()
 	flopImg := 6 * float64(madds) // forward 2*madds, backward twice that
-	res := BenchResult{BLAS: nn.BLASName(), BLASCore: nn.BLASCore(), BLASNote: nn.BLASCoreNote(), Kernels: nn.KernelsName(), Arch: a.String(), Batch: c.Batch, Workers: workers,
+	res := BenchResult{Engine: "cpu", Device: "cpu", BLAS: nn.BLASName(), BLASCore: nn.BLASCore(), BLASNote: nn.BLASCoreNote(), Kernels: nn.KernelsName(), Arch: a.String(), Batch: c.Batch, Workers: workers,
 		TrainImgS: float64(c.Batch*c.Steps) / trainSec, EvalImgS: float64(c.Batch*c.Steps) / evalSec,
 		MFLOPImg: flopImg / 1e6, Layers: layers,
 		AllocsStep:     float64(ms1.Mallocs-ms0.Mallocs) / float64(c.Steps),
@@ -189,6 +198,7 @@ func (c *BenchCmd) Run(g *Globals) error {
 		return enc.Encode(res)
 	}
 	w := g.Stdout
+	fmt.Fprintf(w, "engine        cpu (eas's own)\n")
 	fmt.Fprintf(w, "BLAS          %s\n", res.BLAS)
 	if res.BLASCore != "" {
 		fmt.Fprintf(w, "BLAS core     %s (%s)\n", res.BLASCore, res.BLASNote)

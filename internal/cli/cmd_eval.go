@@ -33,6 +33,8 @@ type EvalCmd struct {
 	JSON       bool   `name:"json" help:"Print one JSON object (accuracy in [0,1], loss, n, per-class accuracy, confusion matrix)."`
 	Logits     string `help:"Also write the logits, float32 [n, classes] in data order, to this .npy file."`
 	Workers    int    `help:"Engine worker goroutines (0 = number of CPUs)."`
+
+	EngineFlags `embed:""`
 }
 
 type classScore struct {
@@ -140,7 +142,7 @@ func (c *EvalCmd) Run(g *Globals) error {
 	set = set.Sample(c.Limit, 1)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	be, err := openEngine(c.Workers)
+	be, err := openEngine(c.EngineFlags, c.Workers)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -26,7 +27,8 @@ import (
 // (a child's validation accuracy after the child schedule) ranks children as
 // longer training would.
 type FidelityCmd struct {
-	File            string            `arg:"" type:"existingfile" help:"Experiment file (.eas)."`
+	File            string            `arg:"" optional:"" type:"existingfile" help:"Experiment file (.eas)."`
+	Show            string            `type:"existingfile" help:"Print the report of a check's result file (<search>.json, or a check in progress: <search>.partial.json, analysed over what every network finished) instead of running one."`
 	Search          string            `help:"The search whose reward is checked (default: the file's first)."`
 	Children        int               `default:"8" help:"Children sampled as the search's first episode would (K, at least 3)."`
 	Seeds           int               `default:"3" help:"Data-order seeds each network is trained with at the child schedule (R, at least 2)."`
@@ -43,11 +45,17 @@ type FidelityCmd struct {
 
 // Run trains the check's networks and prints its report.
 func (c *FidelityCmd) Run(g *Globals) error {
+	if c.Show != "" {
+		return showFidelity(g, c.Show)
+	}
+	if c.File == "" {
+		return errors.New("give an experiment file (easrun fidelity FILE.eas) or --show RESULT.json")
+	}
 	src, err := os.ReadFile(c.File)
 	if err != nil {
 		return err
 	}
-	e, l := dsl.ParseExperiment(c.File, src, knownNames())
+	e, l := dsl.ParseExperiment(c.File, src, knownNamesFor(c.File))
 	diag.Write(g.Stderr, string(src), l)
 	if l.HasErrors() {
 		return Exit(1)
@@ -70,7 +78,7 @@ func (c *FidelityCmd) Run(g *Globals) error {
 	log := newLogger(g, true)
 	rc := &RunCmd{File: c.File, Out: c.Out, Resume: true, Plain: true, Workers: c.Workers, Deps: c.Deps, Timeout: 10 * time.Minute}
 	dsl.ResolveData(&e.Dataset, c.Data, filepath.Dir(c.File))
-	be, err := openEngine(0)
+	be, err := openEngine(rc.EngineFlags, 0)
 	if err != nil {
 		return err
 	}
@@ -128,7 +136,7 @@ func (c *RunCmd) localEval(split *data.Split, log *logger) (search.Evaluator, er
 		pool = autoPool(runtime.NumCPU(), totalMemGiB())
 	}
 	workers := max(1, runtime.NumCPU()/pool)
-	child, err := openEngine(workers)
+	child, err := openEngine(c.EngineFlags, workers)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +152,14 @@ func (c *RunCmd) checkFidelity(ctx context.Context, e *experiment.Experiment, s 
 	if plugins == nil {
 		plugins = hostPlugins{timeout: c.Timeout, inProcess: !c.Isolate}
 	}
-	tfs, ctl, closer, err := plugins.Search(ctx, c.File, s, filepath.Join(dir, "plugins.log"))
+	return c.fidelityIn(ctx, e, s, cfg, start, startAcc, eval, split, plugins, dir, s.Name, filepath.Join(dir, "plugins.log"), log)
+}
+
+// fidelityIn runs a check of search s with fresh plugins (the search's own
+// controller is not touched) into dir/name.{json,md}.
+func (c *RunCmd) fidelityIn(ctx context.Context, e *experiment.Experiment, s experiment.Search, cfg fidelity.Config, start sdk.Network, startAcc float64,
+	eval search.Evaluator, split *data.Split, plugins PluginHost, dir, name, pluginLog string, log *logger) (*fidelity.Result, error) {
+	tfs, ctl, closer, err := plugins.Search(ctx, c.File, s, pipeline.SearchRun{Log: pluginLog})
 	if err != nil {
 		return nil, err
 	}
@@ -156,9 +171,24 @@ func (c *RunCmd) checkFidelity(ctx context.Context, e *experiment.Experiment, s 
 		Start: start, StartAcc: startAcc, ValImages: split.ValSet.N, TrainImages: split.TrainSet.N,
 		Progress: func(done, total int, what string) {
 			log.printf("[fidelity %s] %d/%d %s (%s)", s.Name, done, total, what, fmtDuration(time.Since(began)))
-		}}, cfg, dir, s.Name, func(m string) { log.printf("%s", m) })
+		}}, cfg, dir, name, func(m string) { log.printf("%s", m) })
 	if err != nil {
 		return nil, fmt.Errorf("fidelity of search %q: %w", s.Name, err)
 	}
 	return res, nil
+}
+
+// showFidelity prints a recorded check, analysed afresh (a partial one over
+// the seeds every network finished).
+func showFidelity(g *Globals, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	res, err := fidelity.Parse(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	fmt.Fprint(g.Stdout, res.Trimmed().Markdown())
+	return nil
 }

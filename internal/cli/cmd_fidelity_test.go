@@ -13,6 +13,7 @@ import (
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/fidelity"
 	"github.com/eas-go/eas/core/search"
+	"github.com/eas-go/eas/core/store"
 )
 
 // seededEval scores a network by its architecture's virtual score plus a
@@ -103,5 +104,106 @@ func TestFidelityBadInput(t *testing.T) {
 		if ev.jobs != 0 {
 			t.Errorf("%s: %d trainings before the error", c.name, ev.jobs)
 		}
+	}
+}
+
+// --show prints a recorded check; without a file or --show the command
+// says what it needs.
+func TestFidelityShow(t *testing.T) {
+	c, _, _, err := fidelityCmd(t, injectedExperiment, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := run(t, "fidelity", "--show", filepath.Join(c.Out, "inj", "fidelity", "rl.json"))
+	if code != 0 || !strings.Contains(out, "**Verdict:** at 20 epochs") || !strings.Contains(out, "| child 4 |") {
+		t.Errorf("code %d: %s%s", code, out, errs)
+	}
+	bad := filepath.Join(t.TempDir(), "x.json")
+	os.WriteFile(bad, []byte("{"), 0o644)
+	if _, errs, code := run(t, "fidelity", "--show", bad); code == 0 || !strings.Contains(errs, "x.json") {
+		t.Errorf("bad file: code %d: %s", code, errs)
+	}
+	if _, errs, code := run(t, "fidelity"); code == 0 || !strings.Contains(errs, "--show") {
+		t.Errorf("no file: code %d: %s", code, errs)
+	}
+}
+
+// fidelity = true runs the check before the search's first episode, once:
+// its files land in the search's folder, its verdict leads the report, the
+// search samples what it samples without it, and a resumed run does not
+// check again.
+func TestRunFidelityStep(t *testing.T) {
+	src := strings.Replace(injectedExperiment, "seed = 1\n}", "seed = 1\n  fidelity = true\n}", 1) + "child {\n  epochs = 1\n}\n"
+	dir := t.TempDir()
+	f := filepath.Join(dir, "inj.eas")
+	if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	split := tinySplit(t)
+	runOnce := func(out string, resume bool, file string) (*seededEval, string) {
+		ev := &seededEval{}
+		cmd := &RunCmd{File: file, Out: out, Resume: resume, Evaluator: "local", Plain: true, Deps: RunDeps{
+			Data: func(experiment.Dataset) (*data.Split, error) { return split, nil }, Evaluator: ev, Plugins: &builtinHost{}}}
+		var stdout, stderr bytes.Buffer
+		if err := cmd.Run(&Globals{Stdout: &stdout, Stderr: &stderr}); err != nil {
+			t.Fatalf("%v\n%s", err, stderr.String())
+		}
+		return ev, stdout.String() + stderr.String()
+	}
+	out := filepath.Join(dir, "runs")
+	ev, logs := runOnce(out, false, f)
+	// 8 children and the control: 3 seeds at 1 epoch, 1 at 4; then the
+	// search's 4 children and its control.
+	if ev.jobs != 9*4+5 {
+		t.Errorf("%d trainings, want 41", ev.jobs)
+	}
+	if !strings.Contains(logs, `reward fidelity of search "rl": at 1 epoch the reward`) {
+		t.Errorf("log lacks the verdict:\n%s", logs)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "inj", "report.md"))
+	if err != nil || !strings.HasPrefix(string(md), "# Report\n\n## Reward fidelity of search \"rl\"") {
+		t.Errorf("report.md (%v) does not start with the check:\n%.300s", err, md)
+	}
+	if _, err := os.Stat(filepath.Join(out, "inj", "rl", "fidelity.json")); err != nil {
+		t.Error(err)
+	}
+	// The same search without the check samples the same networks.
+	plain := filepath.Join(dir, "plain.eas")
+	os.WriteFile(plain, []byte(strings.Replace(src, "fidelity = true", "fidelity = false", 1)), 0o644)
+	runOnce(filepath.Join(dir, "plain"), false, plain)
+	archs := func(d string) (a []string) {
+		st, err := store.Open(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		for _, r := range st.Records() {
+			a = append(a, string(r.Kind)+" "+r.Arch)
+		}
+		return a
+	}
+	if a, b := archs(filepath.Join(out, "inj", "rl")), archs(filepath.Join(dir, "plain", "inj", "rl")); strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Errorf("the check changed what the search sampled:\n%q\n%q", a, b)
+	}
+	// Resumed: no second check.
+	if ev, _ := runOnce(out, true, f); ev.jobs != 0 {
+		t.Errorf("resumed run trained %d networks", ev.jobs)
+	}
+}
+
+// A dry run skips the check and says so.
+func TestDryRunSkipsFidelity(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "inj.eas")
+	src := strings.Replace(injectedExperiment, "seed = 1\n}", "seed = 1\n  fidelity = true\n}", 1)
+	if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := run(t, "run", f, "--evaluator", "virtual", "--out", filepath.Join(dir, "runs"), "--plain")
+	if code != 0 || !strings.Contains(errs, "fidelity = true is skipped in a dry run") {
+		t.Errorf("code %d: %s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "runs", "inj", "rl", "fidelity.json")); err == nil {
+		t.Error("a dry run wrote a check")
 	}
 }

@@ -59,7 +59,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 	case sdk.KindTransform:
 		// Transforms run networks on the CPU engine (activation
 		// statistics): the EAS_* engine variables apply to them too.
-		if _, err := openEngine(0); err != nil {
+		if _, err := openEngine(EngineFlags{Engine: "cpu", Device: "cpu"}, 0); err != nil {
 			return err
 		}
 		t, ok := builtin.Transform(c.Name)
@@ -84,6 +84,14 @@ func (c *ServeCmd) Run(g *Globals) error {
 // plugin's names are unknown to it (see knownNamesFor).
 func knownNames() dsl.Builtins {
 	return dsl.Builtins{Transforms: builtin.TransformNames(), Controllers: builtin.ControllerNames(), DatasetKinds: data.Kinds}
+}
+
+// knownNamesRun is knownNames for reading a run's own experiment.eas: a
+// name no built-in has was a plugin's, resolved when the run started.
+func knownNamesRun() dsl.Builtins {
+	k := knownNames()
+	k.Plugins = dsl.AnyPlugin
+	return k
 }
 
 // knownNamesFor adds to knownNames what the plugins each search of easFile

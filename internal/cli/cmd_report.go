@@ -26,7 +26,7 @@ func (c *ReportCmd) Run(g *Globals) error {
 	every := c.Every
 	for _, p := range []string{filepath.Join(c.Dir, "experiment.eas"), filepath.Join(c.Dir, "..", "experiment.eas")} {
 		if src, err := os.ReadFile(p); err == nil {
-			if e, _ := dsl.ParseExperiment(p, src, knownNames()); e != nil { // plugin names are not looked up here: they were at run time
+			if e, l := dsl.ParseExperiment(p, src, knownNamesRun()); !l.HasErrors() {
 				rep = e.Report
 				if every == 0 && len(e.Searches) > 0 {
 					every = e.Searches[0].PerEpisode

@@ -45,6 +45,8 @@ type RunCmd struct {
 	// leaves them empty and gets the defaults built from the flags, tests
 	// inject their own.
 	Deps RunDeps `kong:"-"`
+
+	EngineFlags `embed:""`
 }
 
 // RunDeps are what `easrun run` trains with, reads data from and resolves
@@ -70,12 +72,8 @@ type hostPlugins struct {
 	inProcess bool
 }
 
-func (h hostPlugins) Search(ctx context.Context, easFile string, s experiment.Search, logFile string) (map[string]sdk.Transform, sdk.Controller, io.Closer, error) {
-	tfs, ctl, set, err := searchPlugins(ctx, easFile, s, pluginOptions(logFile, h.timeout, h.inProcess))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return tfs, ctl, closerFunc(set.Close), nil
+func (h hostPlugins) Search(ctx context.Context, easFile string, s experiment.Search, run pipeline.SearchRun) (map[string]sdk.Transform, sdk.Controller, io.Closer, error) {
+	return openSearchPlugins(ctx, easFile, s, run, pluginOptions(run.Log, h.timeout, h.inProcess))
 }
 
 type closerFunc func()
@@ -114,7 +112,7 @@ func (c *RunCmd) Run(g *Globals) error {
 		return err
 	}
 	defer stopDashboard()
-	be, err := openEngine(0)
+	be, err := openEngine(c.EngineFlags, 0)
 	if err != nil {
 		return err
 	}
@@ -152,6 +150,9 @@ func experimentParser(file string) func(name string, src []byte) (*experiment.Ex
 func (c *RunCmd) evaluator(kind pipeline.EvaluatorKind, e *experiment.Experiment, be engine.Backend, log *logger) func(context.Context, string, *data.Split) (pipeline.Evaluation, error) {
 	return func(ctx context.Context, expDir string, split *data.Split) (pipeline.Evaluation, error) {
 		log.printf("engine: %s", be.Describe())
+		if err := recordEngine(expDir, be); err != nil {
+			return pipeline.Evaluation{}, err
+		}
 		var notes strings.Builder
 		blasNotes(&notes)
 		for _, l := range strings.Split(strings.TrimSpace(notes.String()), "\n") {
@@ -166,7 +167,8 @@ func (c *RunCmd) evaluator(kind pipeline.EvaluatorKind, e *experiment.Experiment
 		if pool <= 0 {
 			pool = autoPool(runtime.NumCPU(), totalMemGiB())
 		}
-		return kind.New(ctx, pipeline.EvaluatorEnv{Dir: expDir, Exp: e, Data: split, Workers: pool, Engine: openEngine, Log: log, Settings: c})
+		engineFor := func(workers int) (engine.Backend, error) { return openEngine(c.EngineFlags, workers) }
+		return kind.New(ctx, pipeline.EvaluatorEnv{Dir: expDir, Exp: e, Data: split, Workers: pool, Engine: engineFor, Log: log, Settings: c})
 	}
 }
 

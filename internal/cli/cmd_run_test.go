@@ -14,6 +14,7 @@ import (
 	"github.com/eas-go/eas/core/data"
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/ir"
+	"github.com/eas-go/eas/core/pipeline"
 	"github.com/eas-go/eas/core/search"
 	"github.com/eas-go/eas/core/store"
 	"github.com/eas-go/eas/plugins/sdk"
@@ -42,7 +43,7 @@ func (e *countingEval) Evaluate(ctx context.Context, jobs []search.Job, done fun
 // builtinHost serves the built-ins in-process and counts opens and closes.
 type builtinHost struct{ opened, closed int }
 
-func (h *builtinHost) Search(ctx context.Context, easFile string, s experiment.Search, logFile string) (map[string]sdk.Transform, sdk.Controller, io.Closer, error) {
+func (h *builtinHost) Search(ctx context.Context, easFile string, s experiment.Search, _ pipeline.SearchRun) (map[string]sdk.Transform, sdk.Controller, io.Closer, error) {
 	h.opened++
 	ctl, _ := builtin.Controller(s.Controller)
 	tfs := map[string]sdk.Transform{}

@@ -129,7 +129,7 @@ func parseRunExperiment(path string) (*experiment.Experiment, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, l := dsl.ParseExperiment(path, src, knownNames())
+	e, l := dsl.ParseExperiment(path, src, knownNamesRun())
 	if l.HasErrors() {
 		return nil, l.Err()
 	}

@@ -39,11 +39,13 @@ type TrainCmd struct {
 	Resume     string  `help:"Continue from a checkpoint written by --save (architecture, weights, momentum, epoch): the same schedule carries on."`
 	Init       string  `help:"Start from a checkpoint's architecture and weights with a fresh optimiser and a new schedule of --epochs (fine-tuning a found network, or retraining it longer)."`
 	Plain      bool    `help:"One line per epoch even on a terminal."`
+
+	EngineFlags `embed:""`
 }
 
 // Run trains and reports validation and test accuracy.
 func (c *TrainCmd) Run(g *Globals) error {
-	be, err := openEngine(c.Workers)
+	be, err := openEngine(c.EngineFlags, c.Workers)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,8 @@ type WorkerCmd struct {
 	Data      map[string]string `help:"Local copies of data sets, NAME=PATH; used only when their split has the run's fingerprint (otherwise the worker fetches the run's copy once and caches it)."`
 	Cache     string            `help:"Folder caching data sets fetched from runs (default: the user cache folder, eas/data)." type:"path"`
 	ID        string            `help:"Name shown in the driver's progress display (default: host-pid)."`
+
+	EngineFlags `embed:""`
 }
 
 // Run works until interrupted; jobs in training are handed back at once.
@@ -36,7 +38,7 @@ func (c *WorkerCmd) Run(g *Globals) error {
 	if threads <= 0 {
 		threads = max(1, runtime.NumCPU()/c.Slots)
 	}
-	be, err := openEngine(threads)
+	be, err := openEngine(c.EngineFlags, threads)
 	if err != nil {
 		return err
 	}

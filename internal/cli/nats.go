@@ -112,7 +112,7 @@ func startNats(ctx context.Context, f NatsFlags, expDir string, e *experiment.Ex
 	if n.journal, err = os.OpenFile(filepath.Join(expDir, "dist-results.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
 		return fail(err)
 	}
-	be, err := openEngine(runtime.NumCPU())
+	be, err := openEngine(EngineFlags{}, runtime.NumCPU())
 	if err != nil {
 		return fail(err)
 	}

@@ -174,6 +174,12 @@ func (s *Set) get(ctx context.Context, kind, name string) (*Plugin, error) {
 	return p, nil
 }
 
+// Plugin returns the plugin serving kind/name (started on first use for a
+// built-in), with the same errors as Transform and Controller.
+func (s *Set) Plugin(ctx context.Context, kind, name string) (*Plugin, error) {
+	return s.get(ctx, kind, name)
+}
+
 // Transform returns the named transform's proxy.
 func (s *Set) Transform(ctx context.Context, name string) (sdk.Transform, error) {
 	p, err := s.get(ctx, sdk.KindTransform, name)

@@ -159,3 +159,17 @@ func (p *plan) readers() []int {
 	}
 	return out
 }
+
+// fits reports whether every layer that widens along stays within its
+// width list's maximum (the widened layer's own step is checked by the
+// caller).
+func (p *plan) fits(s ir.Space) bool {
+	for _, x := range p.widen[1:] {
+		l := p.a.Layers[x-1]
+		wd := l.Kind.Width()
+		if list := wd.Space(s); len(list) > 0 && len(p.remap[x]) > slices.Max(list) {
+			return false
+		}
+	}
+	return true
+}

@@ -46,9 +46,10 @@ func (x Transform) actions(_ context.Context, net sdk.Network, s ir.Space) ([]sd
 		}
 	}
 	var out []sdk.Action
+	grouped := map[int]bool{} // layers that widen with an earlier offered one
 	for i, l := range net.Arch.Layers {
 		wd := l.Kind.Width()
-		if wd == nil {
+		if wd == nil || grouped[i+1] {
 			continue
 		}
 		nw, ok := ir.Next(wd.Space(s), wd.Get(l))
@@ -56,8 +57,14 @@ func (x Transform) actions(_ context.Context, net sdk.Network, s ir.Space) ([]sd
 			continue
 		}
 		if g != nil {
-			if _, err := newPlan(net.Arch, g, i+1, netedit.Remap(wd.Get(l), nw, rand.New(rand.NewSource(0)))); err != nil {
+			p, err := newPlan(net.Arch, g, i+1, netedit.Remap(wd.Get(l), nw, rand.New(rand.NewSource(0))))
+			if err != nil || !p.fits(s) {
 				continue
+			}
+			// One action per group of layers that widen together, so a
+			// step choosing several cannot widen a group twice.
+			for _, x := range p.widen {
+				grouped[x] = true
 			}
 		}
 		out = append(out, sdk.Action{Transform: "wider", Args: map[string]int{"layer": i + 1}})

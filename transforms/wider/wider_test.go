@@ -2,6 +2,7 @@ package wider
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -110,6 +111,17 @@ func TestGraphWidening(t *testing.T) {
 		if got := res.Net.Arch.String(); got != c.want {
 			t.Errorf("%s: got %s, want %s", c.arch, got, c.want)
 		}
+	}
+	// One action per group of layers that widen together: the stem stands
+	// for the blocks' last convolutions.
+	res := net(t, "C(4,3,1) ADD(C(4,3,1) C(4,3,1) | ID) ADD(C(3,3,1) C(4,3,1) | ID) GAP SM(3)")
+	got, _ := New().Actions(context.Background(), sdk.ActionsRequest{Net: res, Space: sp})
+	var layers []int
+	for _, a := range got.Actions {
+		layers = append(layers, a.Args["layer"])
+	}
+	if fmt.Sprint(layers) != "[1 3 7]" {
+		t.Errorf("actions on layers %v, want [1 3 7]", layers)
 	}
 	// Widening a layer whose channels reach an ADD that has a CAT as
 	// another branch would need the CAT to widen: refused, and not offered.

@@ -219,3 +219,24 @@ func TestSuiteCatchesBrokenBackends(t *testing.T) {
 		})
 	}
 }
+
+// TestRunChecks: the suite outside go test passes the intact CPU engine
+// and reports a broken one's failures by check.
+func TestRunChecks(t *testing.T) {
+	ok := enginetest.RunChecks(fakeBackend{}, nil)
+	if len(ok) != len(enginetest.Checks()) {
+		t.Fatalf("%d results for %d checks", len(ok), len(enginetest.Checks()))
+	}
+	for _, r := range ok {
+		if len(r.Failures) > 0 {
+			t.Errorf("intact backend: %s: %v", r.Name, r.Failures)
+		}
+	}
+	failed := map[string]bool{}
+	for _, r := range enginetest.RunChecks(fakeBackend{"bn-momentum"}, nil) {
+		failed[r.Name] = len(r.Failures) > 0
+	}
+	if !failed["bn-running-stats/plain"] || failed["sgd/nesterov=true"] {
+		t.Errorf("BN momentum 0.2: failures %v; want bn-running-stats only", failed)
+	}
+}
