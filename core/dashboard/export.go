@@ -1,14 +1,13 @@
 package dashboard
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/eas-go/eas/core/store"
 )
 
 // exportCache keeps PyTorch exports, one folder per checkpoint content
@@ -55,7 +54,7 @@ func (c *exportCache) get(ckpt string, export func(string, string) error) (strin
 	if export == nil {
 		return "", errors.New("this server was started without the exporter")
 	}
-	sum, err := fileSHA256(ckpt)
+	sum, err := store.FileSHA256(ckpt)
 	if err != nil {
 		return "", err
 	}
@@ -88,17 +87,4 @@ func (c *exportCache) get(ckpt string, export func(string, string) error) (strin
 		return "", fmt.Errorf("export cache: %w", err)
 	}
 	return out, nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
