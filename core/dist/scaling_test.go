@@ -85,6 +85,17 @@ func TestRealTrainingScaling(t *testing.T) {
 	var train, check float64
 	var n int
 	for k := range journals {
+		var tk float64
+		var nk int
+		for _, line := range bytes.Split(journals[k].Bytes(), []byte("\n")) {
+			var j JournalEntry
+			if json.Unmarshal(line, &j) == nil && j.Verdict == "ok" {
+				tk, nk = tk+j.Seconds, nk+1
+			}
+		}
+		if nk > 0 {
+			t.Logf("%d worker(s): %.2f s of training per child on average", k+1, tk/float64(nk))
+		}
 		sc := bufio.NewScanner(&journals[k])
 		for sc.Scan() {
 			var j JournalEntry
