@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
-	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,8 +25,8 @@ func staticFS() fs.FS {
 }
 
 var funcs = template.FuncMap{
-	"pct":      pct,
-	"points":   points,
+	"pct":      report.Pct,
+	"points":   report.Points,
 	"commas":   commas,
 	"millions": func(p int64) string { return fmt.Sprintf("%.2fM", float64(p)/1e6) },
 	"secs":     func(s float64) string { return fmt.Sprintf("%.1f", s) },
@@ -128,20 +127,6 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		HasDist  bool
 		Networks int
 	}{v.Summary, v, ts, hasDist(sn.dir), v.Networks}})
-}
-
-func pct(a float64) string {
-	if math.IsNaN(a) {
-		return "-"
-	}
-	return fmt.Sprintf("%.2f", 100*a)
-}
-
-func points(d float64) string {
-	if math.IsNaN(d) {
-		return "-"
-	}
-	return fmt.Sprintf("%+.2f", 100*d)
 }
 
 func commas(n int64) string {

@@ -84,7 +84,7 @@ func Comparison(ss []Search) Table {
 			ci = fmt.Sprintf("[%+.2f, %+.2f]", 100*f.Iv.Lo, 100*f.Iv.Hi)
 			ti = fmt.Sprintf("[%+.2f, %+.2f]", 100*f.Iv.TLo, 100*f.Iv.THi)
 		}
-		t.Rows = append(t.Rows, []string{f.What, fmt.Sprint(f.Budget), f.Runs, points(f.Iv.Diff), ci, ti, f.Verdict})
+		t.Rows = append(t.Rows, []string{f.What, fmt.Sprint(f.Budget), f.Runs, Points(f.Iv.Diff), ci, ti, f.Verdict})
 	}
 	return t
 }

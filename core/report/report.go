@@ -240,15 +240,16 @@ func (t Table) CSV(w io.Writer) error {
 	return c.Error()
 }
 
-func pct(a float64) string {
+// Pct prints an accuracy in percent with two decimals, "-" for NaN.
+func Pct(a float64) string {
 	if math.IsNaN(a) {
 		return "-"
 	}
 	return fmt.Sprintf("%.2f", 100*a)
 }
 
-// points prints an accuracy difference in percentage points with its sign.
-func points(d float64) string {
+// Points prints an accuracy difference in percentage points with its sign.
+func Points(d float64) string {
 	if math.IsNaN(d) {
 		return "-"
 	}
@@ -283,10 +284,10 @@ func Summary(ss []Search) Table {
 				best = &rr
 			}
 		}
-		row := []string{s.Name, fmt.Sprint(len(s.Samples())), fmt.Sprint(ok), fmt.Sprint(cached), fmt.Sprint(failed), pct(s.StartAcc()), pct(s.ControlAcc(1))}
+		row := []string{s.Name, fmt.Sprint(len(s.Samples())), fmt.Sprint(ok), fmt.Sprint(cached), fmt.Sprint(failed), Pct(s.StartAcc()), Pct(s.ControlAcc(1))}
 		if best != nil {
 			n := float64(ok + cached)
-			row = append(row, pct(best.ValAcc), points(s.Gain(*best)), pct(sum/n), points(gains/n), fmt.Sprint(best.Depth), millions(best.Params), best.Arch)
+			row = append(row, Pct(best.ValAcc), Points(s.Gain(*best)), Pct(sum/n), Points(gains/n), fmt.Sprint(best.Depth), millions(best.Params), best.Arch)
 		} else {
 			row = append(row, "-", "-", "-", "-", "-", "-", "-")
 		}
@@ -300,7 +301,7 @@ func TopNetworks(ss []Search, k int) Table {
 	t := Table{Name: "networks", Title: fmt.Sprintf("Top %d sampled networks, and each search's control", k), Header: []string{"search", "id", "episode", "val acc %", "gain", "depth", "params", "actions", "architecture"}}
 	for _, s := range ss {
 		for _, c := range s.Controls() {
-			acc := pct(c.ValAcc)
+			acc := Pct(c.ValAcc)
 			if c.Status != store.StatusOK {
 				acc = "failed"
 			}
@@ -317,7 +318,7 @@ func TopNetworks(ss []Search, k int) Table {
 		}
 		sort.SliceStable(rs, func(i, j int) bool { return rs[i].ValAcc > rs[j].ValAcc })
 		for _, r := range rs[:min(k, len(rs))] {
-			t.Rows = append(t.Rows, []string{s.Name, fmt.Sprint(r.ID), fmt.Sprint(r.Episode), pct(r.ValAcc), points(s.Gain(r)), fmt.Sprint(r.Depth),
+			t.Rows = append(t.Rows, []string{s.Name, fmt.Sprint(r.ID), fmt.Sprint(r.Episode), Pct(r.ValAcc), Points(s.Gain(r)), fmt.Sprint(r.Depth),
 				millions(r.Params), strings.Join(r.Actions, "; "), r.Arch})
 		}
 	}
@@ -405,7 +406,7 @@ func meanSD(xs []float64) string {
 	case 0:
 		return "-"
 	case 1:
-		return pct(m)
+		return Pct(m)
 	}
 	return fmt.Sprintf("%.2f ± %.2f", 100*m, 100*sd)
 }

@@ -3,13 +3,11 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"math/rand"
 	"time"
 
 	"github.com/eas-go/eas/core/experiment"
 	"github.com/eas-go/eas/core/ir"
 	"github.com/eas-go/eas/core/nn"
-	"github.com/eas-go/eas/core/tensor"
 	"github.com/eas-go/eas/core/train"
 	"github.com/eas-go/eas/dsl"
 )
@@ -47,16 +45,7 @@ func newBenchNet(src string, in ir.Shape, batch, workers int) (*benchNet, ir.Arc
 	if err != nil {
 		return nil, a, err
 	}
-	r := rand.New(rand.NewSource(1))
-	x := tensor.New(batch, in.C, in.H, in.W)
-	for i := range x.Data {
-		x.Data[i] = float32(r.NormFloat64())
-	}
-	classes := gr.Nodes[gr.Output()].Out.C
-	y := make([]int32, batch)
-	for i := range y {
-		y[i] = int32(r.Intn(classes))
-	}
+	x, y := benchBatch(gr, batch)
 	opt := train.NewSGD(gr, experiment.PaperChild())
 	return &benchNet{step: func() {
 		net.Forward(x, true)
